@@ -6,7 +6,11 @@
 //! `1-task` is one task on a current-thread runtime; `8-tasks` is eight tasks on the
 //! multi-thread runtime sharing one store, reported as time per operation.
 #![allow(missing_docs, reason = "criterion generates the entry points")]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a bench aborts on failure")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bench aborts on failure"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -42,9 +46,18 @@ enum Target {
 impl Target {
     fn all() -> Vec<(&'static str, Self)> {
         vec![
-            ("memory", Self::Memory(Arc::new(MemoryStorage::new()), Some(TTL))),
-            ("memory-no-ttl", Self::Memory(Arc::new(MemoryStorage::new()), None)),
-            ("moka", Self::Moka(moka::future::Cache::builder().time_to_live(TTL).build())),
+            (
+                "memory",
+                Self::Memory(Arc::new(MemoryStorage::new()), Some(TTL)),
+            ),
+            (
+                "memory-no-ttl",
+                Self::Memory(Arc::new(MemoryStorage::new()), None),
+            ),
+            (
+                "moka",
+                Self::Moka(moka::future::Cache::builder().time_to_live(TTL).build()),
+            ),
             ("dashmap", Self::DashMap(Arc::new(DashMap::new()))),
         ]
     }
@@ -69,11 +82,17 @@ impl Target {
 }
 
 fn current_thread() -> Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn multi_thread() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Runs `iters` operations split over [`TASKS`] tasks and returns the wall time.

@@ -54,7 +54,10 @@ impl ClassMember {
     }
 }
 
-#[allow(clippy::cast_possible_wrap, reason = "reproduces C's signed char on purpose")]
+#[allow(
+    clippy::cast_possible_wrap,
+    reason = "reproduces C's signed char on purpose"
+)]
 const fn signed(byte: u8) -> i8 {
     byte as i8
 }

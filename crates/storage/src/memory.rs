@@ -90,7 +90,8 @@ struct Entry {
 impl Entry {
     /// Whether the entry has expired; reads the clock only when it has a deadline.
     fn is_expired(&self) -> bool {
-        self.deadline.is_some_and(|deadline| Instant::now() >= deadline)
+        self.deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
     }
 
     fn is_expired_at(&self, now: Instant) -> bool {
@@ -119,7 +120,11 @@ impl MemoryStorage {
     /// The number of keys held, expired ones not yet swept included.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.inner.shards.iter().map(|shard| read(shard).table.len()).sum()
+        self.inner
+            .shards
+            .iter()
+            .map(|shard| read(shard).table.len())
+            .sum()
     }
 
     /// Whether no key is held (see [`MemoryStorage::len`]).
@@ -140,7 +145,11 @@ impl MemoryStorage {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let mut slot = self.inner.sweeper.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self
+            .inner
+            .sweeper
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if slot.as_ref().is_some_and(|task| !task.is_finished()) {
             return;
         }
@@ -205,9 +214,7 @@ impl MemoryStorageBuilder {
         let shards = self.shards.clamp(1, 1 << 16).next_power_of_two();
         let storage = MemoryStorage {
             inner: Arc::new(Inner {
-                shards: (0..shards)
-                    .map(|_| Shard(RwLock::default()))
-                    .collect(),
+                shards: (0..shards).map(|_| Shard(RwLock::default())).collect(),
                 shard_shift: 64 - shards.trailing_zeros(),
                 hasher: RandomState::new(),
                 connected: AtomicBool::new(false),
@@ -488,10 +495,12 @@ impl Storage for MemoryStorage {
                         found: describe(&entry.value),
                     });
                 };
-                let next = current.checked_add(amount).ok_or_else(|| StorageError::Overflow {
-                    key: key.to_owned(),
-                    amount,
-                })?;
+                let next = current
+                    .checked_add(amount)
+                    .ok_or_else(|| StorageError::Overflow {
+                        key: key.to_owned(),
+                        amount,
+                    })?;
                 entry.value = Value::from(next);
                 Ok(next)
             }
@@ -531,8 +540,14 @@ mod tests {
     #[tokio::test]
     async fn sweep_expired_reports_what_it_removed_and_keeps_counts_exact() {
         let storage = MemoryStorage::builder().shards(1).build();
-        storage.set("a", json!(1), Some(Duration::from_millis(1))).await.unwrap();
-        storage.set("b", json!(1), Some(Duration::from_secs(60))).await.unwrap();
+        storage
+            .set("a", json!(1), Some(Duration::from_millis(1)))
+            .await
+            .unwrap();
+        storage
+            .set("b", json!(1), Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
         storage.set("c", json!(1), None).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(storage.sweep_expired(), 1);
@@ -562,7 +577,10 @@ mod tests {
         let weak = Arc::downgrade(&storage.inner);
         drop(storage);
         drop(clone);
-        assert!(weak.upgrade().is_none(), "the sweeper must not keep the data alive");
+        assert!(
+            weak.upgrade().is_none(),
+            "the sweeper must not keep the data alive"
+        );
     }
 
     #[test]
@@ -583,7 +601,15 @@ mod tests {
     #[test]
     fn shard_count_is_a_power_of_two() {
         for (asked, got) in [(0, 1), (1, 1), (3, 4), (8, 8), (9, 16)] {
-            assert_eq!(MemoryStorage::builder().shards(asked).build().inner.shards.len(), got);
+            assert_eq!(
+                MemoryStorage::builder()
+                    .shards(asked)
+                    .build()
+                    .inner
+                    .shards
+                    .len(),
+                got
+            );
         }
     }
 }

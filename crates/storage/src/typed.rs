@@ -43,17 +43,12 @@ pub trait StorageExt: Storage {
 }
 
 impl<S: Storage + ?Sized> StorageExt for S {
-    fn get_json<T: DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<T>>> + Send {
-        async move {
-            match self.get(key).await? {
-                Some(value) => serde_json::from_value(value)
-                    .map(Some)
-                    .map_err(|source| StorageError::serialization(key, source)),
-                None => Ok(None),
-            }
+    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.get(key).await? {
+            Some(value) => serde_json::from_value(value)
+                .map(Some)
+                .map_err(|source| StorageError::serialization(key, source)),
+            None => Ok(None),
         }
     }
 
@@ -64,7 +59,8 @@ impl<S: Storage + ?Sized> StorageExt for S {
         expire: Option<Duration>,
     ) -> impl Future<Output = Result<()>> + Send {
         // Encode before the future starts so `T` need not be `Sync`.
-        let encoded = serde_json::to_value(value).map_err(|source| StorageError::serialization(key, source));
+        let encoded =
+            serde_json::to_value(value).map_err(|source| StorageError::serialization(key, source));
         async move { self.set(key, encoded?, expire).await }
     }
 }

@@ -120,12 +120,16 @@ fn redis_scan_matches(pattern: &str, key: &str) -> bool {
 }
 
 fn pattern_strategy() -> impl Strategy<Value = String> {
-    let atoms = prop::sample::select(vec!["a", "b", "*", "?", "[", "]", "^", "-", "\\", "é", "\u{7f}", "z"]);
+    let atoms = prop::sample::select(vec![
+        "a", "b", "*", "?", "[", "]", "^", "-", "\\", "é", "\u{7f}", "z",
+    ]);
     prop::collection::vec(atoms, 0..10).prop_map(|atoms| atoms.concat())
 }
 
 fn key_strategy() -> impl Strategy<Value = String> {
-    let atoms = prop::sample::select(vec!["a", "b", "-", "]", "[", "*", "é", "\\", "^", "z", "\u{7f}"]);
+    let atoms = prop::sample::select(vec![
+        "a", "b", "-", "]", "[", "*", "é", "\\", "^", "z", "\u{7f}",
+    ]);
     prop::collection::vec(atoms, 0..8).prop_map(|atoms| atoms.concat())
 }
 
@@ -166,7 +170,15 @@ fn transcription_reproduces_known_redis_answers() {
         (&format!("{}*", "*a".repeat(1000)), &"a".repeat(1500), true),
         (&format!("{}*", "*a".repeat(1001)), &"a".repeat(1500), false),
     ] {
-        assert_eq!(redis_scan_matches(pattern, key), expected, "{pattern:?} vs {key:?}");
-        assert_eq!(GlobPattern::new(pattern).matches(key), expected, "{pattern:?} vs {key:?}");
+        assert_eq!(
+            redis_scan_matches(pattern, key),
+            expected,
+            "{pattern:?} vs {key:?}"
+        );
+        assert_eq!(
+            GlobPattern::new(pattern).matches(key),
+            expected,
+            "{pattern:?} vs {key:?}"
+        );
     }
 }

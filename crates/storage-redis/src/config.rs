@@ -1,0 +1,352 @@
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ConfigError;
+
+/// How a [`RedisAdapter`](crate::RedisAdapter) reaches and treats its server.
+///
+/// Deserializes from the original's configuration keys verbatim (`redis_url`, `timeout`
+/// and `retry_delay` in seconds, `max_retries`), plus a few of our own, all optional:
+///
+/// ```
+/// use std::time::Duration;
+/// use storage_redis::RedisConfig;
+///
+/// let config = RedisConfig::from_value(serde_json::json!({
+///     "redis_url": "redis://127.0.0.1:6379/0",
+///     "timeout": 2.5,
+///     "max_retries": 3,
+///     "retry_delay": 0.5,
+/// }))?;
+/// assert_eq!(config.timeout, Duration::from_millis(2500));
+/// assert_eq!(config.pool_size, 4); // defaulted
+/// # Ok::<(), storage_redis::ConfigError>(())
+/// ```
+///
+/// Unknown keys are refused, so a misspelt setting is an error instead of a silent default.
+/// `Debug` and error messages never show the password in `redis_url`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    /// The server's URL, e.g. `redis://:password@host:6379/0` (default
+    /// `redis://localhost:6379`).
+    pub redis_url: String,
+    /// Time allowed for one attempt of an operation (connection checkout, command and
+    /// decoding together), in seconds in serialized form (default 5.0).
+    #[serde(with = "seconds")]
+    pub timeout: Duration,
+    /// How many times a failed attempt is retried (default 3). Only transient failures
+    /// are retried, and a non-idempotent `increment` only when its command never left.
+    pub max_retries: u32,
+    /// The first backoff delay between attempts, doubled on each retry with jitter, in
+    /// seconds in serialized form (default 0.5).
+    #[serde(with = "seconds")]
+    pub retry_delay: Duration,
+    /// The longest backoff delay, in seconds in serialized form (default 5.0).
+    #[serde(with = "seconds")]
+    pub max_retry_delay: Duration,
+    /// The most connections the pool keeps (default 4). Commands share one multiplexed
+    /// connection; the pool supplies and replaces it.
+    pub pool_size: usize,
+    /// A prefix added to every key, so several users can share one database; `keys`
+    /// only ever sees (and returns without the prefix) the keys under it (default none).
+    pub key_prefix: String,
+    /// The `COUNT` hint of each `SCAN` page (default 1000).
+    pub scan_count: usize,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            redis_url: "redis://localhost:6379".to_owned(),
+            timeout: Duration::from_secs(5),
+            max_retries: 3,
+            retry_delay: Duration::from_millis(500),
+            max_retry_delay: Duration::from_secs(5),
+            pool_size: 4,
+            key_prefix: String::new(),
+            scan_count: 1000,
+        }
+    }
+}
+
+impl RedisConfig {
+    /// The default configuration for `redis_url`.
+    #[must_use]
+    pub fn new(redis_url: impl Into<String>) -> Self {
+        Self {
+            redis_url: redis_url.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Reads a configuration from a JSON value such as `serde_json::json!({...})` and
+    /// validates it.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the offending key.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, ConfigError> {
+        let config: Self =
+            serde_path_to_error::deserialize(value).map_err(|error| ConfigError::Deserialize {
+                key: error.path().to_string(),
+                source: error.into_inner(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every setting is usable: positive timeout, pool and scan sizes, and a
+    /// `redis_url` the client can parse.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.timeout.is_zero() {
+            return Err(ConfigError::invalid("timeout", "must be greater than zero"));
+        }
+        if self.pool_size == 0 {
+            return Err(ConfigError::invalid("pool_size", "must be at least 1"));
+        }
+        if self.scan_count == 0 {
+            return Err(ConfigError::invalid("scan_count", "must be at least 1"));
+        }
+        if self.max_retry_delay < self.retry_delay {
+            return Err(ConfigError::invalid(
+                "max_retry_delay",
+                "must not be shorter than retry_delay",
+            ));
+        }
+        redis::IntoConnectionInfo::into_connection_info(self.redis_url.as_str()).map_err(
+            |source| ConfigError::InvalidUrl {
+                url: redact_url(&self.redis_url),
+                source,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// `redis_url` with any password replaced by `***`, safe to log.
+    #[must_use]
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.redis_url)
+    }
+
+    /// The backoff before retry number `retry` (0-based), before jitter.
+    #[must_use]
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry);
+        self.retry_delay
+            .checked_mul(factor)
+            .unwrap_or(self.max_retry_delay)
+            .min(self.max_retry_delay)
+    }
+
+    /// The longest an operation can take before it reports its failure: every attempt
+    /// timing out, with the longest backoff between attempts. A `SCAN` pays this per page.
+    #[must_use]
+    pub fn worst_case_latency(&self) -> Duration {
+        let attempts = self.max_retries.saturating_add(1);
+        let backoffs: Duration = (0..self.max_retries).map(|retry| self.backoff(retry)).sum();
+        self.timeout
+            .saturating_mul(attempts)
+            .saturating_add(backoffs)
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("redis_url", &self.redacted_url())
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("retry_delay", &self.retry_delay)
+            .field("max_retry_delay", &self.max_retry_delay)
+            .field("pool_size", &self.pool_size)
+            .field("key_prefix", &self.key_prefix)
+            .field("scan_count", &self.scan_count)
+            .finish()
+    }
+}
+
+/// Replaces the password of a `redis://user:password@host` URL with `***`.
+///
+/// ```
+/// use storage_redis::redact_url;
+///
+/// assert_eq!(redact_url("redis://:hunter2@db:6379/0"), "redis://:***@db:6379/0");
+/// assert_eq!(redact_url("rediss://app:s3cret@db"), "rediss://app:***@db");
+/// assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
+/// ```
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // The last `@` of the authority ends the credentials (a password may contain `@`).
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let credentials = &rest[..at];
+    match credentials.find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &credentials[..colon],
+            &rest[at..]
+        ),
+        // `redis://secret@host`: a lone user-info part is a password to Redis.
+        None => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+    }
+}
+
+/// `Duration` as a number of seconds (integer or decimal), the original's format.
+mod seconds {
+    use super::{Deserialize, Deserializer, Duration, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(value.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(deserializer)?;
+        Duration::try_from_secs_f64(secs).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "expected a non-negative, finite number of seconds, got {secs}"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn seed_keys_deserialize_verbatim_and_the_rest_defaults() {
+        let config = RedisConfig::from_value(json!({
+            "redis_url": "redis://cache:6380/2",
+            "timeout": 1,
+            "max_retries": 5,
+            "retry_delay": 0.25,
+        }))
+        .unwrap();
+        assert_eq!(config.redis_url, "redis://cache:6380/2");
+        assert_eq!(config.timeout, Duration::from_secs(1));
+        assert_eq!(config.max_retries, 5);
+        assert_eq!(config.retry_delay, Duration::from_millis(250));
+        assert_eq!(config.pool_size, RedisConfig::default().pool_size);
+    }
+
+    #[test]
+    fn empty_object_is_the_original_default() {
+        let config = RedisConfig::from_value(json!({})).unwrap();
+        assert_eq!(config.redis_url, "redis://localhost:6379");
+        assert_eq!(config.timeout, Duration::from_secs(5));
+        assert_eq!(config.max_retries, 3);
+        assert_eq!(config.retry_delay, Duration::from_millis(500));
+    }
+
+    fn check_rejected(value: &serde_json::Value, key: &str, fragment: &str) {
+        let error = RedisConfig::from_value(value.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!("`{key}`")) && error.contains(fragment),
+            "config {value} gave {error:?}, expected it to name `{key}` and say {fragment:?}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_named() {
+        check_rejected(&json!({"timeout": -1}), "timeout", "non-negative");
+        check_rejected(&json!({"timeout": 0}), "timeout", "greater than zero");
+        check_rejected(&json!({"timeout": "5"}), "timeout", "invalid type");
+        check_rejected(&json!({"max_retries": -1}), "max_retries", "invalid value");
+        check_rejected(&json!({"pool_size": 0}), "pool_size", "at least 1");
+        check_rejected(&json!({"scan_count": 0}), "scan_count", "at least 1");
+        check_rejected(
+            &json!({"retry_delay": 2, "max_retry_delay": 1}),
+            "max_retry_delay",
+            "retry_delay",
+        );
+        check_rejected(
+            &json!({"redis_url": "http://nope"}),
+            "redis_url",
+            "cannot be used",
+        );
+        check_rejected(
+            &json!({"redis_ur": "redis://x"}),
+            "redis_ur",
+            "unknown field `redis_ur`",
+        );
+    }
+
+    #[test]
+    fn invalid_url_error_hides_the_password() {
+        let error = RedisConfig::from_value(json!({"redis_url": "nope://:hunter2@db"}))
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let config = RedisConfig::new("redis://admin:hunter2@db:6379");
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && debug.contains("admin:***@db"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn redaction_table() {
+        for (url, expected) in [
+            ("redis://:p@h:1/0", "redis://:***@h:1/0"),
+            ("redis://u:p@ss@h", "redis://u:***@h"),
+            ("redis://p@h", "redis://***@h"),
+            (
+                "redis://h:1/0?protocol=resp3",
+                "redis://h:1/0?protocol=resp3",
+            ),
+            (
+                "redis+unix:///tmp/redis.sock",
+                "redis+unix:///tmp/redis.sock",
+            ),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_url(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_bounds_the_worst_case() {
+        let config = RedisConfig {
+            timeout: Duration::from_secs(1),
+            max_retries: 3,
+            retry_delay: Duration::from_millis(100),
+            max_retry_delay: Duration::from_millis(300),
+            ..RedisConfig::default()
+        };
+        let delays: Vec<_> = (0..4).map(|retry| config.backoff(retry)).collect();
+        assert_eq!(delays, [100, 200, 300, 300].map(Duration::from_millis));
+        assert_eq!(
+            config.worst_case_latency(),
+            Duration::from_millis(4000 + 600)
+        );
+        assert_eq!(config.backoff(u32::MAX), Duration::from_millis(300));
+    }
+}

@@ -1,0 +1,50 @@
+//! `storage-redis` provides [`RedisAdapter`], the [`storage::Storage`] trait over Redis,
+//! built on deadpool-redis.
+//!
+//! It passes the same conformance suite as `MemoryStorage`, so code written against the
+//! trait behaves the same on both. Beyond the trait it adds what a network backend
+//! needs: a per-attempt timeout, retries with backoff and jitter for transient failures
+//! only, recovery after a server restart without reconnecting by hand, passwords kept out
+//! of logs, and an optional key prefix for sharing a database. It does not do cluster
+//! mode, pub/sub or Lua scripting.
+//!
+//! ```no_run
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use serde_json::json;
+//! use storage::Storage;
+//! use storage_redis::{RedisAdapter, RedisConfig};
+//!
+//! // The original's configuration keys, verbatim.
+//! let config = RedisConfig::from_value(json!({
+//!     "redis_url": "redis://localhost:6379",
+//!     "timeout": 5.0,
+//!     "max_retries": 3,
+//!     "retry_delay": 0.5,
+//! }))?;
+//! let storage = RedisAdapter::from_config(config)?;
+//! storage.connect().await?;
+//! storage.set("user:1", json!({"name": "alice"}), Some(Duration::from_secs(3600))).await?;
+//! assert_eq!(storage.keys("user:*").await?, vec!["user:1"]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Feature flags
+//!
+//! | Name      | Default | Enables |
+//! |-----------|---------|---------|
+//! | `testing` | no      | `testing`: start, stop, freeze and restart a private `redis-server` in tests |
+
+mod adapter;
+pub use adapter::RedisAdapter;
+
+mod config;
+pub use config::{RedisConfig, redact_url};
+
+mod error;
+pub use error::ConfigError;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,273 @@
+//! Test support (feature `testing`): a private `redis-server` a test starts, freezes,
+//! kills and restarts itself, and adapters on the shared test server named by `REDIS_URL`.
+//!
+//! The skip policy is the workspace's: when a server is unavailable a test fails if the
+//! environment variable `RESILIENCE_CI=1` is set (as `cargo xtask ci` does) and otherwise
+//! skips with a loud message.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use storage::Storage;
+
+use crate::{RedisAdapter, RedisConfig};
+
+/// The environment variable naming the shared test server.
+pub const REDIS_URL_VAR: &str = "REDIS_URL";
+
+/// Whether tests must find their servers (set by `cargo xtask ci`): `RESILIENCE_CI=1`.
+#[must_use]
+pub fn required() -> bool {
+    std::env::var("RESILIENCE_CI").is_ok_and(|value| value == "1")
+}
+
+/// Reports that `what` is unavailable: panics under `RESILIENCE_CI=1`, otherwise prints a
+/// loud skip notice. Returns `None` so callers can `return` with it.
+///
+/// # Panics
+///
+/// When [`required`] is true.
+pub fn skip<T>(test: &str, what: &str) -> Option<T> {
+    assert!(
+        !required(),
+        "{test}: {what}, but RESILIENCE_CI=1 requires it (run `cargo xtask ci`, which starts redis-server)"
+    );
+    #[allow(clippy::print_stderr, reason = "a skipped test must be visible")]
+    {
+        eprintln!("SKIPPED {test}: {what} (set REDIS_URL or run `cargo xtask ci`)");
+    }
+    None
+}
+
+/// The shared test server's URL from `REDIS_URL`, or a skip (see [`skip`]).
+#[must_use]
+pub fn redis_url(test: &str) -> Option<String> {
+    match std::env::var(REDIS_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => skip(test, "REDIS_URL is not set"),
+    }
+}
+
+/// A key prefix no other test (or run) uses, so tests can share one server.
+#[must_use]
+pub fn unique_prefix(test: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!(
+        "test:{test}:{}:{nanos}:{}:",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A connected adapter on the shared test server, with a key prefix of its own, or `None`
+/// (after [`skip`]) when `REDIS_URL` is not set.
+///
+/// # Panics
+///
+/// When the server named by `REDIS_URL` cannot be reached: a configured server that does
+/// not answer is a failure, not a skip.
+pub async fn shared_adapter(test: &str) -> Option<RedisAdapter> {
+    let url = redis_url(test)?;
+    let mut config = RedisConfig::new(url);
+    config.key_prefix = unique_prefix(test);
+    config.timeout = Duration::from_secs(2);
+    let adapter = match RedisAdapter::from_config(config) {
+        Ok(adapter) => adapter,
+        Err(error) => panic!("{test}: bad REDIS_URL: {error}"),
+    };
+    if let Err(error) = adapter.connect().await {
+        panic!("{test}: cannot reach the test server: {error}");
+    }
+    Some(adapter)
+}
+
+/// A private `redis-server` on a free 127.0.0.1 port, without persistence, in its own
+/// temporary folder. Stopped and removed on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server, or returns `None` (after [`skip`]) when `redis-server` is not
+    /// installed.
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` is installed but does not start.
+    #[must_use]
+    pub fn start_or_skip(test: &str) -> Option<Self> {
+        match Self::start() {
+            Ok(server) => Some(server),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => skip(
+                test,
+                "redis-server is not installed (apt-get install redis-server)",
+            ),
+            Err(error) => panic!("{test}: redis-server did not start: {error}"),
+        }
+    }
+
+    /// Starts a server and waits until it answers `PING`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when `redis-server` is not on `PATH`; any other error if it does not
+    /// start within five seconds.
+    pub fn start() -> io::Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let port = free_port()?;
+        let dir = std::env::temp_dir().join(format!(
+            "storage-redis-test-{}-{}-{port}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let mut server = Self {
+            port,
+            dir,
+            child: None,
+        };
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// The server's URL.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// The server's port.
+    #[must_use]
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Kills the server with `SIGKILL` (no shutdown, connections reset).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Already gone is fine: the goal is a dead server.
+            let _killed = child.kill();
+            let _reaped = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port.
+    ///
+    /// # Errors
+    ///
+    /// If it does not come back within five seconds.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.kill();
+        self.spawn()
+    }
+
+    /// Freezes the server with `SIGSTOP`: connections stay open and nothing answers.
+    ///
+    /// # Errors
+    ///
+    /// If the signal cannot be sent.
+    pub fn pause(&self) -> io::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Thaws a server frozen by [`RedisServer::pause`].
+    ///
+    /// # Errors
+    ///
+    /// If the signal cannot be sent.
+    pub fn resume(&self) -> io::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> io::Result<()> {
+        let pid = self
+            .child
+            .as_ref()
+            .map(Child::id)
+            .ok_or_else(|| io::Error::other("redis-server is not running"))?;
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "kill {signal} {pid} failed: {status}"
+            )))
+        }
+    }
+
+    fn spawn(&mut self) -> io::Result<()> {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if ping(self.port).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "redis-server on port {} did not answer PING within 5 s",
+                self.port
+            ),
+        ))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        // SIGKILL ends a frozen (SIGSTOPped) server too.
+        self.kill();
+        let _removed = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> io::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Sends an inline `PING` and expects `+PONG`.
+fn ping(port: u16) -> io::Result<()> {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    stream.write_all(b"PING\r\n")?;
+    let mut reply = [0u8; 7];
+    stream.read_exact(&mut reply)?;
+    if &reply == b"+PONG\r\n" {
+        Ok(())
+    } else {
+        Err(io::Error::other("unexpected reply to PING"))
+    }
+}
