@@ -1,0 +1,323 @@
+//! `cargo xtask bench`: run the criterion benches, save their medians as a baseline, or
+//! compare a run against one and fail on a regression.
+//!
+//! criterion never fails a build by itself, so the gate lives here: it reads
+//! `<CRITERION_HOME>/**/new/{benchmark,estimates}.json` (median, nanoseconds) of a fresh
+//! run. Wall-clock medians on a shared 2-core machine move by tens of percent, so the
+//! default threshold is generous (25 %).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::util::{cargo, execute, output, project_root};
+
+const DEFAULT_THRESHOLD: f64 = 25.0;
+
+#[derive(Debug, Default)]
+struct Options {
+    no_run: bool,
+    quick: bool,
+    save: Option<PathBuf>,
+    compare: Option<PathBuf>,
+    threshold: Option<f64>,
+    filter: Option<String>,
+}
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let options = parse(args)?;
+    if options.no_run {
+        return compile();
+    }
+    let medians = measure(&options)?;
+    if let Some(path) = &options.save {
+        save(path, &medians)?;
+    }
+    if let Some(path) = &options.compare {
+        compare(
+            path,
+            &medians,
+            options.threshold.unwrap_or(DEFAULT_THRESHOLD),
+        )?;
+    }
+    if options.save.is_none() && options.compare.is_none() {
+        print_medians(&medians);
+    }
+    Ok(())
+}
+
+/// The `bench` step of `cargo xtask ci`: every bench compiles.
+pub(crate) fn run_ci() -> Result<()> {
+    compile()
+}
+
+fn compile() -> Result<()> {
+    execute(cargo().args([
+        "bench",
+        "--workspace",
+        "--all-features",
+        "--locked",
+        "--bench",
+        "*",
+        "--no-run",
+    ]))
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut options = Options::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| {
+            args.next()
+                .cloned()
+                .with_context(|| format!("`{flag}` needs a value"))
+        };
+        match arg.as_str() {
+            "--no-run" => options.no_run = true,
+            "--quick" => options.quick = true,
+            "--save" => options.save = Some(value("--save")?.into()),
+            "--compare" => options.compare = Some(value("--compare")?.into()),
+            "--filter" => options.filter = Some(value("--filter")?),
+            "--threshold" => {
+                let raw = value("--threshold")?;
+                let percent: f64 = raw.trim_end_matches('%').parse().with_context(|| {
+                    format!("`--threshold {raw}` is not a percentage such as 25%")
+                })?;
+                if !(percent.is_finite() && percent >= 0.0) {
+                    bail!("`--threshold {raw}` must be a non-negative percentage");
+                }
+                options.threshold = Some(percent);
+            }
+            other => bail!("unknown bench option `{other}`"),
+        }
+    }
+    if options.threshold.is_some() && options.compare.is_none() {
+        bail!("`--threshold` only makes sense with `--compare FILE`");
+    }
+    Ok(options)
+}
+
+/// Runs the benches into a fresh criterion home and returns `id -> median ns`.
+fn measure(options: &Options) -> Result<BTreeMap<String, f64>> {
+    let home = project_root().join("target").join("xtask-bench");
+    if home.exists() {
+        fs::remove_dir_all(&home).with_context(|| format!("cannot clear {}", home.display()))?;
+    }
+    let mut command = cargo();
+    command
+        .args([
+            "bench",
+            "--workspace",
+            "--all-features",
+            "--locked",
+            "--bench",
+            "*",
+            "--",
+            "--noplot",
+        ])
+        .env("CRITERION_HOME", &home);
+    if options.quick {
+        command.args(["--warm-up-time", "1", "--measurement-time", "2"]);
+    }
+    if let Some(filter) = &options.filter {
+        command.arg(filter);
+    }
+    execute(&mut command)?;
+    let mut medians = BTreeMap::new();
+    collect(&home, &mut medians)?;
+    if medians.is_empty() {
+        bail!("no criterion results under {}", home.display());
+    }
+    Ok(medians)
+}
+
+fn collect(dir: &Path, medians: &mut BTreeMap<String, f64>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if path.file_name().is_some_and(|name| name == "new") {
+            let benchmark: Value = read_json(&path.join("benchmark.json"))?;
+            let estimates: Value = read_json(&path.join("estimates.json"))?;
+            let id = benchmark["full_id"]
+                .as_str()
+                .context("benchmark.json without full_id")?;
+            let median = estimates["median"]["point_estimate"]
+                .as_f64()
+                .context("estimates.json without a median")?;
+            medians.insert(id.to_owned(), median);
+        } else {
+            collect(&path, medians)?;
+        }
+    }
+    Ok(())
+}
+
+fn save(path: &Path, medians: &BTreeMap<String, f64>) -> Result<()> {
+    let baseline = json!({
+        "machine": machine(),
+        "date": utc_now(),
+        "commit": output(std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(project_root()))
+            .map(|commit| commit.trim().to_owned())
+            .unwrap_or_default(),
+        "unit": "median nanoseconds per iteration",
+        "benchmarks": medians,
+    });
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let text = serde_json::to_string_pretty(&baseline)? + "\n";
+    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("saved {} medians to {}", medians.len(), path.display());
+    Ok(())
+}
+
+fn compare(path: &Path, now: &BTreeMap<String, f64>, threshold: f64) -> Result<()> {
+    let baseline: Value = read_json(path)?;
+    let before: BTreeMap<String, f64> = baseline["benchmarks"]
+        .as_object()
+        .with_context(|| format!("{} has no `benchmarks` object", path.display()))?
+        .iter()
+        .filter_map(|(id, ns)| ns.as_f64().map(|ns| (id.clone(), ns)))
+        .collect();
+    println!(
+        "\n{:<60} {:>12} {:>12} {:>9}",
+        "benchmark", "baseline", "now", "change"
+    );
+    let mut regressions = Vec::new();
+    for (id, ns) in now {
+        let Some(base) = before.get(id) else {
+            println!("{id:<60} {:>12} {:>12} {:>9}", "-", format_ns(*ns), "new");
+            continue;
+        };
+        let change = (ns - base) / base * 100.0;
+        let flag = if change > threshold {
+            "  REGRESSED"
+        } else {
+            ""
+        };
+        println!(
+            "{id:<60} {:>12} {:>12} {change:>+8.1}%{flag}",
+            format_ns(*base),
+            format_ns(*ns)
+        );
+        if change > threshold {
+            regressions.push(format!("{id}: {change:+.1}%"));
+        }
+    }
+    for id in before.keys().filter(|id| !now.contains_key(*id)) {
+        println!("{id:<60} {:>12} {:>12} {:>9}", "", "-", "missing");
+    }
+    if !regressions.is_empty() {
+        bail!(
+            "{} benchmark(s) regressed past {threshold}%: {}",
+            regressions.len(),
+            regressions.join(", ")
+        );
+    }
+    println!("no regression past {threshold}%");
+    Ok(())
+}
+
+fn print_medians(medians: &BTreeMap<String, f64>) {
+    for (id, ns) in medians {
+        println!("{id:<60} {:>12}", format_ns(*ns));
+    }
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// What the numbers were measured on.
+pub(crate) fn machine() -> Value {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    json!({
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map_or(0, usize::from),
+        "rustc": output(std::process::Command::new("rustc").arg("--version"))
+            .map(|version| version.trim().to_owned())
+            .unwrap_or_default(),
+    })
+}
+
+/// The current UTC time as RFC 3339, without a date crate.
+pub(crate) fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_784), (2026, 11, 27));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn options_parse_and_refuse_nonsense() {
+        let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let options = parse(&args(&["--compare", "base.json", "--threshold", "2%"])).unwrap();
+        assert_eq!(options.threshold, Some(2.0));
+        assert!(parse(&args(&["--threshold", "5%"])).is_err());
+        assert!(parse(&args(&["--compare"])).is_err());
+        assert!(parse(&args(&["--threshold", "x", "--compare", "b"])).is_err());
+        assert!(parse(&args(&["--frobnicate"])).is_err());
+    }
+}
