@@ -1,10 +1,12 @@
 //! `cargo xtask bench`: run the criterion benches, save their medians as a baseline, or
-//! compare a run against one and fail on a regression.
+//! compare a run against one and fail on a regression; with `--instructions`, the same
+//! with exact instruction counts of the hot paths (see [`crate::instructions`]).
 //!
 //! criterion never fails a build by itself, so the gate lives here: it reads
 //! `<CRITERION_HOME>/**/new/{benchmark,estimates}.json` (median, nanoseconds) of a fresh
-//! run. Wall-clock medians on a shared 2-core machine move by tens of percent, so the
-//! default threshold is generous (25 %).
+//! run. Wall-clock medians on a shared 2-core machine move by tens of percent, so their
+//! default threshold is generous (25 %); instruction counts repeat exactly, so theirs is
+//! tight (2 %).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,14 +16,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use crate::instructions;
 use crate::util::{cargo, execute, output, project_root};
 
-const DEFAULT_THRESHOLD: f64 = 25.0;
+const WALL_CLOCK_THRESHOLD: f64 = 25.0;
+const INSTRUCTIONS_THRESHOLD: f64 = 2.0;
+const WALL_CLOCK_UNIT: &str = "median nanoseconds per iteration";
+const INSTRUCTIONS_UNIT: &str = "instructions per iteration (callgrind)";
+/// The committed instruction-count baseline `cargo xtask ci` gates on.
+const INSTRUCTIONS_BASELINE: &str = "benchmarks/baselines/instructions.json";
 
 #[derive(Debug, Default)]
 struct Options {
     no_run: bool,
     quick: bool,
+    instructions: bool,
     save: Option<PathBuf>,
     compare: Option<PathBuf>,
     threshold: Option<f64>,
@@ -33,26 +42,58 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if options.no_run {
         return compile();
     }
-    let medians = measure(&options)?;
+    let (medians, unit, default_threshold) = if options.instructions {
+        let counts = instructions::measure(options.filter.as_deref())?;
+        (counts, INSTRUCTIONS_UNIT, INSTRUCTIONS_THRESHOLD)
+    } else {
+        (measure(&options)?, WALL_CLOCK_UNIT, WALL_CLOCK_THRESHOLD)
+    };
     if let Some(path) = &options.save {
-        save(path, &medians)?;
+        save(path, &medians, unit)?;
     }
     if let Some(path) = &options.compare {
         compare(
             path,
             &medians,
-            options.threshold.unwrap_or(DEFAULT_THRESHOLD),
+            unit,
+            options.threshold.unwrap_or(default_threshold),
         )?;
     }
-    if options.save.is_none() && options.compare.is_none() {
+    if options.save.is_none() && options.compare.is_none() && !options.instructions {
         print_medians(&medians);
     }
     Ok(())
 }
 
 /// The `bench` step of `cargo xtask ci`: every bench compiles.
+/// The `bench` step of `cargo xtask ci`: every bench compiles, and the hot paths' exact
+/// instruction counts stay within 2 % of the committed baseline.
+///
+/// Counts repeat exactly on one kind of machine, but glibc picks `memcpy` and friends by
+/// CPU features, so on another CPU they legitimately differ: there the table is printed
+/// and the gate only warns.
 pub(crate) fn run_ci() -> Result<()> {
-    compile()
+    compile()?;
+    let baseline_path = project_root().join(INSTRUCTIONS_BASELINE);
+    let baseline = read_json(&baseline_path)?;
+    let counts = instructions::measure(None)?;
+    let outcome = compare(
+        &baseline_path,
+        &counts,
+        INSTRUCTIONS_UNIT,
+        INSTRUCTIONS_THRESHOLD,
+    );
+    if baseline["machine"]["cpu"] == machine()["cpu"] {
+        return outcome;
+    }
+    if let Err(error) = outcome {
+        println!(
+            "warning: {error:#} (baseline measured on {}, this is {}: not gating)",
+            baseline["machine"]["cpu"],
+            machine()["cpu"]
+        );
+    }
+    Ok(())
 }
 
 fn compile() -> Result<()> {
@@ -79,6 +120,7 @@ fn parse(args: &[String]) -> Result<Options> {
         match arg.as_str() {
             "--no-run" => options.no_run = true,
             "--quick" => options.quick = true,
+            "--instructions" => options.instructions = true,
             "--save" => options.save = Some(value("--save")?.into()),
             "--compare" => options.compare = Some(value("--compare")?.into()),
             "--filter" => options.filter = Some(value("--filter")?),
@@ -158,14 +200,14 @@ fn collect(dir: &Path, medians: &mut BTreeMap<String, f64>) -> Result<()> {
     Ok(())
 }
 
-fn save(path: &Path, medians: &BTreeMap<String, f64>) -> Result<()> {
+fn save(path: &Path, medians: &BTreeMap<String, f64>, unit: &str) -> Result<()> {
     let baseline = json!({
         "machine": machine(),
         "date": utc_now(),
         "commit": output(std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(project_root()))
             .map(|commit| commit.trim().to_owned())
             .unwrap_or_default(),
-        "unit": "median nanoseconds per iteration",
+        "unit": unit,
         "benchmarks": medians,
     });
     if let Some(parent) = path.parent() {
@@ -174,12 +216,24 @@ fn save(path: &Path, medians: &BTreeMap<String, f64>) -> Result<()> {
     }
     let text = serde_json::to_string_pretty(&baseline)? + "\n";
     fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("saved {} medians to {}", medians.len(), path.display());
+    println!("saved {} results to {}", medians.len(), path.display());
     Ok(())
 }
 
-fn compare(path: &Path, now: &BTreeMap<String, f64>, threshold: f64) -> Result<()> {
+fn compare(path: &Path, now: &BTreeMap<String, f64>, unit: &str, threshold: f64) -> Result<()> {
     let baseline: Value = read_json(path)?;
+    if baseline["unit"] != unit {
+        bail!(
+            "{} holds {}, but this run measured {unit}",
+            path.display(),
+            baseline["unit"]
+        );
+    }
+    let format = if unit.starts_with("instructions") {
+        format_count
+    } else {
+        format_ns
+    };
     let before: BTreeMap<String, f64> = baseline["benchmarks"]
         .as_object()
         .with_context(|| format!("{} has no `benchmarks` object", path.display()))?
@@ -193,7 +247,7 @@ fn compare(path: &Path, now: &BTreeMap<String, f64>, threshold: f64) -> Result<(
     let mut regressions = Vec::new();
     for (id, ns) in now {
         let Some(base) = before.get(id) else {
-            println!("{id:<60} {:>12} {:>12} {:>9}", "-", format_ns(*ns), "new");
+            println!("{id:<60} {:>12} {:>12} {:>9}", "-", format(*ns), "new");
             continue;
         };
         let change = (ns - base) / base * 100.0;
@@ -204,8 +258,8 @@ fn compare(path: &Path, now: &BTreeMap<String, f64>, threshold: f64) -> Result<(
         };
         println!(
             "{id:<60} {:>12} {:>12} {change:>+8.1}%{flag}",
-            format_ns(*base),
-            format_ns(*ns)
+            format(*base),
+            format(*ns)
         );
         if change > threshold {
             regressions.push(format!("{id}: {change:+.1}%"));
@@ -229,6 +283,10 @@ fn print_medians(medians: &BTreeMap<String, f64>) {
     for (id, ns) in medians {
         println!("{id:<60} {:>12}", format_ns(*ns));
     }
+}
+
+fn format_count(count: f64) -> String {
+    format!("{count:.1}")
 }
 
 fn format_ns(ns: f64) -> String {

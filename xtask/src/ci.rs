@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::{bench, check, deny, lint, test, tidy};
+use crate::{bench, check, deny, lint, test, tidy, workflows};
 
 type Step = (&'static str, fn() -> Result<()>);
 
@@ -15,6 +15,7 @@ const STEPS: &[Step] = &[
     ("check", check::run_check),
     ("doc", check::run_doc),
     ("tidy", tidy::run),
+    ("workflows", workflows::run),
     ("test", test::run),
     ("deny", deny::run),
     ("bench", bench::run_ci),

@@ -14,11 +14,13 @@ mod check;
 mod ci;
 mod deny;
 mod hooks;
+mod instructions;
 mod lint;
 mod redis;
 mod test;
 mod tidy;
 mod util;
+mod workflows;
 
 use std::process::ExitCode;
 
@@ -52,8 +54,8 @@ const TASKS: &[(&str, &str, &str)] = &[
     ("deny", "", "cargo deny check bans licenses sources"),
     (
         "bench",
-        "[--no-run] [--save FILE] [--compare FILE [--threshold 25%]]",
-        "compile or run the criterion benches; save or compare a baseline",
+        "[--no-run] [--instructions] [--quick] [--filter TEXT] [--save FILE] [--compare FILE [--threshold N%]]",
+        "compile or run the benches (criterion medians, or callgrind instruction counts); save or compare a baseline",
     ),
     (
         "hooks",
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         "lint" => lint::run(),
         "check" => check::run(),
         "tidy" => tidy::run(),
+        "workflows" => workflows::run(),
         "test" => test::run(),
         "deny" => deny::run(),
         "bench" => bench::run(rest),

@@ -1,0 +1,100 @@
+//! Hot paths for the instruction-count gate (`cargo xtask bench --instructions`).
+//!
+//! Not a criterion bench: a plain program that runs one named case a given number of
+//! times, so `valgrind --tool=callgrind` can count its instructions. xtask runs each case
+//! twice, with N and 2N iterations, and divides the difference by N: set-up, runtime
+//! start and teardown cancel out, leaving the exact cost of one iteration. Instruction
+//! counts do not depend on what else the machine is doing, so the gate can be tight.
+//!
+//! ```sh
+//! instructions --list
+//! instructions storage/memory/get 10000
+//! ```
+#![allow(missing_docs, reason = "a measurement program, not an API")]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a measurement aborts on failure")]
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line program")]
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+use storage::{MemoryStorage, Storage};
+use tokio::runtime::Runtime;
+
+/// Keys the storage cases rotate through (a small, fixed working set).
+const KEYS: usize = 64;
+
+type Case = fn(u64);
+
+const CASES: &[(&str, Case)] = &[
+    ("storage/memory/get", memory_get),
+    ("storage/memory/set", memory_set),
+];
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
+fn document() -> Value {
+    json!({"id": 42, "user": "alice", "role": "admin", "active": true, "score": 0.87, "tags": ["a", "b", "c"]})
+}
+
+fn memory_with_keys(runtime: &Runtime) -> (MemoryStorage, Vec<String>) {
+    let storage = MemoryStorage::builder().shards(8).build();
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("bench:key:{i}")).collect();
+    runtime.block_on(async {
+        for key in &keys {
+            storage.set(key, document(), None).await.unwrap();
+        }
+    });
+    (storage, keys)
+}
+
+fn memory_get(iterations: u64) {
+    let runtime = runtime();
+    let (storage, keys) = memory_with_keys(&runtime);
+    runtime.block_on(async {
+        for i in 0..iterations {
+            let key = &keys[usize::try_from(i).unwrap() % KEYS];
+            black_box(storage.get(key).await.unwrap());
+        }
+    });
+}
+
+fn memory_set(iterations: u64) {
+    let runtime = runtime();
+    let (storage, keys) = memory_with_keys(&runtime);
+    let value = document();
+    runtime.block_on(async {
+        for i in 0..iterations {
+            let key = &keys[usize::try_from(i).unwrap() % KEYS];
+            storage.set(key, black_box(value.clone()), None).await.unwrap();
+        }
+    });
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [flag] if flag == "--list" => {
+            for (name, _) in CASES {
+                println!("{name}");
+            }
+            ExitCode::SUCCESS
+        }
+        [name, iterations] => {
+            let Some((_, case)) = CASES.iter().find(|(case, _)| case == name) else {
+                eprintln!("unknown case {name:?}; --list shows them");
+                return ExitCode::from(2);
+            };
+            let Ok(iterations) = iterations.parse() else {
+                eprintln!("iterations must be a number, got {iterations:?}");
+                return ExitCode::from(2);
+            };
+            case(iterations);
+            ExitCode::SUCCESS
+        }
+        // `cargo bench` runs every bench target with criterion-style flags: nothing to do.
+        _ => ExitCode::SUCCESS,
+    }
+}
