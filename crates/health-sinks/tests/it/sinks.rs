@@ -1,0 +1,154 @@
+//! The trait as the health monitor uses it: every sink behind `dyn MetricsSink`,
+//! forwarding through pointers, and fan-out.
+
+use std::net::UdpSocket;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use health_sinks::{
+    DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, NoOpMetricsSink,
+    PrometheusMetricsSink, Tag,
+};
+
+use crate::support::{Promtool, assert_promtool, sample};
+
+/// A sink recording calls as text, with its own `emit_health_check`, to check that
+/// pointers and fan-out forward the override instead of the provided method.
+#[derive(Debug, Default)]
+struct Recording {
+    calls: Mutex<Vec<String>>,
+}
+
+impl Recording {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+impl MetricsSink for Recording {
+    fn emit(&self, name: &str, value: f64, tags: &[Tag<'_>], timestamp: Option<SystemTime>) {
+        let call = format!("gauge {name} {value} {tags:?} {}", timestamp.is_some());
+        self.calls.lock().unwrap().push(call);
+    }
+
+    fn emit_counter(&self, name: &str, value: u64, tags: &[Tag<'_>]) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("counter {name} {value} {tags:?}"));
+    }
+
+    fn emit_histogram(&self, name: &str, value: f64, tags: &[Tag<'_>]) {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("histogram {name} {value} {tags:?}"));
+    }
+
+    fn emit_health_check(&self, check_name: &str, status: &str, latency: Duration) {
+        let call = format!("health {check_name} {status} {latency:?}");
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+fn emit_all(sink: &dyn MetricsSink) {
+    sink.emit("g", 1.0, &[("k", "v")], Some(SystemTime::now()));
+    sink.emit_counter("c", 2, &[]);
+    sink.emit_histogram("h_seconds", 0.5, &[]);
+    sink.emit_health_check("redis", "healthy", Duration::from_millis(5));
+}
+
+#[test]
+fn pointers_forward_every_method_including_overrides() {
+    let recording = Arc::new(Recording::default());
+    let expected = [
+        "gauge g 1 [(\"k\", \"v\")] true",
+        "counter c 2 []",
+        "histogram h_seconds 0.5 []",
+        "health redis healthy 5ms",
+    ];
+    let as_arc: Arc<dyn MetricsSink> = recording.clone();
+    emit_all(&as_arc);
+    assert_eq!(recording.take(), expected);
+    let as_ref: &dyn MetricsSink = &&*recording;
+    emit_all(as_ref);
+    assert_eq!(recording.take(), expected);
+    let boxed: Box<dyn MetricsSink> = Box::new(Arc::clone(&recording));
+    emit_all(&boxed);
+    assert_eq!(recording.take(), expected);
+}
+
+#[test]
+fn fanout_reaches_every_sink_in_order() {
+    // Original: test_metrics_sink_interface_methods, for every sink at once.
+    let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    agent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let prometheus = PrometheusMetricsSink::new();
+    let recording = Arc::new(Recording::default());
+    let fanout = FanoutMetricsSink::new([recording.clone() as Arc<dyn MetricsSink>])
+        .with(NoOpMetricsSink::new())
+        .with(LoggingMetricsSink::default())
+        .with(prometheus.clone())
+        .with(DogStatsdMetricsSink::new(&agent.local_addr().unwrap().to_string()).unwrap());
+    assert_eq!(fanout.sinks().len(), 5);
+    let sink: Arc<dyn MetricsSink> = Arc::new(fanout);
+    emit_all(&sink);
+
+    // The recording sink's own emit_health_check ran, not the provided one.
+    assert_eq!(recording.take().last().unwrap(), "health redis healthy 5ms");
+
+    let text = prometheus.render();
+    assert_promtool(&text, Promtool::LintClean);
+    assert_eq!(sample(&text, r#"g{k="v"}"#), "1");
+    assert_eq!(sample(&text, "c_total"), "2");
+    assert_eq!(sample(&text, "h_seconds_count"), "1");
+    assert_eq!(sample(&text, r#"health_check_status{check="redis"}"#), "1");
+
+    let mut datagrams = Vec::new();
+    let mut buffer = [0_u8; 1024];
+    for _ in 0..5 {
+        let len = agent.recv(&mut buffer).unwrap();
+        datagrams.push(String::from_utf8(buffer[..len].to_vec()).unwrap());
+    }
+    assert_eq!(
+        datagrams[1..],
+        [
+            "c:2|c",
+            "h_seconds:0.5|h",
+            "health_check_status:1|g|#check:redis",
+            "health_check_latency_seconds:0.005|h|#check:redis",
+        ]
+    );
+    assert!(datagrams[0].starts_with("g:1|g|#k:v|T"), "{}", datagrams[0]);
+}
+
+#[test]
+fn a_sink_dropping_a_metric_does_not_stop_the_others() {
+    let prometheus = PrometheusMetricsSink::new();
+    let recording = Arc::new(Recording::default());
+    let fanout = FanoutMetricsSink::default()
+        .with(prometheus.clone())
+        .with(Arc::clone(&recording));
+    fanout.emit("", f64::NAN, &[], None);
+    fanout.emit_counter("db-pool", 1, &[]);
+    assert_eq!(
+        recording.take(),
+        ["gauge  NaN [] false", "counter db-pool 1 []"]
+    );
+    assert_eq!(prometheus.stats().dropped_total(), 1);
+    assert_eq!(sample(&prometheus.render(), "db_pool_total"), "1");
+}
+
+#[test]
+fn the_no_op_sink_is_free_to_hold() {
+    // Original: the four test_noop_sink_* tests asserted only "does not raise"; what can
+    // break is that the default sink stops being zero-sized and copyable.
+    assert_eq!(size_of::<NoOpMetricsSink>(), 0);
+    let sink = NoOpMetricsSink;
+    let copy = sink;
+    emit_all(&sink);
+    emit_all(&copy);
+    assert_eq!(format!("{sink:?}"), "NoOpMetricsSink");
+}

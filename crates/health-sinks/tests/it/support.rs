@@ -1,0 +1,200 @@
+//! Shared test helpers: running `promtool`, reading the exposition, capturing `tracing`
+//! events.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Level, Metadata, Subscriber};
+
+/// How strict `promtool check metrics` must be about an exposition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Promtool {
+    /// Exit code 0: parses and has no lint findings.
+    LintClean,
+    /// Exit code 0 or 3: parses; lint findings (e.g. camelCase names the caller chose)
+    /// are allowed.
+    Parses,
+}
+
+/// Where promtool is: `$PROMTOOL`, else the first `promtool` on `$PATH`.
+fn promtool_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PROMTOOL") {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "PROMTOOL={} does not exist", path.display());
+        return Some(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("promtool"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Runs `promtool check metrics` on `exposition` and asserts its verdict.
+///
+/// Without promtool the check fails under `RESILIENCE_CI=1` (how `cargo xtask ci` runs
+/// tests) and is skipped, loudly, otherwise.
+#[allow(clippy::print_stderr, reason = "a skipped check must be visible")]
+pub(crate) fn assert_promtool(exposition: &str, expected: Promtool) {
+    let Some(promtool) = promtool_path() else {
+        assert!(
+            std::env::var("RESILIENCE_CI").as_deref() != Ok("1"),
+            "promtool not found (set PROMTOOL or put it on PATH); it is required when RESILIENCE_CI=1"
+        );
+        eprintln!(
+            "\n!!!!! promtool not found: SKIPPING the exposition check. Set PROMTOOL or put \
+             promtool on PATH (see the health-sinks README) !!!!!\n"
+        );
+        return;
+    };
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let code = output.status.code().unwrap();
+    let report = String::from_utf8_lossy(&output.stderr);
+    let accepted = match expected {
+        Promtool::LintClean => code == 0,
+        Promtool::Parses => code == 0 || code == 3,
+    };
+    assert!(
+        accepted,
+        "promtool exited {code} ({expected:?} wanted):\n{report}\n--- exposition ---\n{exposition}"
+    );
+}
+
+/// The exposition's samples: `name{labels}` exactly as rendered → value.
+pub(crate) fn samples(exposition: &str) -> BTreeMap<String, String> {
+    exposition
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            (series.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// The value of one rendered series, e.g. `sample(&text, "up{check=\"redis\"}")`.
+#[track_caller]
+pub(crate) fn sample(exposition: &str, series: &str) -> String {
+    samples(exposition)
+        .remove(series)
+        .unwrap_or_else(|| panic!("no sample {series} in\n{exposition}"))
+}
+
+/// `# TYPE` lines: family name → type, asserting each family is typed once.
+pub(crate) fn types(exposition: &str) -> BTreeMap<String, String> {
+    let mut types = BTreeMap::new();
+    for line in exposition.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            let previous = types.insert(name.to_owned(), kind.to_owned());
+            assert!(
+                previous.is_none(),
+                "second TYPE line for {name} in\n{exposition}"
+            );
+        }
+    }
+    types
+}
+
+/// `# HELP` lines: family name → help text.
+pub(crate) fn helps(exposition: &str) -> BTreeMap<String, String> {
+    exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix("# HELP "))
+        .map(|rest| {
+            let (name, help) = rest.split_once(' ').unwrap();
+            (name.to_owned(), help.to_owned())
+        })
+        .collect()
+}
+
+/// One captured `tracing` event.
+#[derive(Debug, Clone)]
+pub(crate) struct Captured {
+    pub level: Level,
+    pub target: String,
+    pub message: String,
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A subscriber that records events up to `max_level`, for the current thread only.
+#[derive(Clone)]
+struct Capture {
+    max_level: Level,
+    events: Arc<Mutex<Vec<Captured>>>,
+}
+
+/// Runs `f` with a subscriber recording events at `max_level` and more severe on this
+/// thread, and returns them.
+pub(crate) fn capture_events(max_level: Level, f: impl FnOnce()) -> Vec<Captured> {
+    let capture = Capture {
+        max_level,
+        events: Arc::default(),
+    };
+    tracing::subscriber::with_default(capture.clone(), f);
+    capture.events.lock().unwrap().clone()
+}
+
+struct FieldVisitor<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for FieldVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl Subscriber for Capture {
+    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
+        // Ask `enabled` every time: other tests' subscribers run at other levels.
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= self.max_level
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut FieldVisitor(&mut fields));
+        let message = fields.remove("message").unwrap_or_default();
+        self.events.lock().unwrap().push(Captured {
+            level: *event.metadata().level(),
+            target: event.metadata().target().to_owned(),
+            message,
+            fields,
+        });
+    }
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
+}
