@@ -40,7 +40,8 @@ pub struct HealthState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SystemStatus {
-    /// Nothing is registered yet.
+    /// Nothing is registered yet, or something's health is not known (a check that has
+    /// not run, a stale result) while nothing failed or is degraded.
     #[default]
     Unknown,
     /// At least one component failed (or check is unhealthy).

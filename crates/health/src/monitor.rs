@@ -1,0 +1,806 @@
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use health_sinks::{MetricsSink, NoOpMetricsSink};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::check::{CatchUnwind, panic_message, run_check_timed};
+use crate::error::{HealthError, positive};
+use crate::resources::ResourceSampler;
+use crate::retry::FailureWindow;
+use crate::{
+    BreakerSnapshot, BreakerStatus, ComponentCounts, ComponentRegistry, ComponentStatus,
+    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthState, ResourceConfig, ResourceHealth,
+    ResourceLevel, ResourceLevels, RetryStatus, Timestamp,
+};
+
+/// Default [`HealthMonitorBuilder::failure_window`]: one hour, as the original.
+pub const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(3600);
+/// Default [`HealthMonitorBuilder::cache_ttl`].
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Default [`HealthMonitorBuilder::max_staleness`].
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(60);
+/// Default [`HealthMonitorBuilder::max_concurrent_checks`].
+pub const DEFAULT_MAX_CONCURRENT_CHECKS: usize = 128;
+/// Default [`HealthMonitorBuilder::listener_timeout`].
+pub const DEFAULT_LISTENER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Status changes a listener may have waiting; more are dropped (and logged) rather than
+/// slowing the monitor down.
+pub const LISTENER_QUEUE_CAPACITY: usize = 1024;
+/// The gauge set to how long [`HealthMonitor::get_comprehensive_state`] took, in seconds
+/// (the original's name).
+pub const STATE_DURATION_METRIC: &str = "health_check_duration_seconds";
+/// The counter [`HealthMonitor::record_retry_failure`] increments (the original's name).
+pub const RETRY_FAILURES_METRIC: &str = "retry_failures_total";
+
+/// Told when a check's status changes; see [`HealthMonitor::add_status_listener`].
+#[async_trait]
+pub trait StatusListener: Send + Sync {
+    /// A check's status changed (or was seen for the first time).
+    async fn on_status_change(&self, change: &StatusChange);
+}
+
+/// One change of a check's status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    /// The check's name.
+    pub check: String,
+    /// The status before, `None` for the check's first result.
+    pub previous: Option<HealthCheckStatus>,
+    /// The status now.
+    pub current: HealthCheckStatus,
+    /// The result that brought the change.
+    pub result: HealthCheckResult,
+}
+
+/// The service's health in one place: it runs the registered checks (concurrently, each
+/// under its own timeout, results cached), and assembles them with the component
+/// registry, the circuit breaker, retry failures and resource use into a
+/// [`HealthState`], the input of the fallback cascade.
+///
+/// - [`run_checks`](Self::run_checks) runs every check now, at most
+///   [`max_concurrent_checks`](HealthMonitorBuilder::max_concurrent_checks) at a time in
+///   the calling task (cancelling the call cancels them all), and reports each result
+///   through [`MetricsSink::emit_health_check`].
+/// - [`get_comprehensive_state`](Self::get_comprehensive_state) first re-runs the checks
+///   whose cached result is older than the [cache TTL](HealthMonitorBuilder::cache_ttl);
+///   [`cached_state`](Self::cached_state) runs nothing and is what readiness probes should
+///   call. A [refresher](Self::spawn_refresher) keeps the cache fresh in the background,
+///   so probes never hammer dependencies.
+/// - A cached result older than [`max_staleness`](HealthMonitorBuilder::max_staleness)
+///   reads `unknown`: a stale "healthy" is never served.
+/// - Unhealthy checks count as failed components in `system`, so a dead dependency can
+///   drive the cascade. A check named like a registered component counts once, with the
+///   worse of the two statuses.
+/// - Resources are sampled on a blocking thread and cached; reading them never blocks.
+///
+/// The monitor keeps no fallback mode: that is the `fallback` crate's job. Clones share
+/// one monitor. Needs a Tokio runtime with the time driver.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), health::HealthError> {
+/// use health::{CheckOutcome, HealthCheckStatus, HealthMonitor, SystemStatus, check_fn};
+///
+/// let monitor = HealthMonitor::builder().without_resources().build()?;
+/// monitor.register_check(check_fn("cache", || async { Ok(CheckOutcome::healthy("ok")) }));
+/// monitor.register_check(check_fn("payments", || async { Err("connection refused".into()) }));
+///
+/// let state = monitor.get_comprehensive_state().await;
+/// assert_eq!(state.health_checks["cache"].status, HealthCheckStatus::Healthy);
+/// assert_eq!(state.health_checks["payments"].message, "connection refused");
+/// assert_eq!(state.system.failed_components, 1);
+/// assert_eq!(state.system.status, SystemStatus::Failed);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HealthMonitor {
+    inner: Arc<Inner>,
+}
+
+/// Settings for a [`HealthMonitor`]; start from [`HealthMonitor::builder`].
+pub struct HealthMonitorBuilder {
+    breaker: Option<Arc<dyn BreakerStatus>>,
+    retry: Option<Arc<dyn RetryStatus>>,
+    sink: Arc<dyn MetricsSink>,
+    registry: ComponentRegistry,
+    failure_window: Duration,
+    cache_ttl: Duration,
+    max_staleness: Duration,
+    max_concurrent_checks: usize,
+    listener_timeout: Duration,
+    resources: Option<ResourceConfig>,
+}
+
+struct Inner {
+    breaker: Option<Arc<dyn BreakerStatus>>,
+    retry: Option<Arc<dyn RetryStatus>>,
+    sink: Arc<dyn MetricsSink>,
+    registry: ComponentRegistry,
+    failure_window: Duration,
+    cache_ttl: Duration,
+    max_staleness: Duration,
+    listener_timeout: Duration,
+    checks: RwLock<BTreeMap<String, Arc<Entry>>>,
+    permits: Semaphore,
+    failures: Mutex<FailureWindow>,
+    listeners: RwLock<Vec<Arc<ListenerSlot>>>,
+    resources: Option<ResourceSampler>,
+    started: Instant,
+    started_at: Timestamp,
+}
+
+/// A registered check with its latest result.
+struct Entry {
+    check: Arc<dyn HealthCheck>,
+    /// Serializes runs of this check, so concurrent callers share one run.
+    run: tokio::sync::Mutex<()>,
+    latest: Mutex<Option<Latest>>,
+}
+
+#[derive(Clone)]
+struct Latest {
+    result: HealthCheckResult,
+    finished: Instant,
+}
+
+struct ListenerSlot {
+    listener: Arc<dyn StatusListener>,
+    /// The queue to the listener's delivery task, started on the first change.
+    queue: OnceLock<mpsc::Sender<StatusChange>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Always,
+    IfExpired,
+}
+
+impl Default for HealthMonitorBuilder {
+    fn default() -> Self {
+        Self {
+            breaker: None,
+            retry: None,
+            sink: Arc::new(NoOpMetricsSink),
+            registry: ComponentRegistry::new(),
+            failure_window: DEFAULT_FAILURE_WINDOW,
+            cache_ttl: DEFAULT_CACHE_TTL,
+            max_staleness: DEFAULT_MAX_STALENESS,
+            max_concurrent_checks: DEFAULT_MAX_CONCURRENT_CHECKS,
+            listener_timeout: DEFAULT_LISTENER_TIMEOUT,
+            resources: Some(ResourceConfig::default()),
+        }
+    }
+}
+
+impl HealthMonitorBuilder {
+    /// The circuit breaker to report (default: none, reported as `available: false`).
+    #[must_use]
+    pub fn circuit_breaker(mut self, breaker: Arc<dyn BreakerStatus>) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// The retry policy whose `total_attempts` to report (default: none, reported as 0).
+    #[must_use]
+    pub fn retry_tracker(mut self, retry: Arc<dyn RetryStatus>) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Where check results and monitor metrics go (default: [`NoOpMetricsSink`]).
+    #[must_use]
+    pub fn metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.sink = sink;
+        self
+    }
+
+    /// The component registry to report (default: a new, empty one).
+    #[must_use]
+    pub fn registry(mut self, registry: ComponentRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// How far back retry failures count (default 1 h).
+    #[must_use]
+    pub const fn failure_window(mut self, window: Duration) -> Self {
+        self.failure_window = window;
+        self
+    }
+
+    /// How long a check result is reused before
+    /// [`get_comprehensive_state`](HealthMonitor::get_comprehensive_state) runs the check
+    /// again (default 1 s). Zero runs every check on every call.
+    #[must_use]
+    pub const fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// How old a cached result may get before it reads `unknown` (default 60 s; at least
+    /// the cache TTL).
+    #[must_use]
+    pub const fn max_staleness(mut self, staleness: Duration) -> Self {
+        self.max_staleness = staleness;
+        self
+    }
+
+    /// How many checks may run at once, across all callers (default 128).
+    #[must_use]
+    pub const fn max_concurrent_checks(mut self, limit: usize) -> Self {
+        self.max_concurrent_checks = limit;
+        self
+    }
+
+    /// How long a status listener may take per change before it is cancelled (default
+    /// 5 s).
+    #[must_use]
+    pub const fn listener_timeout(mut self, timeout: Duration) -> Self {
+        self.listener_timeout = timeout;
+        self
+    }
+
+    /// How CPU, memory and disk are sampled (default [`ResourceConfig::default`]).
+    #[must_use]
+    pub fn resources(mut self, config: ResourceConfig) -> Self {
+        self.resources = Some(config);
+        self
+    }
+
+    /// Reports no resources (`available: false`, levels `unknown`): for tests, or where
+    /// another component watches the host.
+    #[must_use]
+    pub fn without_resources(mut self) -> Self {
+        self.resources = None;
+        self
+    }
+
+    /// Builds the monitor.
+    ///
+    /// # Errors
+    ///
+    /// [`HealthError::InvalidConfig`] for a zero failure window, staleness or listener
+    /// timeout, a staleness below the cache TTL, a concurrency limit of 0 or beyond
+    /// Tokio's semaphore limit, or invalid resource thresholds.
+    pub fn build(self) -> Result<HealthMonitor, HealthError> {
+        positive("failure_window", self.failure_window)?;
+        positive("max_staleness", self.max_staleness)?;
+        positive("listener_timeout", self.listener_timeout)?;
+        if self.max_staleness < self.cache_ttl {
+            return Err(HealthError::config(
+                "max_staleness",
+                format!(
+                    "must be at least the cache TTL ({})",
+                    humantime::format_duration(self.cache_ttl)
+                ),
+            ));
+        }
+        if self.max_concurrent_checks == 0 || self.max_concurrent_checks > Semaphore::MAX_PERMITS {
+            return Err(HealthError::config(
+                "max_concurrent_checks",
+                format!("must be between 1 and {}", Semaphore::MAX_PERMITS),
+            ));
+        }
+        if let Some(resources) = &self.resources {
+            resources.validate()?;
+        }
+        Ok(self.build_unchecked())
+    }
+
+    fn build_unchecked(self) -> HealthMonitor {
+        HealthMonitor {
+            inner: Arc::new(Inner {
+                breaker: self.breaker,
+                retry: self.retry,
+                sink: self.sink,
+                registry: self.registry,
+                failure_window: self.failure_window,
+                cache_ttl: self.cache_ttl,
+                max_staleness: self.max_staleness,
+                listener_timeout: self.listener_timeout,
+                checks: RwLock::default(),
+                permits: Semaphore::new(self.max_concurrent_checks),
+                failures: Mutex::new(FailureWindow::new(self.failure_window)),
+                listeners: RwLock::default(),
+                resources: self.resources.map(ResourceSampler::new),
+                started: Instant::now(),
+                started_at: Timestamp::now(),
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for HealthMonitorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthMonitorBuilder")
+            .field("circuit_breaker", &self.breaker.is_some())
+            .field("retry_tracker", &self.retry.is_some())
+            .field("metrics_sink", &self.sink)
+            .field("failure_window", &self.failure_window)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("max_staleness", &self.max_staleness)
+            .field("max_concurrent_checks", &self.max_concurrent_checks)
+            .field("listener_timeout", &self.listener_timeout)
+            .field("resources", &self.resources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HealthMonitor {
+    /// A monitor with every default: no breaker, no retry tracker, a no-op sink.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HealthMonitor {
+    /// A monitor with every default: no breaker, no retry tracker, a no-op sink, a fresh
+    /// registry, resources sampled.
+    #[must_use]
+    pub fn new() -> Self {
+        // The defaults are valid (a unit test holds `build` to that).
+        HealthMonitorBuilder::default().build_unchecked()
+    }
+
+    /// Settings, starting from the defaults.
+    #[must_use]
+    pub fn builder() -> HealthMonitorBuilder {
+        HealthMonitorBuilder::default()
+    }
+
+    /// The component registry this monitor reports.
+    #[must_use]
+    pub fn registry(&self) -> &ComponentRegistry {
+        &self.inner.registry
+    }
+
+    /// The sink results and metrics go to.
+    #[must_use]
+    pub fn metrics_sink(&self) -> &Arc<dyn MetricsSink> {
+        &self.inner.sink
+    }
+
+    /// How far back retry failures count.
+    #[must_use]
+    pub fn failure_window(&self) -> Duration {
+        self.inner.failure_window
+    }
+
+    /// When the monitor was built.
+    #[must_use]
+    pub fn started_at(&self) -> Timestamp {
+        self.inner.started_at
+    }
+
+    /// How long since the monitor was built (monotonic).
+    #[must_use]
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// Registers `check` under its name, replacing (and forgetting the results of) a
+    /// check of the same name. Returns whether one was replaced.
+    pub fn register_check(&self, check: impl HealthCheck + 'static) -> bool {
+        self.register_shared_check(Arc::new(check))
+    }
+
+    /// [`register_check`](Self::register_check) for a check that is already shared.
+    pub fn register_shared_check(&self, check: Arc<dyn HealthCheck>) -> bool {
+        let name = check.name().to_owned();
+        let entry = Arc::new(Entry {
+            check,
+            run: tokio::sync::Mutex::new(()),
+            latest: Mutex::new(None),
+        });
+        write(&self.inner.checks).insert(name, entry).is_some()
+    }
+
+    /// Removes the check named `name`; `false` if there was none.
+    pub fn unregister_check(&self, name: &str) -> bool {
+        write(&self.inner.checks).remove(name).is_some()
+    }
+
+    /// The registered checks' names, sorted.
+    #[must_use]
+    pub fn check_names(&self) -> Vec<String> {
+        read(&self.inner.checks).keys().cloned().collect()
+    }
+
+    /// Runs every registered check now and returns the results by name. See the type's
+    /// documentation for concurrency, timeouts and metrics.
+    pub async fn run_checks(&self) -> BTreeMap<String, HealthCheckResult> {
+        self.inner.run_all(Run::Always).await
+    }
+
+    /// Runs the checks whose cached result is older than the cache TTL (or missing), and
+    /// returns every check's latest result.
+    pub async fn refresh(&self) -> BTreeMap<String, HealthCheckResult> {
+        self.inner.run_all(Run::IfExpired).await;
+        self.cached_results()
+    }
+
+    /// Every check's latest result without running anything: a result older than the
+    /// maximum staleness, or a check that never ran, reads `unknown`.
+    #[must_use]
+    pub fn cached_results(&self) -> BTreeMap<String, HealthCheckResult> {
+        let now = Instant::now();
+        read(&self.inner.checks)
+            .iter()
+            .map(|(name, entry)| (name.clone(), self.inner.view(name, entry, now)))
+            .collect()
+    }
+
+    /// Records one retry failure now (and increments [`RETRY_FAILURES_METRIC`]).
+    pub fn record_retry_failure(&self) {
+        lock(&self.inner.failures).record(Instant::now());
+        self.inner.sink.emit_counter(RETRY_FAILURES_METRIC, 1, &[]);
+    }
+
+    /// The full state: runs the checks whose cached result expired (see
+    /// [`refresh`](Self::refresh)), waits for the first resource sample if there is none
+    /// yet (taken on a blocking thread), and assembles the rest from what is at hand.
+    /// Sets the [`STATE_DURATION_METRIC`] gauge.
+    pub async fn get_comprehensive_state(&self) -> HealthState {
+        let started = Instant::now();
+        self.inner.run_all(Run::IfExpired).await;
+        let resources = match &self.inner.resources {
+            Some(sampler) => sampler.current().await,
+            None => no_resources(),
+        };
+        let state = self.assemble(resources);
+        self.inner.sink.emit(
+            STATE_DURATION_METRIC,
+            started.elapsed().as_secs_f64(),
+            &[],
+            None,
+        );
+        state
+    }
+
+    /// The state from what is cached, running no check and waiting for nothing: the call
+    /// for readiness probes. Stale results read `unknown`; before the first resource
+    /// sample, resources read `available: false`.
+    #[must_use]
+    pub fn cached_state(&self) -> HealthState {
+        let resources = self
+            .inner
+            .resources
+            .as_ref()
+            .map_or_else(no_resources, ResourceSampler::cached);
+        self.assemble(resources)
+    }
+
+    /// Adds a listener told about every change of a check's status, including a check's
+    /// first result. Changes are seen when checks run; a result going stale is a matter
+    /// of reading it and is not announced.
+    ///
+    /// Each listener gets its changes in order, on a task of its own, each under the
+    /// [listener timeout](HealthMonitorBuilder::listener_timeout); a listener that panics,
+    /// hangs or falls behind (more than [`LISTENER_QUEUE_CAPACITY`] changes waiting) is
+    /// logged and skipped, never slowing or breaking the monitor.
+    pub fn add_status_listener(&self, listener: Arc<dyn StatusListener>) {
+        write(&self.inner.listeners).push(Arc::new(ListenerSlot {
+            listener,
+            queue: OnceLock::new(),
+        }));
+    }
+
+    /// Starts a task that runs every check each `interval` (and re-samples resources), so
+    /// that [`cached_state`](Self::cached_state) stays fresh. The task stops when the
+    /// handle is stopped or dropped, or once every clone of the monitor is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`HealthError::InvalidConfig`] for a zero interval, [`HealthError::NoRuntime`]
+    /// outside a Tokio runtime.
+    pub fn spawn_refresher(&self, interval: Duration) -> Result<RefresherHandle, HealthError> {
+        positive("refresher interval", interval)?;
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| HealthError::NoRuntime {
+                operation: "HealthMonitor::spawn_refresher",
+            })?;
+        let monitor = Arc::downgrade(&self.inner);
+        let task = runtime.spawn(refresh_every(monitor, interval));
+        Ok(RefresherHandle { task })
+    }
+
+    fn assemble(&self, resources: ResourceHealth) -> HealthState {
+        let inner = &self.inner;
+        let health_checks = self.cached_results();
+        let components = inner.registry.get_all_health();
+
+        // Components and checks count together; a check named like a component is the
+        // same thing seen twice and counts once, as the worse of the two.
+        let mut merged: BTreeMap<&str, HealthCheckStatus> = components
+            .iter()
+            .map(|(name, component)| (name.as_str(), component.status.into()))
+            .collect();
+        for (name, result) in &health_checks {
+            merged
+                .entry(name.as_str())
+                .and_modify(|status| *status = (*status).max(result.status))
+                .or_insert(result.status);
+        }
+        let mut counts = ComponentCounts::default();
+        for status in merged.into_values() {
+            counts.add(match status {
+                HealthCheckStatus::Healthy => ComponentStatus::Healthy,
+                HealthCheckStatus::Degraded => ComponentStatus::Degraded,
+                HealthCheckStatus::Unhealthy => ComponentStatus::Failed,
+                HealthCheckStatus::Unknown => ComponentStatus::Unknown,
+            });
+        }
+
+        let circuit_breaker =
+            inner
+                .breaker
+                .as_ref()
+                .map_or_else(BreakerSnapshot::default, |breaker| {
+                    guarded("circuit breaker snapshot", || breaker.snapshot()).unwrap_or_default()
+                });
+        let total_attempts = inner.retry.as_ref().map_or(0, |retry| {
+            guarded("retry tracker", || retry.total_attempts()).unwrap_or(0)
+        });
+        let retry = lock(&inner.failures).health(Instant::now(), total_attempts);
+
+        HealthState {
+            timestamp: Timestamp::now(),
+            system: counts.to_system_health(),
+            circuit_breaker,
+            retry,
+            resources,
+            components,
+            health_checks,
+            uptime_seconds: inner.started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+impl Inner {
+    async fn run_all(&self, run: Run) -> BTreeMap<String, HealthCheckResult> {
+        let entries: Vec<(String, Arc<Entry>)> = read(&self.checks)
+            .iter()
+            .map(|(name, entry)| (name.clone(), Arc::clone(entry)))
+            .collect();
+        let mut runs: FuturesUnordered<_> = entries
+            .into_iter()
+            .map(|(name, entry)| async move {
+                let result = self.run_entry(&name, &entry, run).await;
+                (name, result)
+            })
+            .collect();
+        let mut results = BTreeMap::new();
+        while let Some((name, result)) = runs.next().await {
+            results.insert(name, result);
+        }
+        results
+    }
+
+    async fn run_entry(&self, name: &str, entry: &Entry, run: Run) -> HealthCheckResult {
+        let _running = entry.run.lock().await;
+        if run == Run::IfExpired
+            && let Some(latest) = lock(&entry.latest).as_ref()
+            && latest.finished.elapsed() < self.cache_ttl
+        {
+            return latest.result.clone();
+        }
+        // The semaphore is never closed; should it ever be, run unbounded rather than not.
+        let _permit = self.permits.acquire().await.ok();
+        let (mut result, latency) = run_check_timed(entry.check.as_ref()).await;
+        result.name.clear();
+        result.name.push_str(name);
+        self.sink
+            .emit_health_check(name, result.status.as_str(), latency);
+        let previous = lock(&entry.latest)
+            .replace(Latest {
+                result: result.clone(),
+                finished: Instant::now(),
+            })
+            .map(|latest| latest.result.status);
+        if previous != Some(result.status) {
+            self.notify(&StatusChange {
+                check: name.to_owned(),
+                previous,
+                current: result.status,
+                result: result.clone(),
+            });
+        }
+        result
+    }
+
+    /// The result to show for `entry`: its latest, unless missing or stale.
+    fn view(&self, name: &str, entry: &Entry, now: Instant) -> HealthCheckResult {
+        let Some(latest) = lock(&entry.latest).clone() else {
+            return HealthCheckResult::new(name, HealthCheckStatus::Unknown)
+                .with_message("health check has not run yet");
+        };
+        let age = now.saturating_duration_since(latest.finished);
+        if age <= self.max_staleness {
+            return latest.result;
+        }
+        let last = latest.result;
+        let message = format!(
+            "stale: the last result ({}: {}) is {} old, more than the {} allowed",
+            last.status,
+            last.message,
+            humantime::format_duration(Duration::from_secs(age.as_secs())),
+            humantime::format_duration(self.max_staleness)
+        );
+        let last_status = last.status;
+        HealthCheckResult {
+            status: HealthCheckStatus::Unknown,
+            message,
+            ..last
+        }
+        .with_metadata("stale", true)
+        .with_metadata("last_status", last_status.as_str())
+    }
+
+    fn notify(&self, change: &StatusChange) {
+        let listeners = read(&self.listeners).clone();
+        if listeners.is_empty() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // checks only run inside a runtime; nothing to deliver on otherwise
+        };
+        for slot in listeners {
+            let queue = slot.queue.get_or_init(|| {
+                let (sender, receiver) = mpsc::channel(LISTENER_QUEUE_CAPACITY);
+                drop(runtime.spawn(deliver(
+                    Arc::clone(&slot.listener),
+                    receiver,
+                    self.listener_timeout,
+                )));
+                sender
+            });
+            if let Err(error) = queue.try_send(change.clone()) {
+                tracing::warn!(
+                    check = %change.check,
+                    %error,
+                    "status listener is not keeping up; change dropped"
+                );
+            }
+        }
+    }
+}
+
+/// Delivers changes to one listener, in order, each under `timeout`. Ends when the
+/// monitor (holding the sender) is gone.
+async fn deliver(
+    listener: Arc<dyn StatusListener>,
+    mut changes: mpsc::Receiver<StatusChange>,
+    timeout: Duration,
+) {
+    while let Some(change) = changes.recv().await {
+        let delivery = CatchUnwind(listener.on_status_change(&change));
+        match tokio::time::timeout(timeout, delivery).await {
+            Ok(Ok(())) => {}
+            Ok(Err(panic)) => tracing::error!(
+                check = %change.check,
+                message = %panic_message(panic.as_ref()),
+                "status listener panicked"
+            ),
+            Err(_elapsed) => tracing::warn!(
+                check = %change.check,
+                timeout = %humantime::format_duration(timeout),
+                "status listener timed out and was cancelled"
+            ),
+        }
+    }
+}
+
+async fn refresh_every(monitor: Weak<Inner>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = monitor.upgrade() else {
+            return;
+        };
+        inner.run_all(Run::Always).await;
+        if let Some(sampler) = &inner.resources {
+            sampler.sample().await;
+        }
+    }
+}
+
+/// Stops the task started by [`HealthMonitor::spawn_refresher`] when stopped or dropped.
+#[derive(Debug)]
+pub struct RefresherHandle {
+    task: JoinHandle<()>,
+}
+
+impl RefresherHandle {
+    /// Whether the task still runs.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Stops the task and waits until it has stopped (a check it was running is
+    /// cancelled).
+    pub async fn stop(mut self) {
+        self.task.abort();
+        // Cancelled is the expected outcome; a panic cannot happen (checks are isolated).
+        let _stopped = (&mut self.task).await;
+    }
+}
+
+impl Drop for RefresherHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl fmt::Debug for HealthMonitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthMonitor")
+            .field("checks", &self.check_names())
+            .field("components", &self.inner.registry.len())
+            .field("circuit_breaker", &self.inner.breaker.is_some())
+            .field("retry_tracker", &self.inner.retry.is_some())
+            .field("metrics_sink", &self.inner.sink)
+            .field("failure_window", &self.inner.failure_window)
+            .field("cache_ttl", &self.inner.cache_ttl)
+            .field("max_staleness", &self.inner.max_staleness)
+            .field("resources", &self.inner.resources)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Calls user code that should not panic, logging and returning `None` if it does.
+fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Option<T> {
+    match panic::catch_unwind(AssertUnwindSafe(call)) {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            tracing::error!(message = %panic_message(panic.as_ref()), "{what} panicked");
+            None
+        }
+    }
+}
+
+fn no_resources() -> ResourceHealth {
+    ResourceHealth {
+        status: ResourceLevels::from_levels(
+            ResourceLevel::Unknown,
+            ResourceLevel::Unknown,
+            ResourceLevel::Unknown,
+        ),
+        ..ResourceHealth::default()
+    }
+}
+
+// Locks guard plain data updated in single steps, so a poisoned lock is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        // `HealthMonitor::new` skips validation on the strength of this.
+        assert!(HealthMonitorBuilder::default().build().is_ok());
+    }
+}

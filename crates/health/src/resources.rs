@@ -1,0 +1,500 @@
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::{HealthError, positive};
+use crate::{ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, Timestamp};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Space on the file system holding a path, as `statvfs(2)` reports it (and as Python's
+/// `shutil.disk_usage`, which the original used, computes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// The file system's size, in bytes.
+    pub total_bytes: u64,
+    /// Bytes in use (total minus free blocks, reserved blocks counted as free).
+    pub used_bytes: u64,
+    /// Bytes an unprivileged process can still write.
+    pub free_bytes: u64,
+}
+
+impl DiskUsage {
+    /// The usage of the file system holding `path`. Blocking (a network file system can
+    /// take long to answer): call it from a blocking thread.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error, e.g. `NotFound` for a path that does not exist.
+    pub fn of(path: &Path) -> io::Result<Self> {
+        let stat = rustix::fs::statvfs(path)?;
+        let block = if stat.f_frsize == 0 {
+            stat.f_bsize
+        } else {
+            stat.f_frsize
+        };
+        Ok(Self {
+            total_bytes: stat.f_blocks.saturating_mul(block),
+            used_bytes: stat
+                .f_blocks
+                .saturating_sub(stat.f_bfree)
+                .saturating_mul(block),
+            free_bytes: stat.f_bavail.saturating_mul(block),
+        })
+    }
+
+    /// Used space as a percentage of the total (0 for a file system of size 0).
+    #[must_use]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a percentage needs no more than f64's 53 bits"
+    )]
+    pub fn usage_percent(&self) -> f64 {
+        if self.total_bytes == 0 {
+            0.0
+        } else {
+            self.used_bytes as f64 / self.total_bytes as f64 * 100.0
+        }
+    }
+}
+
+/// Warning and critical levels for one resource, in percent. A value at or above a level
+/// reaches it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// At or above this: [`ResourceLevel::Warning`].
+    pub warning: f64,
+    /// At or above this: [`ResourceLevel::Critical`].
+    pub critical: f64,
+}
+
+impl Thresholds {
+    /// Thresholds with these levels.
+    ///
+    /// # Errors
+    ///
+    /// [`HealthError::InvalidConfig`] unless `0 <= warning <= critical <= 100`.
+    pub fn new(warning: f64, critical: f64) -> Result<Self, HealthError> {
+        let thresholds = Self { warning, critical };
+        thresholds.validate("thresholds")?;
+        Ok(thresholds)
+    }
+
+    pub(crate) fn validate(&self, setting: &'static str) -> Result<(), HealthError> {
+        if (0.0..=100.0).contains(&self.warning)
+            && (0.0..=100.0).contains(&self.critical)
+            && self.warning <= self.critical
+        {
+            Ok(())
+        } else {
+            Err(HealthError::config(
+                setting,
+                format!(
+                    "need 0 <= warning <= critical <= 100, got warning {} and critical {}",
+                    self.warning, self.critical
+                ),
+            ))
+        }
+    }
+
+    /// The level `percent` reaches; a NaN is [`ResourceLevel::Unknown`].
+    #[must_use]
+    pub fn level(&self, percent: f64) -> ResourceLevel {
+        if percent.is_nan() {
+            ResourceLevel::Unknown
+        } else if percent >= self.critical {
+            ResourceLevel::Critical
+        } else if percent >= self.warning {
+            ResourceLevel::Warning
+        } else {
+            ResourceLevel::Healthy
+        }
+    }
+}
+
+/// The thresholds of the `resources` section (the original's defaults: CPU 70/90 %,
+/// memory 75/90 %, disk 80/95 %).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourceThresholds {
+    /// System-wide CPU use.
+    pub cpu: Thresholds,
+    /// System-wide memory use.
+    pub memory: Thresholds,
+    /// Use of the monitored disk.
+    pub disk: Thresholds,
+}
+
+impl Default for ResourceThresholds {
+    fn default() -> Self {
+        Self {
+            cpu: Thresholds {
+                warning: 70.0,
+                critical: 90.0,
+            },
+            memory: Thresholds {
+                warning: 75.0,
+                critical: 90.0,
+            },
+            disk: Thresholds {
+                warning: 80.0,
+                critical: 95.0,
+            },
+        }
+    }
+}
+
+/// How the monitor samples resources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceConfig {
+    /// The levels.
+    pub thresholds: ResourceThresholds,
+    /// The path whose file system is the monitored disk (default `/`).
+    pub disk_path: PathBuf,
+    /// How old a sample may get before a read triggers a new one (default 5 s). CPU use
+    /// is the average since the previous sample.
+    pub sample_interval: Duration,
+}
+
+impl Default for ResourceConfig {
+    fn default() -> Self {
+        Self {
+            thresholds: ResourceThresholds::default(),
+            disk_path: PathBuf::from("/"),
+            sample_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl ResourceConfig {
+    pub(crate) fn validate(&self) -> Result<(), HealthError> {
+        self.thresholds.cpu.validate("cpu thresholds")?;
+        self.thresholds.memory.validate("memory thresholds")?;
+        self.thresholds.disk.validate("disk thresholds")?;
+        positive("sample_interval", self.sample_interval)?;
+        Ok(())
+    }
+}
+
+impl ResourceLevels {
+    /// The levels with `overall` set to the worst known one: critical if any is critical,
+    /// else warning if any is, else healthy if any is healthy, else unknown. An
+    /// unmeasured resource never hides a critical one.
+    #[must_use]
+    pub fn from_levels(cpu: ResourceLevel, memory: ResourceLevel, disk: ResourceLevel) -> Self {
+        let all = [cpu, memory, disk];
+        let overall = [
+            ResourceLevel::Critical,
+            ResourceLevel::Warning,
+            ResourceLevel::Healthy,
+        ]
+        .into_iter()
+        .find(|level| all.contains(level))
+        .unwrap_or(ResourceLevel::Unknown);
+        Self {
+            cpu,
+            memory,
+            disk,
+            overall,
+        }
+    }
+}
+
+/// Samples CPU, memory and disk on a blocking thread and caches the result, so reading
+/// resources never blocks an async task.
+#[derive(Clone)]
+pub(crate) struct ResourceSampler {
+    inner: Arc<SamplerInner>,
+}
+
+struct SamplerInner {
+    config: ResourceConfig,
+    probe: Mutex<Probe>,
+    cached: Mutex<Option<(Instant, ResourceHealth)>>,
+    refreshing: AtomicBool,
+}
+
+/// The `sysinfo` handle, only ever used on a blocking thread.
+struct Probe {
+    system: Option<sysinfo::System>,
+    pid: Option<sysinfo::Pid>,
+    cpu_primed: bool,
+}
+
+impl std::fmt::Debug for ResourceSampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceSampler")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResourceSampler {
+    pub(crate) fn new(config: ResourceConfig) -> Self {
+        Self {
+            inner: Arc::new(SamplerInner {
+                config,
+                probe: Mutex::new(Probe {
+                    system: None,
+                    pid: None,
+                    cpu_primed: false,
+                }),
+                cached: Mutex::new(None),
+                refreshing: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The latest sample, waiting for the first one (taken on a blocking thread) if none
+    /// exists. A stale sample is returned at once while a fresh one is taken in the
+    /// background.
+    pub(crate) async fn current(&self) -> ResourceHealth {
+        if let Some(health) = self.cached_or_refresh_in_background() {
+            return health;
+        }
+        self.sample().await
+    }
+
+    /// The latest sample without waiting; `available: false` before the first one. Starts
+    /// a background sample when the cache is stale or empty (inside a Tokio runtime).
+    pub(crate) fn cached(&self) -> ResourceHealth {
+        self.cached_or_refresh_in_background().unwrap_or_else(|| {
+            self.refresh_in_background();
+            unavailable()
+        })
+    }
+
+    /// Takes a sample (on a blocking thread) and caches it; a sample younger than the
+    /// sample interval is reused instead.
+    pub(crate) async fn sample(&self) -> ResourceHealth {
+        let inner = Arc::clone(&self.inner);
+        let sampled = tokio::task::spawn_blocking(move || inner.sample_once()).await;
+        sampled.unwrap_or_else(|error| {
+            tracing::warn!(%error, "resource sampling failed");
+            unavailable()
+        })
+    }
+
+    fn cached_or_refresh_in_background(&self) -> Option<ResourceHealth> {
+        let (taken, health) = self.inner.lock_cache().clone()?;
+        if taken.elapsed() >= self.inner.config.sample_interval {
+            self.refresh_in_background();
+        }
+        Some(health)
+    }
+
+    fn refresh_in_background(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.inner.refreshing.swap(true, Ordering::AcqRel) {
+            return; // one background sample at a time
+        }
+        let inner = Arc::clone(&self.inner);
+        // Detached on purpose: it ends by itself after one sample.
+        drop(runtime.spawn_blocking(move || {
+            inner.sample_once();
+            inner.refreshing.store(false, Ordering::Release);
+        }));
+    }
+}
+
+impl SamplerInner {
+    /// Takes a sample and caches it, unless one was taken less than a sample interval
+    /// ago while this call waited for the probe (then that one is returned).
+    fn sample_once(&self) -> ResourceHealth {
+        let mut probe = self.lock_probe();
+        if let Some((taken, health)) = self.lock_cache().as_ref()
+            && taken.elapsed() < self.config.sample_interval
+        {
+            return health.clone();
+        }
+        let health = probe.sample(&self.config);
+        *self.lock_cache() = Some((Instant::now(), health.clone()));
+        health
+    }
+
+    fn lock_probe(&self) -> MutexGuard<'_, Probe> {
+        // The probe only holds sysinfo's counters; a panic mid-refresh leaves them usable.
+        self.probe.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_cache(&self) -> MutexGuard<'_, Option<(Instant, ResourceHealth)>> {
+        self.cached.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn unavailable() -> ResourceHealth {
+    ResourceHealth {
+        status: ResourceLevels::from_levels(
+            ResourceLevel::Unknown,
+            ResourceLevel::Unknown,
+            ResourceLevel::Unknown,
+        ),
+        current_metrics: ResourceMetrics::default(),
+        available: false,
+    }
+}
+
+impl Probe {
+    /// One blocking sample. The first primes the CPU counters and waits sysinfo's minimum
+    /// interval, so even the first CPU figure is a real measurement.
+    fn sample(&mut self, config: &ResourceConfig) -> ResourceHealth {
+        if self.system.is_none() {
+            match sysinfo::System::new() {
+                Ok(system) => self.system = Some(system),
+                Err(error) => tracing::warn!(%error, "cpu and memory cannot be measured here"),
+            }
+            self.pid = sysinfo::get_current_pid().ok();
+        }
+        let mut cpu = None;
+        let mut memory = None;
+        let mut memory_available_mb = 0.0;
+        let mut process_memory_mb = 0.0;
+        if let Some(system) = self.system.as_mut() {
+            if !self.cpu_primed {
+                system.refresh_cpu_usage();
+                std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+                self.cpu_primed = true;
+            }
+            system.refresh_cpu_usage();
+            cpu = Some(f64::from(system.global_cpu_usage()));
+            system.refresh_memory();
+            let total = system.total_memory();
+            let available = system.available_memory();
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "memory sizes as MiB and percentages need no more than 53 bits"
+            )]
+            if total > 0 {
+                memory = Some(total.saturating_sub(available) as f64 / total as f64 * 100.0);
+                memory_available_mb = available as f64 / MIB;
+            }
+            if let Some(pid) = self.pid {
+                system.refresh_processes_specifics(
+                    sysinfo::ProcessesToUpdate::Some(&[pid]),
+                    false,
+                    sysinfo::ProcessRefreshKind::nothing().with_memory(),
+                );
+                #[allow(clippy::cast_precision_loss, reason = "MiB need no more than 53 bits")]
+                if let Some(process) = system.process(pid) {
+                    process_memory_mb = process.memory() as f64 / MIB;
+                }
+            }
+        }
+        let disk = match DiskUsage::of(&config.disk_path) {
+            Ok(usage) => Some(usage.usage_percent()),
+            Err(error) => {
+                tracing::warn!(path = %config.disk_path.display(), %error, "disk use cannot be measured");
+                None
+            }
+        };
+        let thresholds = &config.thresholds;
+        let level = |value: Option<f64>, limits: &Thresholds| {
+            value.map_or(ResourceLevel::Unknown, |percent| limits.level(percent))
+        };
+        ResourceHealth {
+            status: ResourceLevels::from_levels(
+                level(cpu, &thresholds.cpu),
+                level(memory, &thresholds.memory),
+                level(disk, &thresholds.disk),
+            ),
+            current_metrics: ResourceMetrics {
+                cpu_percent: cpu.unwrap_or(0.0),
+                memory_percent: memory.unwrap_or(0.0),
+                memory_available_mb,
+                disk_usage_percent: disk.unwrap_or(0.0),
+                process_memory_mb,
+                timestamp: Some(Timestamp::now()),
+            },
+            available: cpu.is_some() || memory.is_some() || disk.is_some(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_reached_at_the_threshold() {
+        fn check(percent: f64, expected: ResourceLevel) {
+            let cpu = ResourceThresholds::default().cpu;
+            assert_eq!(cpu.level(percent), expected, "{percent}");
+        }
+        check(0.0, ResourceLevel::Healthy);
+        check(69.99, ResourceLevel::Healthy);
+        check(70.0, ResourceLevel::Warning);
+        check(89.9, ResourceLevel::Warning);
+        check(90.0, ResourceLevel::Critical);
+        check(100.0, ResourceLevel::Critical);
+        check(f64::NAN, ResourceLevel::Unknown);
+    }
+
+    #[test]
+    fn overall_is_the_worst_known_level() {
+        use ResourceLevel::{Critical, Healthy, Unknown, Warning};
+        fn check(levels: [ResourceLevel; 3], expected: ResourceLevel) {
+            let [cpu, memory, disk] = levels;
+            assert_eq!(
+                ResourceLevels::from_levels(cpu, memory, disk).overall,
+                expected,
+                "{levels:?}"
+            );
+        }
+        check([Healthy, Healthy, Healthy], Healthy);
+        check([Healthy, Warning, Healthy], Warning);
+        check([Warning, Healthy, Critical], Critical);
+        check([Critical, Unknown, Unknown], Critical);
+        check([Unknown, Healthy, Unknown], Healthy);
+        check([Unknown, Unknown, Unknown], Unknown);
+    }
+
+    #[test]
+    fn thresholds_are_validated() {
+        assert!(Thresholds::new(80.0, 95.0).is_ok());
+        assert!(Thresholds::new(50.0, 50.0).is_ok());
+        for (warning, critical) in [(96.0, 95.0), (-1.0, 10.0), (10.0, 101.0), (f64::NAN, 1.0)] {
+            assert!(
+                Thresholds::new(warning, critical).is_err(),
+                "{warning} {critical}"
+            );
+        }
+    }
+
+    #[test]
+    fn disk_usage_of_the_root_is_consistent_and_a_missing_path_is_an_error() {
+        let usage = DiskUsage::of(Path::new("/")).unwrap();
+        assert!(usage.total_bytes > 0);
+        assert!(usage.used_bytes <= usage.total_bytes);
+        assert!(usage.free_bytes <= usage.total_bytes);
+        assert!((0.0..=100.0).contains(&usage.usage_percent()));
+        let missing = DiskUsage::of(Path::new("/definitely/not/here")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        let empty = DiskUsage {
+            total_bytes: 0,
+            used_bytes: 0,
+            free_bytes: 0,
+        };
+        assert!(empty.usage_percent().abs() < f64::EPSILON);
+    }
+
+    #[tokio::test]
+    async fn a_sample_measures_everything_on_linux() {
+        let sampler = ResourceSampler::new(ResourceConfig::default());
+        assert!(!sampler.cached().available);
+        let health = sampler.current().await;
+        assert!(health.available);
+        let metrics = &health.current_metrics;
+        assert!((0.0..=100.0).contains(&metrics.cpu_percent));
+        assert!(metrics.memory_percent > 0.0 && metrics.memory_percent <= 100.0);
+        assert!(metrics.memory_available_mb > 0.0);
+        assert!(metrics.process_memory_mb > 0.0);
+        assert!(metrics.timestamp.is_some());
+        assert_ne!(health.status.overall, ResourceLevel::Unknown);
+        assert_eq!(sampler.cached(), health, "the sample is cached");
+    }
+}

@@ -1,0 +1,20 @@
+//! Integration tests of `health`: the original's health, checks, sinks and integrations
+//! suites re-expressed against real backends (MemoryStorage, Redis, a local HTTP server,
+//! the real disk, promtool), plus timeouts, panic isolation, concurrency, caching and
+//! staleness.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
+mod cache;
+mod checks;
+mod concurrency;
+mod integrations;
+mod monitor;
+mod registry;
+mod runner;
+mod sinks;
+mod support;

@@ -1,0 +1,305 @@
+//! Shared test helpers: checks with knobs, a recording sink, a tiny HTTP server,
+//! `promtool`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use health::{CheckError, CheckOutcome, HealthCheck, HealthCheckStatus};
+use health_sinks::{MetricsSink, Tag};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A check whose status can be changed between runs, counting its runs and (optionally)
+/// sleeping first.
+#[derive(Debug, Clone)]
+pub(crate) struct Knob {
+    name: String,
+    status: Arc<Mutex<HealthCheckStatus>>,
+    runs: Arc<AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
+    delay: Duration,
+    timeout: Duration,
+}
+
+impl Knob {
+    pub(crate) fn new(name: &str, status: HealthCheckStatus) -> Self {
+        Self {
+            name: name.to_owned(),
+            status: Arc::new(Mutex::new(status)),
+            runs: Arc::default(),
+            in_flight: Arc::default(),
+            max_in_flight: Arc::default(),
+            delay: Duration::ZERO,
+            timeout: health::DEFAULT_CHECK_TIMEOUT,
+        }
+    }
+
+    pub(crate) fn healthy(name: &str) -> Self {
+        Self::new(name, HealthCheckStatus::Healthy)
+    }
+
+    pub(crate) fn sleeping(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Shares the run counters with `other` (for "how many at once" across checks).
+    pub(crate) fn sharing_counters_with(mut self, other: &Self) -> Self {
+        self.in_flight = Arc::clone(&other.in_flight);
+        self.max_in_flight = Arc::clone(&other.max_in_flight);
+        self.runs = Arc::clone(&other.runs);
+        self
+    }
+
+    pub(crate) fn set(&self, status: HealthCheckStatus) {
+        *self.status.lock().unwrap() = status;
+    }
+
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl HealthCheck for Knob {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    async fn check(&self) -> Result<CheckOutcome, CheckError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let status = *self.status.lock().unwrap();
+        Ok(CheckOutcome::new(status, format!("knob says {status}")))
+    }
+}
+
+/// Sets a flag when dropped: proves a future was cancelled rather than left running.
+#[derive(Debug)]
+pub(crate) struct DropFlag(pub Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// One emission a [`RecordingSink`] saw.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Emitted {
+    Gauge(String, f64, Vec<(String, String)>),
+    Counter(String, u64, Vec<(String, String)>),
+    Histogram(String, f64, Vec<(String, String)>),
+}
+
+/// A sink that records every emission.
+#[derive(Debug, Default)]
+pub(crate) struct RecordingSink {
+    pub emitted: Mutex<Vec<Emitted>>,
+}
+
+fn owned(tags: &[Tag<'_>]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+impl RecordingSink {
+    pub(crate) fn all(&self) -> Vec<Emitted> {
+        self.emitted.lock().unwrap().clone()
+    }
+}
+
+impl MetricsSink for RecordingSink {
+    fn emit(&self, name: &str, value: f64, tags: &[Tag<'_>], _timestamp: Option<SystemTime>) {
+        self.emitted
+            .lock()
+            .unwrap()
+            .push(Emitted::Gauge(name.to_owned(), value, owned(tags)));
+    }
+
+    fn emit_counter(&self, name: &str, value: u64, tags: &[Tag<'_>]) {
+        self.emitted
+            .lock()
+            .unwrap()
+            .push(Emitted::Counter(name.to_owned(), value, owned(tags)));
+    }
+
+    fn emit_histogram(&self, name: &str, value: f64, tags: &[Tag<'_>]) {
+        self.emitted
+            .lock()
+            .unwrap()
+            .push(Emitted::Histogram(name.to_owned(), value, owned(tags)));
+    }
+}
+
+/// What the test HTTP server saw of one request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeenRequest {
+    pub head: String,
+    /// Whether the client closed the connection after the request.
+    pub closed_by_client: bool,
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1: `/ok` → 200, `/fail` → 500, `/teapot` → 418,
+/// `/hang` → never answers. Records each request head and whether the client hung up.
+pub(crate) struct TestServer {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<SeenRequest>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub(crate) async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<SeenRequest>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buffer = [0_u8; 1024];
+                    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => head.extend_from_slice(&buffer[..read]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let index = {
+                        let mut log = log.lock().unwrap();
+                        log.push(SeenRequest {
+                            head: head.clone(),
+                            closed_by_client: false,
+                        });
+                        log.len() - 1
+                    };
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let status = match path.as_str() {
+                        "/ok" => "200 OK",
+                        "/fail" => "500 Internal Server Error",
+                        "/teapot" => "418 I'm a teapot",
+                        "/hang" => {
+                            // Wait for the client to give up and hang up.
+                            let closed = matches!(stream.read(&mut buffer).await, Ok(0) | Err(_));
+                            log.lock().unwrap()[index].closed_by_client = closed;
+                            return;
+                        }
+                        _ => "404 Not Found",
+                    };
+                    let body = "{\"status\": \"whatever\"}";
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Self { addr, seen, task }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub(crate) fn seen(&self) -> Vec<SeenRequest> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Where promtool is: `$PROMTOOL`, else the first `promtool` on `$PATH`.
+fn promtool_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PROMTOOL") {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "PROMTOOL={} does not exist", path.display());
+        return Some(path);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("promtool"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Asserts `promtool check metrics` finds `exposition` lint-clean (exit code 0).
+///
+/// Without promtool the check fails under `RESILIENCE_CI=1` (how `cargo xtask ci` runs
+/// tests) and is skipped, loudly, otherwise.
+#[allow(clippy::print_stderr, reason = "a skipped check must be visible")]
+pub(crate) fn assert_promtool_clean(exposition: &str) {
+    let Some(promtool) = promtool_path() else {
+        assert!(
+            std::env::var("RESILIENCE_CI").as_deref() != Ok("1"),
+            "promtool not found (set PROMTOOL or put it on PATH); it is required when RESILIENCE_CI=1"
+        );
+        eprintln!(
+            "\n!!!!! promtool not found: SKIPPING the exposition check. Set PROMTOOL or put \
+             promtool on PATH (see the health-sinks README) !!!!!\n"
+        );
+        return;
+    };
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "promtool rejected the exposition:\n{}\n--- exposition ---\n{exposition}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The value of one rendered series, e.g. `sample(&text, "up{check=\"redis\"}")`.
+#[track_caller]
+pub(crate) fn sample(exposition: &str, series: &str) -> String {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no sample {series} in\n{exposition}"))
+}
