@@ -1,0 +1,284 @@
+//! The original's tokenizer, rule for rule, on ASCII bytes.
+
+use crate::vars::Vars;
+use crate::{Error, Operator, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Kind {
+    Number,
+    /// A quoted string; the token's span includes the quotes.
+    Str,
+    Var(u8),
+    Op(Operator),
+    And,
+    Or,
+    Open,
+    Close,
+    End,
+}
+
+/// A token and its byte span in the source.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Token {
+    pub(crate) kind: Kind,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+pub(crate) struct Lexer<'a> {
+    source: &'a str,
+    pos: usize,
+    vars: &'a Vars,
+}
+
+/// Python's `str.isspace` on ASCII: space, `\t` to `\r`, and the separators 0x1C-0x1F.
+pub(crate) fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
+}
+
+impl<'a> Lexer<'a> {
+    pub(crate) fn new(source: &'a str, vars: &'a Vars) -> Self {
+        Self {
+            source,
+            pos: 0,
+            vars,
+        }
+    }
+
+    fn byte(&self, at: usize) -> Option<u8> {
+        self.source.as_bytes().get(at).copied()
+    }
+
+    /// The next token; after the end, [`Kind::End`] again.
+    ///
+    /// The rules are tried in the original's order at each position: whitespace, number,
+    /// string, two- then one-character operator, lone `!`/`=`, `and`/`or` (when not followed
+    /// by a letter or digit), parentheses, identifier. The lexer only ever stops on ASCII
+    /// bytes, so every offset it reports is a character boundary.
+    pub(crate) fn next_token(&mut self) -> Result<Token> {
+        while self.byte(self.pos).is_some_and(is_space) {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let Some(byte) = self.byte(start) else {
+            return Ok(Token {
+                kind: Kind::End,
+                start,
+                end: start,
+            });
+        };
+        let next = self.byte(start + 1);
+        let (kind, end) = match byte {
+            b'0'..=b'9' => (Kind::Number, self.number_end(start)),
+            b'.' if next.is_some_and(|next| next.is_ascii_digit()) => {
+                (Kind::Number, self.number_end(start))
+            }
+            b'"' | b'\'' => {
+                let quoted = self.source.as_bytes().get(start + 1..).unwrap_or_default();
+                let Some(length) = quoted.iter().position(|&other| other == byte) else {
+                    return Err(Error::UnterminatedString {
+                        offset: start,
+                        quote: char::from(byte),
+                    });
+                };
+                (Kind::Str, start + length + 2)
+            }
+            b'>' | b'<' | b'=' | b'!' if next == Some(b'=') => {
+                let op = match byte {
+                    b'>' => Operator::Ge,
+                    b'<' => Operator::Le,
+                    b'=' => Operator::Eq,
+                    _ => Operator::Ne,
+                };
+                (Kind::Op(op), start + 2)
+            }
+            b'>' => (Kind::Op(Operator::Gt), start + 1),
+            b'<' => (Kind::Op(Operator::Lt), start + 1),
+            b'!' | b'=' => {
+                return Err(Error::InvalidOperator {
+                    offset: start,
+                    found: char::from(byte),
+                });
+            }
+            b'a' if self.keyword_at(start, b"and") => (Kind::And, start + 3),
+            b'o' if self.keyword_at(start, b"or") => (Kind::Or, start + 2),
+            b'(' => (Kind::Open, start + 1),
+            b')' => (Kind::Close, start + 1),
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                let mut end = start + 1;
+                while self
+                    .byte(end)
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    end += 1;
+                }
+                let name = self.source.get(start..end).unwrap_or_default();
+                let Some(slot) = self.vars.slot(name.as_bytes()) else {
+                    return Err(Error::UnknownVariable {
+                        offset: start,
+                        name: name.to_owned(),
+                        allowed: self.vars.allowed().to_owned(),
+                    });
+                };
+                (Kind::Var(slot), end)
+            }
+            _ => {
+                let found = self
+                    .source
+                    .get(start..)
+                    .and_then(|rest| rest.chars().next());
+                return Err(Error::UnexpectedChar {
+                    offset: start,
+                    found: found.unwrap_or(char::REPLACEMENT_CHARACTER),
+                });
+            }
+        };
+        self.pos = end;
+        Ok(Token { kind, start, end })
+    }
+
+    /// Digits with at most one `.`: `1.2.3` is `1.2` then `.3`, as in the original.
+    fn number_end(&self, start: usize) -> usize {
+        let mut end = start;
+        let mut seen_dot = false;
+        while let Some(byte) = self.byte(end) {
+            match byte {
+                b'0'..=b'9' => {}
+                b'.' if !seen_dot => seen_dot = true,
+                _ => break,
+            }
+            end += 1;
+        }
+        end
+    }
+
+    /// `and`/`or` count as keywords unless a letter or digit follows: `and_x` is `and`
+    /// then `_x`, as in the original.
+    fn keyword_at(&self, start: usize, keyword: &[u8]) -> bool {
+        let bytes = self.source.as_bytes();
+        bytes.get(start..start + keyword.len()) == Some(keyword)
+            && bytes
+                .get(start + keyword.len())
+                .is_none_or(|next| !next.is_ascii_alphanumeric())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lexes `source` to (kind, text) pairs, the end token included, or the error message.
+    fn lex(source: &str) -> std::result::Result<Vec<(Kind, &str)>, String> {
+        let vars = Vars::Default;
+        let mut lexer = Lexer::new(source, &vars);
+        let mut tokens = Vec::new();
+        loop {
+            let token = lexer.next_token().map_err(|e| e.to_string())?;
+            tokens.push((token.kind, &source[token.start..token.end]));
+            if token.kind == Kind::End {
+                return Ok(tokens);
+            }
+        }
+    }
+
+    fn check(source: &str, expected: std::result::Result<&[(Kind, &str)], &str>) {
+        assert_eq!(
+            lex(source),
+            expected.map(<[_]>::to_vec).map_err(str::to_owned),
+            "{source:?}"
+        );
+    }
+
+    #[test]
+    fn tokens_follow_the_original_rules() {
+        use Kind::*;
+        check(
+            "severity >= 0.8",
+            Ok(&[
+                (Var(0), "severity"),
+                (Op(Operator::Ge), ">="),
+                (Number, "0.8"),
+                (End, ""),
+            ]),
+        );
+        check(
+            "(step<1)",
+            Ok(&[
+                (Open, "("),
+                (Var(3), "step"),
+                (Op(Operator::Lt), "<"),
+                (Number, "1"),
+                (Close, ")"),
+                (End, ""),
+            ]),
+        );
+        check("and or", Ok(&[(And, "and"), (Or, "or"), (End, "")]));
+        check("42", Ok(&[(Number, "42"), (End, "")]));
+        check("3.14", Ok(&[(Number, "3.14"), (End, "")]));
+        check(".5 5.", Ok(&[(Number, ".5"), (Number, "5."), (End, "")]));
+        check("1.2.3", Ok(&[(Number, "1.2"), (Number, ".3"), (End, "")]));
+        check("1and", Ok(&[(Number, "1"), (And, "and"), (End, "")]));
+        check(
+            "and_x",
+            Err(
+                "variable '_x' at byte 3 is not allowed; allowed: confidence, duration, recurrence_count, severity, step",
+            ),
+        );
+        check("or(", Ok(&[(Or, "or"), (Open, "("), (End, "")]));
+        check(
+            "<>",
+            Ok(&[(Op(Operator::Lt), "<"), (Op(Operator::Gt), ">"), (End, "")]),
+        );
+        check(
+            "'a\"b' \"it's\"",
+            Ok(&[(Str, "'a\"b'"), (Str, "\"it's\""), (End, "")]),
+        );
+        check("'é'", Ok(&[(Str, "'é'"), (End, "")]));
+        check(
+            "\t\n\x0b\x0c\r\x1c\x1f step",
+            Ok(&[(Var(3), "step"), (End, "")]),
+        );
+        check("", Ok(&[(End, "")]));
+        check(
+            "=<",
+            Err("invalid operator '=' at byte 0: use >=, <=, >, <, ==, or !="),
+        );
+        check(
+            "a ! b",
+            Err(
+                "variable 'a' at byte 0 is not allowed; allowed: confidence, duration, recurrence_count, severity, step",
+            ),
+        );
+        check(
+            "step !",
+            Err("invalid operator '!' at byte 5: use >=, <=, >, <, ==, or !="),
+        );
+        check("step >= -1", Err("unexpected character '-' at byte 8"));
+        check(
+            "1e3",
+            Err(
+                "variable 'e3' at byte 1 is not allowed; allowed: confidence, duration, recurrence_count, severity, step",
+            ),
+        );
+        check(
+            "AND",
+            Err(
+                "variable 'AND' at byte 0 is not allowed; allowed: confidence, duration, recurrence_count, severity, step",
+            ),
+        );
+        check(
+            "'open",
+            Err("unterminated string at byte 0: expected a closing '\\''"),
+        );
+        check(
+            "step == \"x",
+            Err("unterminated string at byte 8: expected a closing '\"'"),
+        );
+        check("step >= ٣", Err("unexpected character '٣' at byte 8"));
+        check(
+            "step\u{a0}",
+            Err("unexpected character '\\u{a0}' at byte 4"),
+        );
+        check("5..", Err("unexpected character '.' at byte 2"));
+    }
+}
