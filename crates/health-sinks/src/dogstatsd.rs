@@ -1,4 +1,5 @@
 use std::fmt::{self, Write as _};
+use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -147,18 +148,26 @@ impl DogStatsdMetricsSink {
                 ),
             );
         }
-        match &inner.buffer {
+        let failed = match &inner.buffer {
             None => inner.send_datagram(line.as_bytes(), 1),
             Some(buffer) => {
                 let mut buffer = buffer.lock().unwrap_or_else(PoisonError::into_inner);
-                if !buffer.is_empty() && buffer.len() + 1 + line.len() > inner.max_datagram_size {
-                    inner.send_buffer(&mut buffer);
-                }
+                let failed = if !buffer.is_empty()
+                    && buffer.len() + 1 + line.len() > inner.max_datagram_size
+                {
+                    inner.send_buffer(&mut buffer)
+                } else {
+                    None
+                };
                 if !buffer.is_empty() {
                     buffer.push('\n');
                 }
                 buffer.push_str(&line);
+                failed
             }
+        };
+        if let Some(error) = failed {
+            inner.warn_send_failed(&error);
         }
     }
 }
@@ -280,36 +289,45 @@ impl Inner {
 
     fn flush(&self) {
         if let Some(buffer) = &self.buffer {
-            let mut buffer = buffer.lock().unwrap_or_else(PoisonError::into_inner);
-            self.send_buffer(&mut buffer);
-        }
-    }
-
-    fn send_buffer(&self, buffer: &mut String) {
-        if !buffer.is_empty() {
-            let lines = buffer.split('\n').count() as u64;
-            self.send_datagram(buffer.as_bytes(), lines);
-            buffer.clear();
-        }
-    }
-
-    /// Sends one datagram holding `lines` metrics; a failure drops them all.
-    fn send_datagram(&self, datagram: &[u8], lines: u64) {
-        match self.socket.send(datagram) {
-            Ok(_) => {}
-            Err(error) => {
-                for _ in 0..lines {
-                    self.reporter.count_dropped(DropReason::SendFailed);
-                }
-                self.reporter.warn_once(
-                    &format!("send {:?}", error.kind()),
-                    format_args!(
-                        "sending DogStatsD datagrams to {} failed: {error}",
-                        self.target
-                    ),
-                );
+            let failed = {
+                let mut buffer = buffer.lock().unwrap_or_else(PoisonError::into_inner);
+                self.send_buffer(&mut buffer)
+            };
+            if let Some(error) = failed {
+                self.warn_send_failed(&error);
             }
         }
+    }
+
+    fn send_buffer(&self, buffer: &mut String) -> Option<io::Error> {
+        if buffer.is_empty() {
+            return None;
+        }
+        let lines = buffer.split('\n').count() as u64;
+        let failed = self.send_datagram(buffer.as_bytes(), lines);
+        buffer.clear();
+        failed
+    }
+
+    /// Sends one datagram holding `lines` metrics; a failure drops (and counts) them all
+    /// and is returned for the caller to log once it holds no lock: a `tracing`
+    /// subscriber may emit metrics into this very sink.
+    fn send_datagram(&self, datagram: &[u8], lines: u64) -> Option<io::Error> {
+        let error = self.socket.send(datagram).err()?;
+        for _ in 0..lines {
+            self.reporter.count_dropped(DropReason::SendFailed);
+        }
+        Some(error)
+    }
+
+    fn warn_send_failed(&self, error: &io::Error) {
+        self.reporter.warn_once(
+            &format!("send {:?}", error.kind()),
+            format_args!(
+                "sending DogStatsD datagrams to {} failed: {error}",
+                self.target
+            ),
+        );
     }
 }
 

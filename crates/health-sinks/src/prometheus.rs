@@ -434,14 +434,11 @@ impl Inner {
             self.drop_over_limit(name);
             return;
         }
-        let (target, normalized) = match self.resolve(&mut state.claimed, kind, name, tags) {
-            Ok(resolved) => resolved,
-            Err((reason, detail)) => {
-                self.reporter
-                    .warn_dropped(reason, name, format_args!("{detail}"));
-                (Target::Dropped(reason), false)
-            }
+        let (target, note) = match self.resolve(&mut state.claimed, kind, name, tags) {
+            Ok((target, rewrites)) => (target, rewrites.map(Ok)),
+            Err((reason, detail)) => (Target::Dropped(reason), Some(Err((reason, detail)))),
         };
+        let normalized = matches!(note, Some(Ok(_)));
         let series = Series {
             hash,
             kind,
@@ -454,16 +451,31 @@ impl Inner {
             .series
             .insert_unique(hash, series, |series| series.hash);
         self.apply(entry.get(), sample);
+        // Logged after the lock is released: a `tracing` subscriber may emit metrics into
+        // this very sink, and would deadlock on it.
+        drop(state);
+        match note {
+            Some(Ok(rewrites)) => self.reporter.normalized(
+                name,
+                format_args!("{name:?} is exported with its {rewrites}"),
+            ),
+            Some(Err((reason, detail))) => {
+                self.reporter
+                    .warn_dropped(reason, name, format_args!("{detail}"));
+            }
+            None => {}
+        }
     }
 
-    /// Validates and normalizes a new series, claims its family and registers it.
+    /// Validates and normalizes a new series, claims its family and registers it. Returns
+    /// what was rewritten, if anything, for the caller to log.
     fn resolve(
         &self,
         claimed: &mut HashMap<String, Family>,
         kind: Kind,
         name: &str,
         tags: &SortedTags<'_, '_>,
-    ) -> std::result::Result<(Target, bool), (DropReason, String)> {
+    ) -> std::result::Result<(Target, Option<String>), (DropReason, String)> {
         if name.is_empty() {
             return Err((DropReason::EmptyName, "the metric name is empty".to_owned()));
         }
@@ -519,14 +531,7 @@ impl Inner {
             Kind::Counter => Target::Counter(self.recorder.register_counter(&key, &METADATA)),
             Kind::Histogram => Target::Histogram(self.recorder.register_histogram(&key, &METADATA)),
         };
-        let normalized = !rewrites.is_empty();
-        if normalized {
-            self.reporter.normalized(
-                name,
-                format_args!("{name:?} is exported with its {rewrites}"),
-            );
-        }
-        Ok((target, normalized))
+        Ok((target, (!rewrites.is_empty()).then_some(rewrites)))
     }
 
     /// Claims every sample name of `family` for it, describing it the first time.

@@ -140,9 +140,16 @@ pub async fn run_check(check: &dyn HealthCheck) -> HealthCheckResult {
 
 /// [`run_check`], also returning the latency as a `Duration`.
 pub(crate) async fn run_check_timed(check: &dyn HealthCheck) -> (HealthCheckResult, Duration) {
-    let timeout = check.timeout();
     let started = Instant::now();
-    let run = tokio::time::timeout(timeout, CatchUnwind(check.check())).await;
+    // `timeout()` and creating the future are user code too (a timeout computed from a bad
+    // setting panics in `Duration::from_secs_f64`), so they are isolated like the body.
+    let prepared = panic::catch_unwind(AssertUnwindSafe(|| (check.timeout(), check.check())));
+    let run = match prepared {
+        Ok((timeout, future)) => tokio::time::timeout(timeout, CatchUnwind(future))
+            .await
+            .map_err(|_elapsed| timeout),
+        Err(panic) => Ok(Err(panic)),
+    };
     let latency = started.elapsed();
     let outcome = match run {
         Ok(Ok(Ok(outcome))) => outcome,
@@ -152,7 +159,7 @@ pub(crate) async fn run_check_timed(check: &dyn HealthCheck) -> (HealthCheckResu
             tracing::error!(check = check.name(), %message, "health check panicked");
             CheckOutcome::unhealthy(format!("health check panicked: {message}"))
         }
-        Err(_elapsed) => CheckOutcome::unhealthy(format!(
+        Err(timeout) => CheckOutcome::unhealthy(format!(
             "health check timed out after {}",
             humantime::format_duration(timeout)
         )),

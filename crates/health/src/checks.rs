@@ -418,8 +418,10 @@ impl HealthCheck for DiskSpaceCheck {
 
 /// Reports one component of a [`ComponentRegistry`] as a check: healthy, degraded,
 /// failed (unhealthy) or unknown as registered. The message is the component's last
-/// error while it is not healthy; metadata: `error_count`, `warning_count`,
-/// `fallback_active`. Reading never registers the component.
+/// error while it is not healthy; metadata: `component` (the component's name, which
+/// makes the [`HealthMonitor`](crate::HealthMonitor) count the check and the component
+/// once, whatever the check is named), `error_count`, `warning_count`, `fallback_active`.
+/// Reading never registers the component.
 ///
 /// Named after the component unless renamed; 1 s timeout.
 #[derive(Clone)]
@@ -484,6 +486,7 @@ impl HealthCheck for ComponentHealthCheck {
             _ => format!("component status: {}", component.status),
         };
         Ok(CheckOutcome::new(component.status.into(), message)
+            .with_metadata("component", self.component.as_str())
             .with_metadata("error_count", component.error_count)
             .with_metadata("warning_count", component.warning_count)
             .with_metadata("fallback_active", component.fallback_active))

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -78,8 +78,10 @@ pub struct StatusChange {
 /// - A cached result older than [`max_staleness`](HealthMonitorBuilder::max_staleness)
 ///   reads `unknown`: a stale "healthy" is never served.
 /// - Unhealthy checks count as failed components in `system`, so a dead dependency can
-///   drive the cascade. A check named like a registered component counts once, with the
-///   worse of the two statuses.
+///   drive the cascade. A check named like a registered component, or whose result names
+///   one in a `component` metadata entry (as
+///   [`ComponentHealthCheck`](crate::ComponentHealthCheck)'s results do), counts once
+///   with it, with the worse of the two statuses.
 /// - Resources are sampled on a blocking thread and cached; reading them never blocks.
 ///
 /// The monitor keeps no fallback mode: that is the `fallback` crate's job. Clones share
@@ -156,7 +158,7 @@ struct Latest {
 struct ListenerSlot {
     listener: Arc<dyn StatusListener>,
     /// The queue to the listener's delivery task, started on the first change.
-    queue: OnceLock<mpsc::Sender<StatusChange>>,
+    queue: Mutex<Option<mpsc::Sender<StatusChange>>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -448,8 +450,9 @@ impl HealthMonitor {
 
     /// The full state: runs the checks whose cached result expired (see
     /// [`refresh`](Self::refresh)), waits for the first resource sample if there is none
-    /// yet (taken on a blocking thread), and assembles the rest from what is at hand.
-    /// Sets the [`STATE_DURATION_METRIC`] gauge.
+    /// yet (taken on a blocking thread; after 2 s resources read `available: false`
+    /// until it arrives), and assembles the rest from what is at hand. Sets the
+    /// [`STATE_DURATION_METRIC`] gauge.
     pub async fn get_comprehensive_state(&self) -> HealthState {
         let started = Instant::now();
         self.inner.run_all(Run::IfExpired).await;
@@ -491,7 +494,7 @@ impl HealthMonitor {
     pub fn add_status_listener(&self, listener: Arc<dyn StatusListener>) {
         write(&self.inner.listeners).push(Arc::new(ListenerSlot {
             listener,
-            queue: OnceLock::new(),
+            queue: Mutex::new(None),
         }));
     }
 
@@ -519,15 +522,21 @@ impl HealthMonitor {
         let health_checks = self.cached_results();
         let components = inner.registry.get_all_health();
 
-        // Components and checks count together; a check named like a component is the
-        // same thing seen twice and counts once, as the worse of the two.
+        // Components and checks count together; a check named like a component, or
+        // naming it in its `component` metadata, is the same thing seen twice and counts
+        // once, as the worse of the two.
         let mut merged: BTreeMap<&str, HealthCheckStatus> = components
             .iter()
             .map(|(name, component)| (name.as_str(), component.status.into()))
             .collect();
         for (name, result) in &health_checks {
+            let counted_as = result
+                .metadata
+                .get("component")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(name);
             merged
-                .entry(name.as_str())
+                .entry(counted_as)
                 .and_modify(|status| *status = (*status).max(result.status))
                 .or_insert(result.status);
         }
@@ -655,16 +664,25 @@ impl Inner {
             return; // checks only run inside a runtime; nothing to deliver on otherwise
         };
         for slot in listeners {
-            let queue = slot.queue.get_or_init(|| {
-                let (sender, receiver) = mpsc::channel(LISTENER_QUEUE_CAPACITY);
-                drop(runtime.spawn(deliver(
-                    Arc::clone(&slot.listener),
-                    receiver,
-                    self.listener_timeout,
-                )));
-                sender
-            });
-            if let Err(error) = queue.try_send(change.clone()) {
+            let sender = {
+                let mut queue = lock(&slot.queue);
+                // Started on the first change, and again if the runtime it ran on has shut
+                // down (a short-lived startup runtime), which closes the queue.
+                if queue.as_ref().is_none_or(mpsc::Sender::is_closed) {
+                    let (sender, receiver) = mpsc::channel(LISTENER_QUEUE_CAPACITY);
+                    drop(runtime.spawn(deliver(
+                        Arc::clone(&slot.listener),
+                        receiver,
+                        self.listener_timeout,
+                    )));
+                    *queue = Some(sender);
+                }
+                queue.clone()
+            };
+            let Some(sender) = sender else {
+                continue;
+            };
+            if let Err(error) = sender.try_send(change.clone()) {
                 tracing::warn!(
                     check = %change.check,
                     %error,
@@ -708,10 +726,12 @@ async fn refresh_every(monitor: Weak<Inner>, interval: Duration) {
         let Some(inner) = monitor.upgrade() else {
             return;
         };
-        inner.run_all(Run::Always).await;
+        // Resources are sampled beside the checks, never awaited: a probe stuck on a dead
+        // network mount must not stop the checks from being refreshed.
         if let Some(sampler) = &inner.resources {
-            sampler.sample().await;
+            sampler.refresh_in_background();
         }
+        inner.run_all(Run::Always).await;
     }
 }
 
@@ -802,5 +822,50 @@ mod tests {
     fn the_defaults_are_valid() {
         // `HealthMonitor::new` skips validation on the strength of this.
         assert!(HealthMonitorBuilder::default().build().is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stuck_resource_probe_neither_stops_the_refresher_nor_hangs_state_reads() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use crate::{CheckOutcome, check_fn};
+
+        let monitor = HealthMonitor::builder().build().unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&runs);
+        monitor.register_check(check_fn("db", move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok(CheckOutcome::healthy("ok")) }
+        }));
+        let sampler = monitor.inner.resources.clone().unwrap();
+        let stall = sampler.stall_probe_for(Duration::from_secs(3));
+
+        // The first state read waits a bounded time for a first sample, then reports
+        // resources as unavailable rather than hanging with the probe.
+        let state = tokio::time::timeout(Duration::from_secs(3), monitor.get_comprehensive_state())
+            .await
+            .expect("the state read hung on the resource probe");
+        assert!(!state.resources.available);
+        assert_eq!(state.health_checks["db"].status, HealthCheckStatus::Healthy);
+
+        // The refresher keeps the checks fresh meanwhile.
+        let refresher = monitor.spawn_refresher(Duration::from_millis(20)).unwrap();
+        let before = runs.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let during = runs.load(Ordering::SeqCst) - before;
+        assert!(
+            during >= 5,
+            "only {during} refreshes while the probe was stuck"
+        );
+        refresher.stop().await;
+
+        tokio::task::spawn_blocking(move || stall.join().unwrap())
+            .await
+            .unwrap();
+        let state = monitor.get_comprehensive_state().await;
+        assert!(
+            state.resources.available,
+            "sampling resumes once the probe returns"
+        );
     }
 }

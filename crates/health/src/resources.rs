@@ -1,6 +1,5 @@
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -203,8 +202,16 @@ impl ResourceLevels {
     }
 }
 
+/// How long a state read waits for the very first resource sample before reporting
+/// resources as unavailable (the sample goes on, and is used once it arrives).
+pub(crate) const FIRST_SAMPLE_WAIT: Duration = Duration::from_secs(2);
+
 /// Samples CPU, memory and disk on a blocking thread and caches the result, so reading
 /// resources never blocks an async task.
+///
+/// At most one sample runs at a time: whoever wants one waits for the probe
+/// asynchronously (and can give up), so a probe stuck in `statvfs` on a dead network
+/// mount holds one blocking thread, never one per caller.
 #[derive(Clone)]
 pub(crate) struct ResourceSampler {
     inner: Arc<SamplerInner>,
@@ -212,9 +219,9 @@ pub(crate) struct ResourceSampler {
 
 struct SamplerInner {
     config: ResourceConfig,
-    probe: Mutex<Probe>,
+    /// Held, by a blocking thread, for the whole of a sample.
+    probe: Arc<tokio::sync::Mutex<Probe>>,
     cached: Mutex<Option<(Instant, ResourceHealth)>>,
-    refreshing: AtomicBool,
 }
 
 /// The `sysinfo` handle, only ever used on a blocking thread.
@@ -237,25 +244,32 @@ impl ResourceSampler {
         Self {
             inner: Arc::new(SamplerInner {
                 config,
-                probe: Mutex::new(Probe {
+                probe: Arc::new(tokio::sync::Mutex::new(Probe {
                     system: None,
                     pid: None,
                     cpu_primed: false,
-                }),
+                })),
                 cached: Mutex::new(None),
-                refreshing: AtomicBool::new(false),
             }),
         }
     }
 
-    /// The latest sample, waiting for the first one (taken on a blocking thread) if none
-    /// exists. A stale sample is returned at once while a fresh one is taken in the
-    /// background.
+    /// The latest sample, waiting up to [`FIRST_SAMPLE_WAIT`] for the first one (taken on
+    /// a blocking thread) if none exists. A stale sample is returned at once while a fresh
+    /// one is taken in the background.
     pub(crate) async fn current(&self) -> ResourceHealth {
         if let Some(health) = self.cached_or_refresh_in_background() {
             return health;
         }
-        self.sample().await
+        tokio::time::timeout(FIRST_SAMPLE_WAIT, self.sample())
+            .await
+            .unwrap_or_else(|_elapsed| {
+                tracing::warn!(
+                    wait = %humantime::format_duration(FIRST_SAMPLE_WAIT),
+                    "no resource sample yet; reporting resources as unavailable"
+                );
+                unavailable()
+            })
     }
 
     /// The latest sample without waiting; `available: false` before the first one. Starts
@@ -268,10 +282,11 @@ impl ResourceSampler {
     }
 
     /// Takes a sample (on a blocking thread) and caches it; a sample younger than the
-    /// sample interval is reused instead.
+    /// sample interval is reused instead. Waits for a sample already running.
     pub(crate) async fn sample(&self) -> ResourceHealth {
+        let probe = Arc::clone(&self.inner.probe).lock_owned().await;
         let inner = Arc::clone(&self.inner);
-        let sampled = tokio::task::spawn_blocking(move || inner.sample_once()).await;
+        let sampled = tokio::task::spawn_blocking(move || inner.sample_once(probe)).await;
         sampled.unwrap_or_else(|error| {
             tracing::warn!(%error, "resource sampling failed");
             unavailable()
@@ -286,27 +301,41 @@ impl ResourceSampler {
         Some(health)
     }
 
-    fn refresh_in_background(&self) {
+    /// Starts a sample on a blocking thread unless one is running; never waits.
+    pub(crate) fn refresh_in_background(&self) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if self.inner.refreshing.swap(true, Ordering::AcqRel) {
-            return; // one background sample at a time
-        }
+        let Ok(probe) = Arc::clone(&self.inner.probe).try_lock_owned() else {
+            return; // one sample at a time
+        };
         let inner = Arc::clone(&self.inner);
         // Detached on purpose: it ends by itself after one sample.
-        drop(runtime.spawn_blocking(move || {
-            inner.sample_once();
-            inner.refreshing.store(false, Ordering::Release);
-        }));
+        drop(runtime.spawn_blocking(move || inner.sample_once(probe)));
+    }
+}
+
+#[cfg(test)]
+impl ResourceSampler {
+    /// Holds the probe from another thread for `duration`, as a `statvfs` stuck on a dead
+    /// network mount would.
+    pub(crate) fn stall_probe_for(&self, duration: Duration) -> std::thread::JoinHandle<()> {
+        let probe = Arc::clone(&self.inner.probe);
+        let (held, wait) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let _probe = probe.blocking_lock();
+            let _ = held.send(());
+            std::thread::sleep(duration);
+        });
+        let _ = wait.recv();
+        thread
     }
 }
 
 impl SamplerInner {
-    /// Takes a sample and caches it, unless one was taken less than a sample interval
-    /// ago while this call waited for the probe (then that one is returned).
-    fn sample_once(&self) -> ResourceHealth {
-        let mut probe = self.lock_probe();
+    /// Takes a sample with the probe (held for the whole sample) and caches it, unless
+    /// one was taken less than a sample interval ago (then that one is returned).
+    fn sample_once(&self, mut probe: tokio::sync::OwnedMutexGuard<Probe>) -> ResourceHealth {
         if let Some((taken, health)) = self.lock_cache().as_ref()
             && taken.elapsed() < self.config.sample_interval
         {
@@ -315,11 +344,6 @@ impl SamplerInner {
         let health = probe.sample(&self.config);
         *self.lock_cache() = Some((Instant::now(), health.clone()));
         health
-    }
-
-    fn lock_probe(&self) -> MutexGuard<'_, Probe> {
-        // The probe only holds sysinfo's counters; a panic mid-refresh leaves them usable.
-        self.probe.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, Option<(Instant, ResourceHealth)>> {

@@ -4,6 +4,10 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// 9999-12-31T23:59:59.999999Z, the last instant humantime formats (it panics before 1970
+/// and fails after 9999).
+const LATEST_SINCE_EPOCH: Duration = Duration::new(253_402_300_799, 999_999_000);
+
 /// A point in time shown to people: serialized as RFC 3339 in UTC with microseconds
 /// (`2026-11-27T13:35:07.123456Z`). Kept at microsecond precision, so a timestamp equals
 /// itself after a round trip through JSON.
@@ -20,18 +24,15 @@ impl Timestamp {
         Self::from_system_time(SystemTime::now())
     }
 
-    /// The timestamp of a [`SystemTime`], truncated to whole microseconds.
+    /// The timestamp of a [`SystemTime`], truncated to whole microseconds and clamped to
+    /// the years RFC 3339 can show (1970-01-01 to 9999-12-31), so every timestamp prints.
     #[must_use]
     pub fn from_system_time(time: SystemTime) -> Self {
-        let truncated = match time.duration_since(SystemTime::UNIX_EPOCH) {
-            Ok(since) => {
-                SystemTime::UNIX_EPOCH
-                    + Duration::new(since.as_secs(), since.subsec_micros() * 1000)
-            }
-            // Before 1970: keep as is; such timestamps never come from a clock we read.
-            Err(_) => time,
-        };
-        Self(truncated)
+        let since = time
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .min(LATEST_SINCE_EPOCH);
+        Self(SystemTime::UNIX_EPOCH + Duration::new(since.as_secs(), since.subsec_micros() * 1000))
     }
 
     /// As a [`SystemTime`].
@@ -100,7 +101,7 @@ impl FromStr for Timestamp {
     /// Parses RFC 3339 in UTC (`Z`), with or without fractional seconds.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         humantime::parse_rfc3339(text)
-            .map(Self)
+            .map(Self::from_system_time)
             .map_err(|error| TimestampParseError(format!("{text:?} ({error})")))
     }
 }
@@ -146,5 +147,33 @@ mod tests {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad:?}");
         }
         assert!(serde_json::from_value::<Timestamp>(serde_json::json!(12)).is_err());
+    }
+
+    #[test]
+    fn every_timestamp_displays_and_serializes_without_panicking() {
+        // humantime panics on times before 1970 and fails on times after 9999; a timestamp
+        // built from any `SystemTime`, or parsed from any accepted text, must still print.
+        fn check(stamp: Timestamp, expected: &str) {
+            assert_eq!(stamp.to_string(), expected);
+            assert_eq!(
+                serde_json::to_value(stamp).unwrap(),
+                serde_json::json!(expected)
+            );
+        }
+        let epoch = SystemTime::UNIX_EPOCH;
+        check(
+            Timestamp::from(epoch - Duration::from_secs(1)),
+            "1970-01-01T00:00:00.000000Z",
+        );
+        check(
+            Timestamp::from(epoch + Duration::from_secs(400_000_000_000)),
+            "9999-12-31T23:59:59.999999Z",
+        );
+        let leap: Timestamp = serde_json::from_value(serde_json::json!("9999-12-31T23:59:60Z"))
+            .expect("humantime accepts a leap second, as :59");
+        check(leap, "9999-12-31T23:59:59.000000Z");
+        let nanos: Timestamp = "2026-01-01T00:00:00.123456789Z".parse().unwrap();
+        check(nanos, "2026-01-01T00:00:00.123456Z");
+        assert_eq!(nanos.to_string().parse::<Timestamp>().unwrap(), nanos);
     }
 }

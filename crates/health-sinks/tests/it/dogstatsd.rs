@@ -251,6 +251,30 @@ fn sending_without_a_listener_is_counted_not_raised() {
 }
 
 #[test]
+fn send_failures_are_logged_outside_the_buffer_lock() {
+    let port = {
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+        closed.local_addr().unwrap().port()
+    };
+    let sink = DogStatsdMetricsSink::builder()
+        .address(&format!("127.0.0.1:{port}"))
+        .buffered(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let emitter = sink.clone();
+    // A service counting its log warnings as metrics, into this very sink.
+    crate::support::run_with_warnings_counted_into(std::sync::Arc::new(sink.clone()), move || {
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while emitter.stats().dropped(DropReason::SendFailed) == 0 && Instant::now() < deadline {
+            emitter.emit("nobody_listens", 1.0, &[], None);
+            emitter.flush();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    assert!(sink.stats().dropped(DropReason::SendFailed) >= 1);
+}
+
+#[test]
 fn builder_resolves_names_and_rejects_bad_addresses() {
     let agent = Agent::new();
     let port = agent.socket.local_addr().unwrap().port();

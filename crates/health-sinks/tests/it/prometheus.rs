@@ -564,6 +564,21 @@ fn normalizations_and_drops_are_logged_once_per_name() {
 }
 
 #[test]
+fn warnings_are_logged_outside_the_sinks_lock() {
+    // A service counting its log warnings as metrics, into this very sink.
+    let sink = PrometheusMetricsSink::new();
+    let emitter = sink.clone();
+    crate::support::run_with_warnings_counted_into(Arc::new(sink.clone()), move || {
+        emitter.emit("db-pool", 1.0, &[], None); // normalized: warns
+        emitter.emit("", 1.0, &[], None); // dropped: warns
+        emitter.emit_counter("db-pool", 1, &[]); // name conflict: warns
+    });
+    let text = render_checked(&sink, Promtool::LintClean);
+    assert_eq!(sample(&text, "log_warnings_total"), "3");
+    assert_eq!(sample(&text, "db_pool"), "1");
+}
+
+#[test]
 fn builder_configures_buckets_help_and_limits() {
     let sink = PrometheusMetricsSink::builder()
         .buckets(&[0.1, 1.0])

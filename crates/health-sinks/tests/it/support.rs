@@ -198,3 +198,49 @@ impl Subscriber for Capture {
 
     fn exit(&self, _span: &Id) {}
 }
+
+/// A subscriber that counts every warning into a metrics sink, as a service bridging its
+/// logs to its metrics would.
+struct WarningsToMetrics(Arc<dyn health_sinks::MetricsSink>);
+
+impl Subscriber for WarningsToMetrics {
+    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() <= Level::WARN
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, _event: &Event<'_>) {
+        self.0.emit_counter("log_warnings", 1, &[]);
+    }
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
+}
+
+/// Runs `f` on a thread whose `tracing` warnings are counted into `sink`, and asserts it
+/// finishes within 5 s: a sink that logs while holding its own lock deadlocks here.
+pub(crate) fn run_with_warnings_counted_into(
+    sink: Arc<dyn health_sinks::MetricsSink>,
+    f: impl FnOnce() + Send + 'static,
+) {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tracing::subscriber::with_default(WarningsToMetrics(sink), f);
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("deadlocked: the sink logged while holding a lock its own emit needs");
+}

@@ -1,8 +1,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    AdapterParseError, Alert, MonitoringAdapter, copy_fields, expect_object, first_nonblank,
-    first_text, kind_of, list_of_objects, text_of,
+    AdapterParseError, Alert, AlertImpact, MonitoringAdapter, copy_fields, expect_object,
+    first_nonblank, first_text, kind_of, list_of_objects, text_of,
 };
 
 const PROVIDER: &str = "datadog";
@@ -59,8 +59,9 @@ const METADATA_FIELDS: [(&str, &str); 15] = [
 ///   markdown fences).
 /// - **Metadata**: event and alert ids, cycle and aggregation keys, transition, type,
 ///   priority, query, scope, host, tags, link, date, org name, and `dedup_key` (the
-///   cycle key, else alert id and date, else the event id). Ids are kept as text, never
-///   through a float.
+///   cycle key with the alert's impact, `failed`, `degraded` or `healthy`, as a cycle key
+///   spans trigger to recovery; else alert id and date; else the event id). Ids are kept
+///   as text, never through a float.
 ///
 /// ```
 /// use health::{AlertImpact, DatadogAdapter, MonitoringAdapter};
@@ -138,7 +139,17 @@ fn alert(object: &Map<String, Value>) -> Alert {
     if let Some(org) = object.get("org").and_then(Value::as_object) {
         copy_fields(org, &[("name", "org")], &mut metadata);
     }
-    let dedup_key = first_text(object, &["alert_cycle_key"])
+    // The cycle key is the same from trigger to recovery, so what the alert does to its
+    // component is part of the key (a renotification does the same, a recovery does not).
+    let dedup_key = first_nonblank(object, &["alert_cycle_key"])
+        .map(|cycle| {
+            let state = match AlertImpact::from_severity(&severity) {
+                AlertImpact::Failed => "failed",
+                AlertImpact::Degraded => "degraded",
+                AlertImpact::Healthy => "healthy",
+            };
+            format!("{cycle}:{state}")
+        })
         .or_else(|| {
             let alert_id = text_of(object.get("alert_id"))?;
             let date = text_of(object.get("date"))?;

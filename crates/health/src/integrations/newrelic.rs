@@ -52,10 +52,12 @@ const WORKFLOW_METADATA: [(&str, &str); 9] = [
 /// ...), and the workflow payload (`id`, `issueUrl`, `state`, `priority`,
 /// `impactedEntities`, ...).
 ///
-/// - **Severity**: a closed incident (`current_state` `closed`, or workflow `state`
-///   `CLOSED`) is `closed`, which clears the component. Otherwise channel payloads use
-///   `severity` (else `level`, else `info`) and workflow payloads map `priority`:
-///   `CRITICAL` and `HIGH` → `critical`, `MEDIUM` → `warning`, `LOW` → `info`.
+/// - **Severity**: a closed incident (`current_state` or `state` `closed`, any case) is
+///   `closed`, which clears the component. Otherwise channel payloads use `severity`
+///   (else `level`, else `priority`, else `info`) and workflow payloads `priority` (else
+///   `severity`, else `info`), with workflow priorities mapped wherever they appear
+///   (channel-shaped templates often fill `severity` from `{{priority}}`): `CRITICAL` and
+///   `HIGH` → `critical`, `MEDIUM` → `warning`, `LOW` → `info`.
 /// - **Component**: the first target's name, else `condition_name`, else `policy_name`
 ///   (channel); the first impacted entity, else the first condition name, else the title
 ///   (workflow).
@@ -119,12 +121,16 @@ impl MonitoringAdapter for NewRelicAdapter {
 }
 
 fn channel_alert(object: &Map<String, Value>) -> Alert {
-    let closed = first_text(object, &["current_state"])
-        .is_some_and(|state| state.trim().eq_ignore_ascii_case("closed"));
+    // Templates written for workflows often re-create these keys from workflow fields
+    // (`"severity": "{{priority}}"`, `"state": "{{state}}"`), so both vocabularies count.
+    let closed = ["current_state", "state"].iter().any(|key| {
+        first_text(object, &[key]).is_some_and(|state| state.trim().eq_ignore_ascii_case("closed"))
+    });
     let severity = if closed {
         "closed".to_owned()
     } else {
-        first_nonblank(object, &["severity", "level"]).unwrap_or_else(|| "info".to_owned())
+        first_nonblank(object, &["severity", "level", "priority"])
+            .map_or_else(|| "info".to_owned(), priority_severity)
     };
     let component = first_target_name(object)
         .or_else(|| first_nonblank(object, &["condition_name", "policy_name"]))
@@ -134,10 +140,10 @@ fn channel_alert(object: &Map<String, Value>) -> Alert {
     let mut metadata = Map::new();
     copy_fields(object, &CHANNEL_METADATA, &mut metadata);
     if let Some(id) = text_of(object.get("incident_id")) {
-        let state = first_text(object, &["current_state"]).unwrap_or_default();
+        let state = first_nonblank(object, &["current_state", "state"]).unwrap_or_default();
         metadata.insert(
             "dedup_key".into(),
-            Value::String(format!("{id}:{}", state.to_ascii_lowercase())),
+            Value::String(format!("{id}:{}", state.trim().to_ascii_lowercase())),
         );
     }
     alert(component, &severity, message, metadata)
@@ -148,15 +154,8 @@ fn workflow_alert(object: &Map<String, Value>) -> Alert {
     let severity = if state.trim().eq_ignore_ascii_case("closed") {
         "closed".to_owned()
     } else {
-        match first_nonblank(object, &["priority"]) {
-            None => "info".to_owned(),
-            Some(priority) => match priority.trim().to_ascii_uppercase().as_str() {
-                "CRITICAL" | "HIGH" => "critical".to_owned(),
-                "MEDIUM" => "warning".to_owned(),
-                "LOW" => "info".to_owned(),
-                _ => priority,
-            },
-        }
+        first_nonblank(object, &["priority", "severity"])
+            .map_or_else(|| "info".to_owned(), priority_severity)
     };
     let component = first_name(object.get("impactedEntities"))
         .or_else(|| first_name(object.get("alertConditionNames")))
@@ -195,6 +194,17 @@ fn workflow_alert(object: &Map<String, Value>) -> Alert {
         );
     }
     alert(component, &severity, message, metadata)
+}
+
+/// A workflow priority as a severity (`CRITICAL` and `HIGH` → `critical`, `MEDIUM` →
+/// `warning`, `LOW` → `info`); anything else (a channel severity) is kept.
+fn priority_severity(priority: String) -> String {
+    match priority.trim().to_ascii_uppercase().as_str() {
+        "CRITICAL" | "HIGH" => "critical".to_owned(),
+        "MEDIUM" => "warning".to_owned(),
+        "LOW" => "info".to_owned(),
+        _ => priority,
+    }
 }
 
 fn violation_alert(object: &Map<String, Value>) -> Alert {

@@ -254,3 +254,55 @@ async fn listeners_hear_changes_in_order_and_bad_ones_change_nothing() {
         Healthy
     );
 }
+
+#[test]
+fn listeners_outlive_the_runtime_that_first_told_them() {
+    // A service may run a first round of checks on a short-lived runtime (a synchronous
+    // `main` probing before it starts serving); the listener must still hear later changes
+    // on the runtime that serves.
+    let monitor = HealthMonitor::builder()
+        .cache_ttl(Duration::ZERO)
+        .without_resources()
+        .build()
+        .unwrap();
+    let recorder = Arc::new(Recorder::default());
+    monitor.add_status_listener(recorder.clone());
+    let knob = Knob::healthy("db");
+    monitor.register_check(knob.clone());
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+
+    let startup = runtime();
+    startup.block_on(async {
+        monitor.run_checks().await;
+        // Let the delivery task run before the runtime goes away.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    });
+    drop(startup);
+    assert_eq!(recorder.0.lock().unwrap().len(), 1);
+
+    runtime().block_on(async {
+        knob.set(HealthCheckStatus::Unhealthy);
+        monitor.run_checks().await;
+        let delivered = async {
+            while recorder.0.lock().unwrap().len() < 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(2), delivered)
+            .await
+            .expect("the change after the first runtime ended was never delivered");
+    });
+    assert_eq!(
+        recorder.0.lock().unwrap()[1],
+        (
+            "db".to_owned(),
+            Some(HealthCheckStatus::Healthy),
+            HealthCheckStatus::Unhealthy
+        )
+    );
+}

@@ -315,6 +315,7 @@ async fn component_check_metadata_has_the_counters() {
     assert_eq!(result.metadata["error_count"], 5);
     assert_eq!(result.metadata["warning_count"], 2);
     assert_eq!(result.metadata["fallback_active"], true);
+    assert_eq!(result.metadata["component"], "memory_store");
 }
 
 #[tokio::test]

@@ -188,7 +188,7 @@ fn real_datadog_payloads() {
     assert_eq!(triggered.metadata["alert_id"], "90817263");
     assert_eq!(
         triggered.metadata["dedup_key"],
-        "c1a7f3e2b9d04e6f8a5b7c9d0e1f2a3b"
+        "c1a7f3e2b9d04e6f8a5b7c9d0e1f2a3b:failed"
     );
     assert_eq!(triggered.metadata["alert_priority"], "P2");
     assert_eq!(triggered.metadata["org"], "Acme Shop");
@@ -285,6 +285,119 @@ fn workflow_priorities_map_to_severities() {
         );
         assert_eq!(alert.severity, severity, "{priority}");
     }
+}
+
+#[test]
+fn datadog_dedup_keys_tell_the_states_of_one_alert_cycle_apart() {
+    // `$ALERT_CYCLE_KEY` is the same from trigger to recovery: a receiver deduplicating
+    // on `dedup_key` must still see the recovery (and a warning escalating to an alert),
+    // while a redelivery or a renotification of the same state stays a duplicate.
+    let key = |transition: &str, alert_type: &str| {
+        let alert = single(
+            &DatadogAdapter,
+            &json!({
+                "alert_cycle_key": "c1a7f3e2",
+                "alert_transition": transition,
+                "alert_type": alert_type,
+                "title": "Checkout p95 latency above 800ms",
+            }),
+        );
+        alert.metadata["dedup_key"].as_str().unwrap().to_owned()
+    };
+    let warned = key("Warn", "warning");
+    let triggered = key("Triggered", "error");
+    let recovered = key("Recovered", "success");
+    assert_eq!(triggered, "c1a7f3e2:failed");
+    assert_ne!(warned, triggered);
+    assert_ne!(triggered, recovered);
+    assert_eq!(key("Re-Triggered", "error"), triggered);
+    assert_eq!(key("Renotify", "error"), triggered);
+}
+
+#[test]
+fn channel_shaped_workflow_templates_map_priority_and_state() {
+    // After the move to workflows many teams paste a template re-creating the channel
+    // keys, filling `severity` from `{{priority}}` and sending the workflow `state`.
+    fn check(payload: &Value, severity: &str, impact: AlertImpact) {
+        let alert = single(&NewRelicAdapter, payload);
+        assert_eq!(
+            (alert.severity.as_str(), alert.impact()),
+            (severity, impact),
+            "{payload}"
+        );
+    }
+    let open = |fields: Value| {
+        let mut payload = json!({
+            "incident_id": "b7e3c2a1",
+            "condition_name": "Error rate above 5%",
+            "targets": [{"name": "api-gateway"}],
+        });
+        payload
+            .as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        payload
+    };
+    check(
+        &open(json!({"severity": "HIGH"})),
+        "critical",
+        AlertImpact::Failed,
+    );
+    check(
+        &open(json!({"severity": "MEDIUM"})),
+        "warning",
+        AlertImpact::Degraded,
+    );
+    check(
+        &open(json!({"severity": "LOW"})),
+        "info",
+        AlertImpact::Healthy,
+    );
+    check(
+        &open(json!({"priority": "CRITICAL"})),
+        "critical",
+        AlertImpact::Failed,
+    );
+    check(
+        &open(json!({"current_state": "ACTIVATED", "severity": "HIGH"})),
+        "critical",
+        AlertImpact::Failed,
+    );
+    check(
+        &open(json!({"state": "CLOSED", "severity": "HIGH"})),
+        "closed",
+        AlertImpact::Healthy,
+    );
+    // A receiver deduplicating on `dedup_key` must not take the close for the open.
+    let dedup_key = |state: &str| {
+        single(&NewRelicAdapter, &open(json!({"state": state}))).metadata["dedup_key"].clone()
+    };
+    assert_eq!(dedup_key("ACTIVATED"), "b7e3c2a1:activated");
+    assert_eq!(dedup_key("CLOSED"), "b7e3c2a1:closed");
+    // The channel vocabulary is unchanged.
+    check(
+        &open(json!({"severity": "CRITICAL"})),
+        "critical",
+        AlertImpact::Failed,
+    );
+    check(
+        &open(json!({"severity": "WARNING"})),
+        "warning",
+        AlertImpact::Degraded,
+    );
+    check(
+        &open(json!({"severity": "INFO"})),
+        "info",
+        AlertImpact::Healthy,
+    );
+    check(&open(json!({})), "info", AlertImpact::Healthy);
+    // And the other way round: a workflow issue whose template sends `severity`.
+    check(
+        &json!({"issueUrl": "https://x", "state": "ACTIVATED", "severity": "CRITICAL",
+                "impactedEntities": ["api-gateway"]}),
+        "critical",
+        AlertImpact::Failed,
+    );
 }
 
 #[test]

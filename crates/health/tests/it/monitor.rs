@@ -226,6 +226,46 @@ async fn a_component_check_and_its_component_count_once() {
 }
 
 #[tokio::test]
+async fn a_renamed_component_check_still_counts_with_its_component() {
+    // The original's ComponentHealthCheck takes a `name`; renaming the check must not turn
+    // one failed component into the two failures that send the cascade to SAFE.
+    let registry = ComponentRegistry::new();
+    registry.mark_failed("database", Some("down"), None);
+    registry.mark_degraded("cache", Some("slow"), true, None);
+    let monitor = HealthMonitor::builder()
+        .registry(registry.clone())
+        .without_resources()
+        .build()
+        .unwrap();
+    monitor.register_check(
+        ComponentHealthCheck::new("database", registry.clone()).with_name("database-check"),
+    );
+    monitor.register_check(
+        ComponentHealthCheck::new("cache", registry.clone()).with_name("cache-check"),
+    );
+    let state = monitor.get_comprehensive_state().await;
+    assert_eq!(
+        state.health_checks["database-check"].status,
+        HealthCheckStatus::Unhealthy
+    );
+    let system = &state.system;
+    assert_eq!(
+        (
+            system.failed_components,
+            system.degraded_components,
+            system.total_components
+        ),
+        (1, 1, 2)
+    );
+    // An unregistered component's check still counts on its own, as unknown.
+    monitor.register_check(
+        ComponentHealthCheck::new("ghost", registry.clone()).with_name("ghost-check"),
+    );
+    let state = monitor.get_comprehensive_state().await;
+    assert_eq!(state.system.total_components, 3);
+}
+
+#[tokio::test]
 async fn multiple_results_aggregate_to_the_worst() {
     let monitor = quiet();
     monitor.register_check(Knob::healthy("check1"));

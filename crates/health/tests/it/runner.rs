@@ -115,6 +115,60 @@ async fn a_panic_is_unhealthy_and_does_not_escape() {
     assert_eq!(result.message, "health check panicked: after yielding");
 }
 
+/// A check whose timeout comes from a bad setting: `Duration::from_secs_f64` panics on a
+/// negative number.
+struct BadTimeout {
+    timeout_seconds: f64,
+}
+
+#[async_trait]
+impl HealthCheck for BadTimeout {
+    fn name(&self) -> &str {
+        "bad-timeout"
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_seconds)
+    }
+
+    async fn check(&self) -> Result<CheckOutcome, CheckError> {
+        Ok(CheckOutcome::healthy("never asked"))
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_timeout_is_unhealthy_and_does_not_escape() {
+    let check = BadTimeout {
+        timeout_seconds: -1.0,
+    };
+    let result = run_check(&check).await;
+    assert_eq!(result.name, "bad-timeout");
+    assert_eq!(result.status, HealthCheckStatus::Unhealthy);
+    assert!(
+        result.message.starts_with("health check panicked: "),
+        "{}",
+        result.message
+    );
+    // Inside the monitor, the other checks are unaffected.
+    let monitor = health::HealthMonitor::builder()
+        .without_resources()
+        .build()
+        .unwrap();
+    monitor.register_check(check);
+    monitor.register_check(check_fn("fine", || async {
+        Ok(CheckOutcome::healthy("ok"))
+    }));
+    let state = monitor.get_comprehensive_state().await;
+    assert_eq!(
+        state.health_checks["bad-timeout"].status,
+        HealthCheckStatus::Unhealthy
+    );
+    assert_eq!(
+        state.health_checks["fine"].status,
+        HealthCheckStatus::Healthy
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn latency_is_measured_on_the_monotonic_clock() {
     let check = check_fn("sleepy", || async {
