@@ -16,18 +16,44 @@ use storage_redis::{RedisAdapter, RedisConfig};
 /// Everything here goes through `dyn Storage`: nothing knows which backend it runs on.
 async fn tour(storage: Arc<dyn Storage>) -> storage::Result<()> {
     let name = storage.backend();
-    storage.set("tour:user:1", json!({"name": "alice", "admin": true}), None).await?;
-    storage.set("tour:user:2", json!({"name": "bob"}), Some(Duration::from_secs(3600))).await?;
-    println!("[{name}] get tour:user:1      = {:?}", storage.get("tour:user:1").await?);
-    println!("[{name}] get tour:user:404    = {:?}", storage.get("tour:user:404").await?);
-    println!("[{name}] ttl tour:user:2      = {:?}", storage.ttl("tour:user:2").await?);
-    println!("[{name}] keys tour:user:[12]  = {:?}", storage.keys("tour:user:[12]").await?);
-    println!("[{name}] increment tour:visits = {}", storage.increment("tour:visits", 1).await?);
+    storage
+        .set("tour:user:1", json!({"name": "alice", "admin": true}), None)
+        .await?;
+    storage
+        .set(
+            "tour:user:2",
+            json!({"name": "bob"}),
+            Some(Duration::from_secs(3600)),
+        )
+        .await?;
+    println!(
+        "[{name}] get tour:user:1      = {:?}",
+        storage.get("tour:user:1").await?
+    );
+    println!(
+        "[{name}] get tour:user:404    = {:?}",
+        storage.get("tour:user:404").await?
+    );
+    println!(
+        "[{name}] ttl tour:user:2      = {:?}",
+        storage.ttl("tour:user:2").await?
+    );
+    println!(
+        "[{name}] keys tour:user:[12]  = {:?}",
+        storage.keys("tour:user:[12]").await?
+    );
+    println!(
+        "[{name}] increment tour:visits = {}",
+        storage.increment("tour:visits", 1).await?
+    );
     match storage.increment("tour:user:1", 1).await {
-        Err(error @ StorageError::WrongType { .. }) => println!("[{name}] increment a JSON object -> {error}"),
+        Err(error @ StorageError::WrongType { .. }) => {
+            println!("[{name}] increment a JSON object -> {error}");
+        }
         other => println!("[{name}] unexpected: {other:?}"),
     }
-    let typed: Option<serde_json::Map<String, serde_json::Value>> = storage.get_json("tour:user:2").await?;
+    let typed: Option<serde_json::Map<String, serde_json::Value>> =
+        storage.get_json("tour:user:2").await?;
     println!("[{name}] get_json tour:user:2 = {typed:?}");
     for key in storage.keys("tour:*").await? {
         storage.delete(&key).await?;

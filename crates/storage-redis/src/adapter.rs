@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, PoolError, Runtime};
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, RedisError};
+use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RetryMethod};
 use serde_json::Value;
 use storage::{GlobPattern, Operation, Result, Storage, StorageError, escape_glob};
 
@@ -25,14 +25,16 @@ const TIMEOUTS_BEFORE_RECONNECT: u32 = 2;
 ///   on one socket instead of paying deadpool's per-checkout `UNWATCH` + `PING` round
 ///   trip. The deadpool pool creates, checks and replaces that connection: after an I/O
 ///   error the adapter goes back to the pool, so a restarted server is used again
-///   without a new [`Storage::connect`].
+///   without a new [`Storage::connect`]. A `connect` that fails (the server is down at
+///   start-up) keeps the pool too: the adapter serves as soon as the server answers.
 /// - **Bounded time**: each attempt (checkout, command and decoding together) runs under
 ///   [`RedisConfig::timeout`]; a frozen server yields [`StorageError::Timeout`] within
 ///   [`RedisConfig::worst_case_latency`], never a hang.
 /// - **Retries** with exponential backoff and jitter, only for transient failures
-///   (connection refused or broken, timeouts) and, for the non-idempotent `increment`,
-///   only when the command cannot have reached the server. `WRONGTYPE`, bad JSON and
-///   invalid arguments fail at once.
+///   (connection refused or broken, timeouts, a server answering `LOADING` or
+///   `MASTERDOWN`) and, for the non-idempotent `increment`, only when the command cannot
+///   have run. `WRONGTYPE`, bad JSON, invalid arguments and a refused password or
+///   database fail at once.
 /// - **Values are JSON**; a value another client wrote that is not JSON reads back as a
 ///   string. Expiry has millisecond precision (`SET .. PX`, `PEXPIRE`, `PTTL`). `keys`
 ///   walks `SCAN` with `MATCH` and a `COUNT` hint (never `KEYS`) and then applies the
@@ -85,6 +87,9 @@ enum Failure {
     /// The command never left: no connection could be had (refused, or connecting timed
     /// out). Safe to retry anything.
     NotSent { timed_out: bool, message: String },
+    /// The server refused to set a connection up (wrong password or database): a
+    /// configuration error that no retry fixes.
+    Refused(RedisError),
     /// The connection broke while the command was in flight.
     Broken(RedisError),
     /// The attempt ran out of time.
@@ -173,13 +178,13 @@ impl RedisAdapter {
     }
 
     /// The shared connection, checking one out of the pool if there is none.
-    async fn connection(&self) -> Result<MultiplexedConnection, Failure> {
+    async fn connection(&self) -> Result<Arc<SharedConnection>, Failure> {
         if let Some(shared) = read(&self.inner.shared).as_ref() {
-            return Ok(shared.connection.clone());
+            return Ok(Arc::clone(shared));
         }
         let _refilling = self.inner.refill.lock().await;
         if let Some(shared) = read(&self.inner.shared).as_ref() {
-            return Ok(shared.connection.clone());
+            return Ok(Arc::clone(shared));
         }
         let pool =
             read(&self.inner.pool)
@@ -193,6 +198,9 @@ impl RedisAdapter {
                 timed_out: true,
                 message: error.to_string(),
             },
+            PoolError::Backend(backend) if !setup_may_recover(&backend) => {
+                Failure::Refused(backend)
+            }
             PoolError::Backend(ref backend) => Failure::NotSent {
                 timed_out: backend.is_timeout(),
                 message: error.to_string(),
@@ -202,17 +210,50 @@ impl RedisAdapter {
                 message: other.to_string(),
             },
         })?;
-        let connection = (*pooled).clone();
-        *write(&self.inner.shared) = Some(Arc::new(SharedConnection {
+        let shared = Arc::new(SharedConnection {
+            connection: (*pooled).clone(),
             _pooled: pooled,
-            connection: connection.clone(),
-        }));
-        Ok(connection)
+        });
+        *write(&self.inner.shared) = Some(Arc::clone(&shared));
+        Ok(shared)
     }
 
-    /// Drops the shared connection so the next attempt checks out a healthy one.
-    fn discard_connection(&self) {
+    /// Drops the shared connection, whichever it is (closing, or a failed `connect`).
+    fn drop_connection(&self) {
         write(&self.inner.shared).take();
+    }
+
+    /// Drops `failed` if it is still the shared connection, so the next attempt checks out
+    /// a healthy one. A task that failed on an older connection must not drop the
+    /// replacement another task has already checked out.
+    fn discard_connection(&self, failed: &Arc<SharedConnection>) {
+        let mut shared = write(&self.inner.shared);
+        if shared
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, failed))
+        {
+            shared.take();
+        }
+    }
+
+    /// Replaces the connection `used` after a failure that shows it is broken: an I/O
+    /// error, or several timeouts in a row (a half-open socket answers nothing).
+    fn note_failure(&self, failure: &Failure, used: Option<&Arc<SharedConnection>>) {
+        let broken = match failure {
+            Failure::Broken(_) => true,
+            Failure::TimedOut => {
+                let timeouts = self
+                    .inner
+                    .consecutive_timeouts
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                timeouts >= TIMEOUTS_BEFORE_RECONNECT
+            }
+            Failure::NotSent { .. } | Failure::Refused(_) | Failure::Final(_) => false,
+        };
+        if broken && let Some(used) = used {
+            self.discard_connection(used);
+        }
     }
 
     /// Runs `command` under the timeout and retry policy.
@@ -224,8 +265,12 @@ impl RedisAdapter {
         let config = &self.inner.config;
         let mut retry = 0;
         loop {
+            // The connection this attempt used, to replace exactly that one if it broke.
+            let mut used = None;
             let attempt = async {
-                let connection = self.connection().await?;
+                let shared = self.connection().await?;
+                let connection = shared.connection.clone();
+                used = Some(shared);
                 command(connection).await
             };
             let failure = match tokio::time::timeout(config.timeout, attempt).await {
@@ -239,22 +284,10 @@ impl RedisAdapter {
             let retryable = match &failure {
                 Failure::NotSent { .. } => true,
                 Failure::Broken(_) | Failure::TimedOut => idempotent,
-                Failure::Final(_) => false,
+                Failure::Refused(_) | Failure::Final(_) => false,
             };
-            match &failure {
-                Failure::Broken(_) => self.discard_connection(),
-                Failure::TimedOut => {
-                    let timeouts = self
-                        .inner
-                        .consecutive_timeouts
-                        .fetch_add(1, Ordering::Relaxed)
-                        + 1;
-                    if timeouts >= TIMEOUTS_BEFORE_RECONNECT {
-                        self.discard_connection();
-                    }
-                }
-                Failure::NotSent { .. } | Failure::Final(_) => {}
-            }
+            self.note_failure(&failure, used.as_ref());
+            drop(used);
             if !retryable || retry >= config.max_retries {
                 return Err(self.storage_error(operation, failure));
             }
@@ -286,6 +319,11 @@ impl RedisAdapter {
                 after: self.inner.config.timeout,
             },
             Failure::NotSent { message, .. } => self.connection_error(operation, message),
+            Failure::Refused(error) => StorageError::Backend {
+                operation,
+                message: format!("{} refused the connection: {error}", self.inner.target),
+                source: Some(Box::new(error)),
+            },
             Failure::Broken(error) => StorageError::Connection {
                 operation,
                 target: self.inner.target.clone(),
@@ -314,6 +352,22 @@ impl RedisAdapter {
     }
 }
 
+/// Whether a failure to set a connection up may go away by itself (the server is down,
+/// unreachable or still loading) rather than being a configuration error such as a wrong
+/// password or database, which no retry fixes.
+fn setup_may_recover(error: &RedisError) -> bool {
+    match error.kind() {
+        ErrorKind::AuthenticationFailed
+        | ErrorKind::InvalidClientConfig
+        | ErrorKind::RESP3NotSupported => false,
+        // A reply of the server's (to `SELECT`, say): final unless it says "later".
+        ErrorKind::Server(_) | ErrorKind::Extension => {
+            !matches!(error.retry_method(), RetryMethod::NoRetry)
+        }
+        _ => true,
+    }
+}
+
 /// Maps a client error to a [`Failure`], recognising Redis' own error replies.
 fn classify(error: RedisError, operation: Operation, key: &str) -> Failure {
     if error.is_connection_refusal() {
@@ -324,6 +378,14 @@ fn classify(error: RedisError, operation: Operation, key: &str) -> Failure {
     }
     if error.is_io_error() || error.is_connection_dropped() || error.is_unrecoverable_error() {
         return Failure::Broken(error);
+    }
+    if matches!(error.retry_method(), RetryMethod::WaitAndRetry) {
+        // `LOADING`, `MASTERDOWN`, `TRYAGAIN`: the server refused to run the command for
+        // now, so a retry is safe even for `increment`.
+        return Failure::NotSent {
+            timed_out: false,
+            message: error.to_string(),
+        };
     }
     let detail = error.detail().unwrap_or_default();
     let final_error = match error.code() {
@@ -400,22 +462,24 @@ impl Storage for RedisAdapter {
                 tracing::debug!(target = %self.inner.target, "connected to redis");
                 Ok(())
             }
-            Err(error) => {
-                // Leave no half-open state: the next connect starts from scratch.
-                self.discard_connection();
-                if let Some(pool) = write(&self.inner.pool).take() {
-                    pool.close();
+            // The pool stays: like after a restart, the adapter serves as soon as the
+            // server answers, and a connected adapter is not torn down by a second
+            // `connect` during an outage.
+            Err(error) => Err(match error {
+                StorageError::Connection { .. } => error,
+                transient if transient.is_transient() => {
+                    self.connection_error(Operation::Connect, transient.to_string())
                 }
-                Err(match error {
-                    StorageError::Connection { .. } => error,
-                    other => self.connection_error(Operation::Connect, other.to_string()),
-                })
-            }
+                fatal => fatal,
+            }),
         }
     }
 
     async fn close(&self) -> Result<()> {
-        self.discard_connection();
+        // Wait out a checkout in progress, or it would install its connection after this
+        // and keep the closed adapter serving.
+        let _refilling = self.inner.refill.lock().await;
+        self.drop_connection();
         if let Some(pool) = write(&self.inner.pool).take() {
             pool.close();
         }
@@ -426,14 +490,25 @@ impl Storage for RedisAdapter {
         if read(&self.inner.pool).is_none() {
             return false;
         }
+        let mut used = None;
         let ping = async {
-            let connection = self.connection().await?;
+            let shared = self.connection().await?;
+            let connection = shared.connection.clone();
+            used = Some(shared);
             Self::query::<String>(connection, &redis::cmd("PING"), Operation::HealthCheck, "").await
         };
-        matches!(
-            tokio::time::timeout(self.inner.config.timeout, ping).await,
-            Ok(Ok(reply)) if reply == "PONG"
-        )
+        let failure = match tokio::time::timeout(self.inner.config.timeout, ping).await {
+            Ok(Ok(reply)) => {
+                self.inner.consecutive_timeouts.store(0, Ordering::Relaxed);
+                return reply == "PONG";
+            }
+            Ok(Err(failure)) => failure,
+            Err(_elapsed) => Failure::TimedOut,
+        };
+        // A probe alone must replace a dead connection, or it reports the server down
+        // for as long as no other operation runs.
+        self.note_failure(&failure, used.as_ref());
+        false
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>> {
@@ -638,6 +713,43 @@ mod tests {
             expiry_millis(Operation::Set, Duration::MAX),
             Err(StorageError::InvalidArgument { .. })
         ));
+    }
+
+    async fn shared(adapter: &RedisAdapter) -> Arc<SharedConnection> {
+        match adapter.connection().await {
+            Ok(shared) => shared,
+            Err(_) => panic!("no connection"),
+        }
+    }
+
+    /// Tasks that were using a connection when it broke fail one after the other; the
+    /// first replaces it, and the late ones must not throw the replacement away.
+    #[tokio::test]
+    async fn a_late_failure_on_an_old_connection_keeps_the_replacement() {
+        let Some(server) = crate::testing::RedisServer::start_or_skip("late_failure") else {
+            return;
+        };
+        let adapter = RedisAdapter::new(server.url()).unwrap();
+        adapter.connect().await.unwrap();
+        let broken = Failure::Broken(RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::BrokenPipe,
+        )));
+        let old = shared(&adapter).await;
+        adapter.note_failure(&broken, Some(&old));
+        let replacement = shared(&adapter).await;
+        assert!(
+            !Arc::ptr_eq(&old, &replacement),
+            "the broken one is replaced"
+        );
+        adapter.note_failure(&broken, Some(&old));
+        adapter.note_failure(&Failure::TimedOut, Some(&old));
+        adapter.note_failure(&Failure::TimedOut, Some(&old));
+        assert!(
+            Arc::ptr_eq(&shared(&adapter).await, &replacement),
+            "late failures on the old connection must keep the replacement"
+        );
+        adapter.note_failure(&broken, Some(&replacement));
+        assert!(!Arc::ptr_eq(&shared(&adapter).await, &replacement));
     }
 
     #[test]

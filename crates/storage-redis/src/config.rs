@@ -5,6 +5,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ConfigError;
 
+/// The largest pool accepted: commands share one connection, so more only wastes
+/// sockets, and the pool allocates room for all of them up front.
+const MAX_POOL_SIZE: usize = 1024;
+
 /// How a [`RedisAdapter`](crate::RedisAdapter) reaches and treats its server.
 ///
 /// Deserializes from the original's configuration keys verbatim (`redis_url`, `timeout`
@@ -48,8 +52,8 @@ pub struct RedisConfig {
     /// The longest backoff delay, in seconds in serialized form (default 5.0).
     #[serde(with = "seconds")]
     pub max_retry_delay: Duration,
-    /// The most connections the pool keeps (default 4). Commands share one multiplexed
-    /// connection; the pool supplies and replaces it.
+    /// The most connections the pool keeps (default 4, at most 1024). Commands share one
+    /// multiplexed connection; the pool supplies and replaces it.
     pub pool_size: usize,
     /// A prefix added to every key, so several users can share one database; `keys`
     /// only ever sees (and returns without the prefix) the keys under it (default none).
@@ -99,8 +103,8 @@ impl RedisConfig {
         Ok(config)
     }
 
-    /// Checks every setting is usable: positive timeout, pool and scan sizes, and a
-    /// `redis_url` the client can parse.
+    /// Checks every setting is usable: positive timeout, pool size from 1 to 1024, positive
+    /// scan size, and a `redis_url` the client can parse.
     ///
     /// # Errors
     ///
@@ -111,6 +115,12 @@ impl RedisConfig {
         }
         if self.pool_size == 0 {
             return Err(ConfigError::invalid("pool_size", "must be at least 1"));
+        }
+        if self.pool_size > MAX_POOL_SIZE {
+            return Err(ConfigError::invalid(
+                "pool_size",
+                &format!("must be at most {MAX_POOL_SIZE}"),
+            ));
         }
         if self.scan_count == 0 {
             return Err(ConfigError::invalid("scan_count", "must be at least 1"));
@@ -173,7 +183,8 @@ impl fmt::Debug for RedisConfig {
     }
 }
 
-/// Replaces the password of a `redis://user:password@host` URL with `***`.
+/// Replaces the password of a `redis://user:password@host` URL, and a `pass=` query
+/// parameter (how `redis+unix://` URLs carry it), with `***`.
 ///
 /// ```
 /// use storage_redis::redact_url;
@@ -181,29 +192,56 @@ impl fmt::Debug for RedisConfig {
 /// assert_eq!(redact_url("redis://:hunter2@db:6379/0"), "redis://:***@db:6379/0");
 /// assert_eq!(redact_url("rediss://app:s3cret@db"), "rediss://app:***@db");
 /// assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
+/// assert_eq!(redact_url("redis+unix:///run/redis.sock?pass=s3cret"), "redis+unix:///run/redis.sock?pass=***");
 /// ```
 #[must_use]
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    // The last `@` of the authority ends the credentials (a password may contain `@`).
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    let credentials = &rest[..at];
-    match credentials.find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &credentials[..colon],
+    let (scheme, rest) = url.split_at(scheme_end);
+    let mut redacted = String::with_capacity(url.len());
+    redacted.push_str(scheme);
+    // The credentials end at the last `@`: a password may hold `@`, or an unencoded `/`,
+    // `?` or `#` (the URL then fails to parse, and its error shows it). Erring this way
+    // hides more than needed only if a path or query holds `@`. A URL that starts with a
+    // path (a Unix socket) has no credentials there.
+    let location = match rest.rfind('@') {
+        Some(at) if !rest.starts_with('/') => {
+            let credentials = &rest[..at];
+            match credentials.find(':') {
+                Some(colon) => {
+                    redacted.push_str(&credentials[..colon]);
+                    redacted.push_str(":***");
+                }
+                // `redis://secret@host`: a lone user-info part is a password to Redis.
+                None => redacted.push_str("***"),
+            }
             &rest[at..]
-        ),
-        // `redis://secret@host`: a lone user-info part is a password to Redis.
-        None => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        }
+        _ => rest,
+    };
+    let Some((before_query, query)) = location.split_once('?') else {
+        redacted.push_str(location);
+        return redacted;
+    };
+    redacted.push_str(before_query);
+    redacted.push('?');
+    for (index, pair) in query.split('&').enumerate() {
+        if index > 0 {
+            redacted.push('&');
+        }
+        match pair.split_once('=') {
+            Some((name, _))
+                if name.eq_ignore_ascii_case("pass") || name.eq_ignore_ascii_case("password") =>
+            {
+                redacted.push_str(name);
+                redacted.push_str("=***");
+            }
+            _ => redacted.push_str(pair),
+        }
     }
+    redacted
 }
 
 /// `Duration` as a number of seconds (integer or decimal), the original's format.
@@ -276,6 +314,13 @@ mod tests {
         check_rejected(&json!({"timeout": "5"}), "timeout", "invalid type");
         check_rejected(&json!({"max_retries": -1}), "max_retries", "invalid value");
         check_rejected(&json!({"pool_size": 0}), "pool_size", "at least 1");
+        // The pool sizes its slot buffer up front: a huge size would abort at connect.
+        check_rejected(
+            &json!({"pool_size": 1_000_000_000u64}),
+            "pool_size",
+            "at most 1024",
+        );
+        assert!(RedisConfig::from_value(json!({"pool_size": 1024})).is_ok());
         check_rejected(&json!({"scan_count": 0}), "scan_count", "at least 1");
         check_rejected(
             &json!({"retry_delay": 2, "max_retry_delay": 1}),
@@ -296,10 +341,15 @@ mod tests {
 
     #[test]
     fn invalid_url_error_hides_the_password() {
-        let error = RedisConfig::from_value(json!({"redis_url": "nope://:hunter2@db"}))
-            .unwrap_err()
-            .to_string();
-        assert!(!error.contains("hunter2"), "{error}");
+        for url in [
+            "nope://:hunter2@db",
+            "redis://app:hunter2/x@db:6379",
+            "redis://:hunter2#x@db",
+        ] {
+            let error = RedisConfig::from_value(json!({ "redis_url": url })).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
     }
 
     #[test]
@@ -327,6 +377,21 @@ mod tests {
                 "redis+unix:///tmp/redis.sock",
             ),
             ("not a url", "not a url"),
+            // Unencoded `/`, `?` or `#` in a password: the URL is invalid, and its
+            // error message must still not show the password.
+            ("redis://u:pa/ss@h:1/0", "redis://u:***@h:1/0"),
+            ("redis://:p?w@h/0", "redis://:***@h/0"),
+            ("redis://:p#w@h", "redis://:***@h"),
+            // Unix sockets carry the password in the query.
+            (
+                "redis+unix:///tmp/redis.sock?db=1&pass=hunter2",
+                "redis+unix:///tmp/redis.sock?db=1&pass=***",
+            ),
+            (
+                "unix:///run/r.sock?pass=p&user=app",
+                "unix:///run/r.sock?pass=***&user=app",
+            ),
+            ("redis+unix:///tmp/a@b.sock", "redis+unix:///tmp/a@b.sock"),
         ] {
             assert_eq!(redact_url(url), expected, "{url}");
         }

@@ -38,7 +38,7 @@
 //!
 //! | Name      | Default | Enables |
 //! |-----------|---------|---------|
-//! | `testing` | no      | [`testing`]: the conformance suite a backend must pass |
+//! | `testing` | no      | `storage::testing`: the conformance suite a backend must pass |
 
 mod error;
 pub use error::{BoxError, Operation, Result, StorageError};

@@ -22,9 +22,9 @@ pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 ///   cores rarely wait for each other; no lock is held across an `.await`.
 /// - **Expiry on a monotonic clock** ([`Instant`]): a wall-clock jump neither revives nor
 ///   kills keys. Expired keys are invisible at once and removed by a background sweeper
-///   (a tokio task started by [`MemoryStorage::new`] inside a runtime, or by
-///   [`Storage::connect`]), so they never pile up; [`MemoryStorage::sweep_expired`] does
-///   the same on demand.
+///   (a tokio task started by [`MemoryStorage::new`] inside a runtime, by
+///   [`Storage::connect`], or by the first key given an expiry inside a runtime), so they
+///   never pile up; [`MemoryStorage::sweep_expired`] does the same on demand.
 /// - **Values are owned copies**, as with Redis: changing a value after `set` or after
 ///   `get` never changes what is stored.
 ///
@@ -68,6 +68,9 @@ struct Inner {
     connected: AtomicBool,
     sweep_interval: Duration,
     sweeper: Mutex<Option<JoinHandle<()>>>,
+    /// Whether a sweeper task exists; cleared when it ends (its runtime shut down), so the
+    /// next expiring key starts another one.
+    sweeping: AtomicBool,
 }
 
 /// Padded to a cache line pair so neighbouring shard locks do not false-share.
@@ -142,6 +145,9 @@ impl MemoryStorage {
 
     /// Starts the sweeper task if a tokio runtime is running and no sweeper is alive.
     fn ensure_sweeper(&self) {
+        if self.inner.sweeping.load(Ordering::Acquire) {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -153,9 +159,10 @@ impl MemoryStorage {
         if slot.as_ref().is_some_and(|task| !task.is_finished()) {
             return;
         }
-        let inner = Arc::downgrade(&self.inner);
+        self.inner.sweeping.store(true, Ordering::Release);
+        let sweeper = Sweeper(Arc::downgrade(&self.inner));
         let interval = self.inner.sweep_interval;
-        *slot = Some(runtime.spawn(sweep_periodically(inner, interval)));
+        *slot = Some(runtime.spawn(sweep_periodically(sweeper, interval)));
     }
 
     fn shard(&self, hash: u64) -> &Shard {
@@ -221,6 +228,7 @@ impl MemoryStorageBuilder {
                 // A zero interval would spin; one millisecond is the floor.
                 sweep_interval: self.sweep_interval.max(Duration::from_millis(1)),
                 sweeper: Mutex::new(None),
+                sweeping: AtomicBool::new(false),
             }),
         };
         storage.ensure_sweeper();
@@ -270,13 +278,28 @@ impl Drop for Inner {
     }
 }
 
-async fn sweep_periodically(inner: Weak<Inner>, interval: Duration) {
+/// The sweeper task's handle on the store. Dropped with the task, however it ends (the
+/// store dropped, its runtime shut down, even before the task first ran), it marks the
+/// store as having no sweeper.
+struct Sweeper(Weak<Inner>);
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.sweeping.store(false, Ordering::Release);
+        }
+    }
+}
+
+async fn sweep_periodically(sweeper: Sweeper, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick is immediate
     loop {
         ticker.tick().await;
-        let Some(inner) = inner.upgrade() else { break };
+        let Some(inner) = sweeper.0.upgrade() else {
+            break;
+        };
         let removed = inner.sweep_expired();
         if removed > 0 {
             tracing::trace!(removed, "swept expired keys");
@@ -360,7 +383,10 @@ impl Storage for MemoryStorage {
                     "expiry must be greater than zero",
                 ));
             }
-            Some(ttl) => Some(deadline_after(Operation::Set, ttl)?),
+            Some(ttl) => {
+                self.ensure_sweeper();
+                Some(deadline_after(Operation::Set, ttl)?)
+            }
             None => None,
         };
         let hash = self.hash(key);
@@ -430,6 +456,7 @@ impl Storage for MemoryStorage {
         let deadline = if ttl.is_zero() {
             None
         } else {
+            self.ensure_sweeper();
             Some(deadline_after(Operation::Expire, ttl)?)
         };
         let hash = self.hash(key);
@@ -596,6 +623,37 @@ mod tests {
             storage.connect().await.unwrap();
         });
         assert!(storage.inner.sweeper.lock().unwrap().is_some());
+    }
+
+    /// Built outside a runtime and never connected (operations work without `connect`),
+    /// the store must still sweep: the first expiring key starts the sweeper, and again
+    /// in a later runtime once the first one is gone.
+    #[test]
+    fn the_first_expiring_key_starts_the_sweeper_without_connect() {
+        let storage = MemoryStorage::builder()
+            .sweep_interval(Duration::from_millis(10))
+            .build();
+        for round in 0..2 {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                for i in 0..10 {
+                    storage
+                        .set(&format!("k{i}"), json!(i), Some(Duration::from_millis(5)))
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            });
+            assert_eq!(
+                storage.len(),
+                0,
+                "round {round}: expired keys stayed resident"
+            );
+        }
     }
 
     #[test]

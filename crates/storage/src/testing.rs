@@ -220,6 +220,15 @@ pub mod cases {
             json!(u64::MAX),
             json!(0.8),
             json!(-1.5e-7),
+            // Floats whose shortest decimal form a best-effort JSON parser reads back one
+            // unit in the last place off: a backend that stores text must parse exactly.
+            json!(985.690_694_632_869_5),
+            json!(212.918_907_267_134_59),
+            json!(1.071_566_039_146_582_6e-75),
+            json!(-1.603_964_615_428_183e143),
+            json!(f64::MAX),
+            json!(f64::MIN_POSITIVE),
+            json!(5e-324),
             json!(""),
             json!("text"),
             json!("123"),

@@ -142,3 +142,135 @@ async fn key_prefixes_isolate_users_of_one_database() {
         vec!["app[a]:*user:1", "app[b]:?user:1", "app[b]:?user:2"]
     );
 }
+
+/// A wrong password or database is a configuration error: retrying cannot fix it, so it
+/// is reported at once and not as transient (a caller would retry it forever).
+#[tokio::test]
+async fn refused_credentials_and_databases_are_final_and_not_retried() {
+    let Some(server) = RedisServer::start_or_skip("refused_credentials") else {
+        return;
+    };
+    let mut raw = raw(&server).await;
+    let port = server.port();
+    for (url, secret) in [
+        (format!("redis://127.0.0.1:{port}/99"), None),
+        (
+            format!("redis://:wrong-pass@127.0.0.1:{port}/0"),
+            Some("wrong-pass"),
+        ),
+    ] {
+        if secret.is_some() {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("requirepass")
+                .arg("right-pass")
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+        }
+        let mut config = quick(url.clone());
+        config.retry_delay = Duration::from_millis(400);
+        config.max_retry_delay = Duration::from_millis(400);
+        let adapter = RedisAdapter::from_config(config).unwrap();
+        let started = Instant::now();
+        let error = adapter.connect().await.unwrap_err();
+        assert!(!error.is_transient(), "{url}: {error:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(200),
+            "{url}: retried for {:?}",
+            started.elapsed()
+        );
+        let message = format!("{error} {error:?}");
+        assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+        if let Some(secret) = secret {
+            assert!(!message.contains(secret), "{message}");
+        }
+        // The same holds for an operation after the failed connect.
+        let error = adapter.get("k").await.unwrap_err();
+        assert!(!error.is_transient(), "{url}: get: {error:?}");
+    }
+}
+
+/// A server that refuses a command for a while without running it (`LOADING` after a
+/// restart, `MASTERDOWN` on a replica that lost its master) is a transient failure: it is
+/// retried, even for `increment`, and the operation succeeds once the server serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_that_mean_try_again_later_are_retried() {
+    let Some(server) = RedisServer::start_or_skip("try_again_later") else {
+        return;
+    };
+    let mut raw = raw(&server).await;
+    let mut config = quick(server.url());
+    config.max_retries = 0;
+    let adapter = RedisAdapter::from_config(config).unwrap();
+    adapter.connect().await.unwrap();
+    adapter.set("n", json!(1), None).await.unwrap();
+    let mut config = quick(server.url());
+    config.max_retries = 5;
+    config.retry_delay = Duration::from_millis(100);
+    config.max_retry_delay = Duration::from_millis(100);
+    let patient = RedisAdapter::from_config(config).unwrap();
+    patient.connect().await.unwrap();
+    // A (writable) replica of a master that does not exist, told not to serve stale data.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for command in [
+        vec!["CONFIG", "SET", "replica-serve-stale-data", "no"],
+        vec!["CONFIG", "SET", "replica-read-only", "no"],
+        vec!["REPLICAOF", "127.0.0.1", &dead_port.to_string()],
+    ] {
+        let _: () = redis::cmd(command[0])
+            .arg(&command[1..])
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
+    for operation in ["get", "increment"] {
+        let error = match operation {
+            "get" => adapter.get("n").await.map(drop),
+            _ => adapter.increment("n", 1).await.map(drop),
+        }
+        .unwrap_err();
+        assert!(error.is_transient(), "{operation}: {error:?}");
+        assert!(error.to_string().contains("MASTER is down"), "{error}");
+    }
+
+    let promote = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let _: () = redis::cmd("REPLICAOF")
+            .arg("NO")
+            .arg("ONE")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    };
+    let (incremented, ()) = tokio::join!(patient.increment("n", 1), promote);
+    assert_eq!(incremented.unwrap(), 2, "retried until the server served");
+}
+
+/// `keys` follows the SCAN cursor over many small pages, and returns each key once.
+#[tokio::test]
+async fn keys_walks_every_scan_page() {
+    let Some(server) = RedisServer::start_or_skip("keys_walks_every_scan_page") else {
+        return;
+    };
+    let mut config = quick(server.url());
+    config.scan_count = 7;
+    config.key_prefix = "app:".into();
+    let adapter = RedisAdapter::from_config(config).unwrap();
+    adapter.connect().await.unwrap();
+    let mut raw = raw(&server).await;
+    let mut expected = Vec::new();
+    for i in 0..250 {
+        let key = format!("item:{i:03}");
+        adapter.set(&key, json!(i), None).await.unwrap();
+        expected.push(key);
+        // Keys outside the prefix are scanned past, never returned.
+        let _: () = raw.set(format!("other:{i}"), i).await.unwrap();
+    }
+    assert_eq!(adapter.keys("item:*").await.unwrap(), expected);
+    assert_eq!(adapter.keys("item:1?0").await.unwrap().len(), 10);
+}
