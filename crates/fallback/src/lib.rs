@@ -1,0 +1,104 @@
+//! `fallback` degrades a service step by step as its health worsens, and brings it back:
+//! the [`FallbackManager`] turns a [`health::HealthState`] into a [`FallbackMode`]
+//! (PRIMARY, then HEURISTIC, then SAFE), explains and keeps every change, runs the
+//! callbacks registered for the mode entered, and lets operators override the mode.
+//!
+//! - **The original's rule, configurable.** 2 or more failed components or critical
+//!   resources: SAFE; else an open circuit breaker or more than 50 retry failures in the
+//!   window: HEURISTIC; else PRIMARY ([`ThresholdPolicy`]; any [`CascadePolicy`] can
+//!   replace it). Optional [`Hysteresis`] damps recoveries: a dwell time, N healthier
+//!   evaluations in a row, one mode at a time.
+//! - **Explained and kept.** Each change is a [`Transition`] `{timestamp, from, to,
+//!   reason}` with the original's reasons (`multiple_failures(2); circuit_open(15s)`), in
+//!   a bounded log and in [`storage`] as a JSON object under
+//!   `fallback:transition:<unique, time-ordered id>` for 24 hours. Storage outages never
+//!   block a change: records wait in a bounded queue until storage answers again.
+//! - **Cheap when nothing changes.** A cascade that keeps the mode reads one atomic and
+//!   the policy: no lock, no allocation. Changes go through one async lock, so concurrent
+//!   callers make exactly one transition per real change.
+//! - **Isolated user code.** Mode callbacks, fallback actions and detectors may fail,
+//!   panic or hang (per-call timeout): it is logged, counted and contained.
+//! - **Detectors and fallbacks.** [`FallbackManager::detect_anomaly`] asks the detector of
+//!   the current mode ([`RuleBasedDetector`] is a heuristic one whose rules are
+//!   [`condition`] expressions); [`FallbackManager::register_fallback`] stores a named
+//!   condition and action, and [`FallbackManager::evaluate_fallbacks`] runs the actions
+//!   whose conditions hold.
+//! - **Metrics** through an optional [`health_sinks::MetricsSink`]: the mode gauge
+//!   ([`MODE_METRIC`], 0/1/2), transitions by `from`/`to` ([`TRANSITIONS_METRIC`]) and time
+//!   spent in each mode ([`TIME_IN_MODE_METRIC`]).
+//!
+//! What it deliberately does not do: gather health (the `health` crate's `HealthMonitor`
+//! builds the [`health::HealthState`], circuit breaker included, and is the one source
+//! of it), coordinate the mode across replicas, or persist the current mode itself
+//! (a restarted manager starts in PRIMARY and the next cascade decides).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! use std::sync::Arc;
+//! use fallback::{FallbackManager, FallbackMode};
+//! use health::HealthState;
+//! use storage::{MemoryStorage, Storage};
+//!
+//! let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+//! let manager = FallbackManager::new(storage.clone());
+//! manager.register_mode_callback(FallbackMode::Safe, |transition| async move {
+//!     println!("entered safe mode: {}", transition.reason);
+//!     Ok(())
+//! });
+//!
+//! // The original's health document; missing fields take their defaults.
+//! let state: HealthState = serde_json::from_value(serde_json::json!({
+//!     "circuit_breaker": {"state": "CLOSED"},
+//!     "retry": {"failures_1h": 0},
+//!     "system": {"failed_components": 2}
+//! }))?;
+//! assert_eq!(manager.cascade(&state).await, FallbackMode::Safe);
+//!
+//! let log = manager.get_transitions_log(10);
+//! assert_eq!((log[0].from, log[0].to), (FallbackMode::Primary, FallbackMode::Safe));
+//! assert_eq!(log[0].reason, "multiple_failures(2)");
+//! let keys = storage.keys("fallback:transition:*").await?;
+//! assert_eq!(storage.get(&keys[0]).await?.unwrap()["to"], "safe");
+//!
+//! // The operator's override; an unknown name changes nothing.
+//! assert!(manager.set_mode("Heuristic").await?);
+//! assert!(manager.set_mode("degraded").await.is_err());
+//! assert_eq!(manager.get_mode_string(), "heuristic");
+//! assert_eq!(manager.get_metrics().total_transitions, 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The crate has no cargo features.
+
+mod config;
+pub use config::{FallbackConfig, Hysteresis};
+
+mod detector;
+pub use detector::{AnomalyDetector, Detection, DetectionRule, RuleBasedDetector};
+
+mod error;
+pub use error::{BoxError, Error, Result};
+
+mod fallbacks;
+pub use fallbacks::{FallbackDefinition, FallbackReport, FallbackRun, SkippedFallback};
+
+mod isolate;
+pub use isolate::Outcome;
+
+mod manager;
+pub use manager::{
+    CALLBACK_FAILURES_METRIC, DROPPED_RECORDS_METRIC, FallbackManager, FallbackManagerBuilder,
+    MODE_METRIC, ManagerMetrics, PERSIST_FAILURES_METRIC, RECENT_TRANSITIONS, TIME_IN_MODE_METRIC,
+    TRANSITIONS_METRIC,
+};
+
+mod mode;
+pub use mode::FallbackMode;
+
+mod policy;
+pub use policy::{CascadePolicy, ThresholdPolicy};
+
+mod transition;
+pub use transition::{MANUAL_REASON, Transition};

@@ -1,0 +1,1141 @@
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use condition::{ConditionParser, Context};
+use health::{HealthState, Timestamp};
+use health_sinks::MetricsSink;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use storage::{MemoryStorage, Operation, Storage, StorageError};
+use tokio::time::Instant;
+
+use crate::error::json_kind;
+use crate::fallbacks::{Action, Registered};
+use crate::isolate::{self, BoxFuture};
+use crate::transition::next_record_id;
+use crate::{
+    AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
+    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, Result, SkippedFallback,
+    ThresholdPolicy, Transition,
+};
+
+/// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
+pub const MODE_METRIC: &str = "fallback_mode";
+/// The counter of transitions, tagged `from` and `to` (Prometheus adds `_total`).
+pub const TRANSITIONS_METRIC: &str = "fallback_transitions";
+/// The histogram of seconds spent in a mode, tagged `mode`, recorded when it is left.
+pub const TIME_IN_MODE_METRIC: &str = "fallback_time_in_mode_seconds";
+/// The counter of failed attempts to persist a transition record.
+pub const PERSIST_FAILURES_METRIC: &str = "fallback_persist_failures";
+/// The counter of transition records dropped unpersisted because the queue was full.
+pub const DROPPED_RECORDS_METRIC: &str = "fallback_records_dropped";
+/// The counter of mode callbacks that failed, panicked or timed out, tagged `mode` and
+/// `outcome`.
+pub const CALLBACK_FAILURES_METRIC: &str = "fallback_callback_failures";
+
+/// How many transitions [`FallbackManager::get_metrics`] lists.
+pub const RECENT_TRANSITIONS: usize = 10;
+
+type ModeCallback = Arc<dyn Fn(Transition) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
+
+tokio::task_local! {
+    /// The managers whose mode callbacks this task is running, innermost last.
+    static RUNNING_CALLBACKS_OF: Arc<[u64]>;
+}
+
+/// The progressive fallback manager: turns health into a mode (PRIMARY, HEURISTIC, SAFE),
+/// explains and keeps every change, and tells whoever registered for it.
+///
+/// - [`cascade`](Self::cascade) applies the [`CascadePolicy`] (by default the original's
+///   [`ThresholdPolicy`]) to a [`HealthState`]. When the mode does not change it takes no
+///   lock and allocates nothing: it is safe to call on every request from every task.
+/// - A change is serialized through one async lock and re-checked under it, so any number
+///   of concurrent [`cascade`](Self::cascade) and [`set_mode`](Self::set_mode) calls make
+///   exactly one [`Transition`] per real change. The record is kept in a bounded log and
+///   persisted as a JSON object under `<namespace>:transition:<id>` (unique,
+///   time-ordered ids; 24 h expiry). A storage failure never blocks or undoes a
+///   transition: the record waits in a bounded queue and is written when storage works
+///   again (at the next transition, or by [`flush_pending`](Self::flush_pending)).
+/// - Mode callbacks run on entry to their mode, while the change still holds the lock, so
+///   each sees the mode it was called for; each runs isolated (its error, panic or
+///   timeout is logged and counted, and never stops the transition or the others).
+/// - [`detect_anomaly`](Self::detect_anomaly) asks the detector of the current mode;
+///   [`register_fallback`](Self::register_fallback) and
+///   [`evaluate_fallbacks`](Self::evaluate_fallbacks) run actions whose `condition`
+///   expressions hold.
+///
+/// See the [crate documentation](crate) for an example.
+pub struct FallbackManager {
+    id: u64,
+    storage: Arc<dyn Storage>,
+    policy: Arc<dyn CascadePolicy>,
+    config: FallbackConfig,
+    parser: ConditionParser,
+    anomaly_detector: Option<Arc<dyn AnomalyDetector>>,
+    heuristic_detector: Option<Arc<dyn AnomalyDetector>>,
+    sink: Option<Arc<dyn MetricsSink>>,
+
+    /// The current mode's level: read without locking by every cascade.
+    mode: AtomicU8,
+    /// Cascades in a row that called for a healthier mode (hysteresis only).
+    healthier_streak: AtomicU64,
+    /// When the current mode was entered, in nanoseconds since `epoch`.
+    entered_at: AtomicU64,
+    epoch: Instant,
+
+    /// Serializes mode changes; held while the entry callbacks run.
+    transition_lock: tokio::sync::Mutex<()>,
+    log: Mutex<VecDeque<Transition>>,
+    total_transitions: AtomicU64,
+    pending: Mutex<Pending>,
+    /// Held by whoever is writing pending records, so they are written once, in order.
+    flush_lock: tokio::sync::Mutex<()>,
+    callbacks: RwLock<[Vec<ModeCallback>; 3]>,
+    fallbacks: RwLock<Vec<Arc<Registered>>>,
+    /// Serializes fallback registrations, so storage and registry agree.
+    registration_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    records: VecDeque<PendingRecord>,
+    dropped: u64,
+}
+
+#[derive(Debug, Clone)]
+struct PendingRecord {
+    key: String,
+    value: Value,
+}
+
+/// What asks for a mode change.
+#[derive(Clone, Copy)]
+enum Request<'a> {
+    Cascade(&'a HealthState),
+    Manual(FallbackMode),
+}
+
+/// A snapshot of the manager for dashboards and the original's `get_metrics()`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ManagerMetrics {
+    /// The current mode.
+    pub current_mode: FallbackMode,
+    /// Whether the mode is not PRIMARY.
+    pub is_degraded: bool,
+    /// Whether the mode is SAFE.
+    pub is_safe_mode: bool,
+    /// Every transition since the manager was built.
+    pub total_transitions: u64,
+    /// The last [`RECENT_TRANSITIONS`] transitions, oldest first.
+    pub recent_transitions: Vec<Transition>,
+    /// Seconds since the current mode was entered (or the manager built).
+    pub time_in_mode_seconds: f64,
+    /// Transition records waiting for storage.
+    pub pending_records: usize,
+    /// Transition records dropped unpersisted because the queue was full.
+    pub dropped_records: u64,
+}
+
+/// Configures a [`FallbackManager`]; made by [`FallbackManager::builder`].
+pub struct FallbackManagerBuilder {
+    storage: Arc<dyn Storage>,
+    config: FallbackConfig,
+    policy: Arc<dyn CascadePolicy>,
+    parser: ConditionParser,
+    anomaly_detector: Option<Arc<dyn AnomalyDetector>>,
+    heuristic_detector: Option<Arc<dyn AnomalyDetector>>,
+    sink: Option<Arc<dyn MetricsSink>>,
+}
+
+impl FallbackManagerBuilder {
+    /// Replaces every setting at once.
+    #[must_use]
+    pub fn config(mut self, config: FallbackConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The decision rule (default: [`ThresholdPolicy::default`], the original's).
+    #[must_use]
+    pub fn policy(mut self, policy: impl CascadePolicy + 'static) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Damps recoveries (see [`Hysteresis`]); off by default.
+    #[must_use]
+    pub fn hysteresis(mut self, hysteresis: Hysteresis) -> Self {
+        self.config.hysteresis = Some(hysteresis);
+        self
+    }
+
+    /// See [`FallbackConfig::namespace`].
+    #[must_use]
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.config.namespace = namespace.into();
+        self
+    }
+
+    /// See [`FallbackConfig::max_log_entries`].
+    #[must_use]
+    pub fn max_log_entries(mut self, entries: usize) -> Self {
+        self.config.max_log_entries = entries;
+        self
+    }
+
+    /// See [`FallbackConfig::max_pending_records`].
+    #[must_use]
+    pub fn max_pending_records(mut self, records: usize) -> Self {
+        self.config.max_pending_records = records;
+        self
+    }
+
+    /// See [`FallbackConfig::record_ttl`].
+    #[must_use]
+    pub fn record_ttl(mut self, ttl: Duration) -> Self {
+        self.config.record_ttl = ttl;
+        self
+    }
+
+    /// See [`FallbackConfig::callback_timeout`].
+    #[must_use]
+    pub fn callback_timeout(mut self, timeout: Duration) -> Self {
+        self.config.callback_timeout = timeout;
+        self
+    }
+
+    /// See [`FallbackConfig::persist_timeout`].
+    #[must_use]
+    pub fn persist_timeout(mut self, timeout: Duration) -> Self {
+        self.config.persist_timeout = timeout;
+        self
+    }
+
+    /// The detector asked in PRIMARY mode (the original's ML anomaly detector).
+    #[must_use]
+    pub fn anomaly_detector(mut self, detector: Arc<dyn AnomalyDetector>) -> Self {
+        self.anomaly_detector = Some(detector);
+        self
+    }
+
+    /// The detector asked in HEURISTIC mode, e.g. a [`RuleBasedDetector`](crate::RuleBasedDetector).
+    #[must_use]
+    pub fn heuristic_detector(mut self, detector: Arc<dyn AnomalyDetector>) -> Self {
+        self.heuristic_detector = Some(detector);
+        self
+    }
+
+    /// Where the mode gauge, the transition counter and the time-in-mode histogram go.
+    #[must_use]
+    pub fn metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// The parser of fallback conditions (default: [`ConditionParser::new`], the default
+    /// whitelist of variables).
+    #[must_use]
+    pub fn condition_parser(mut self, parser: ConditionParser) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// Builds the manager, in PRIMARY mode.
+    #[must_use]
+    pub fn build(self) -> FallbackManager {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let manager = FallbackManager {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage: self.storage,
+            policy: self.policy,
+            config: self.config,
+            parser: self.parser,
+            anomaly_detector: self.anomaly_detector,
+            heuristic_detector: self.heuristic_detector,
+            sink: self.sink,
+            mode: AtomicU8::new(FallbackMode::Primary.level()),
+            healthier_streak: AtomicU64::new(0),
+            entered_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+            transition_lock: tokio::sync::Mutex::new(()),
+            log: Mutex::new(VecDeque::new()),
+            total_transitions: AtomicU64::new(0),
+            pending: Mutex::new(Pending::default()),
+            flush_lock: tokio::sync::Mutex::new(()),
+            callbacks: RwLock::new([Vec::new(), Vec::new(), Vec::new()]),
+            fallbacks: RwLock::new(Vec::new()),
+            registration_lock: tokio::sync::Mutex::new(()),
+        };
+        manager.emit_mode(FallbackMode::Primary);
+        manager
+    }
+}
+
+impl fmt::Debug for FallbackManagerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FallbackManagerBuilder")
+            .field("storage", &self.storage)
+            .field("config", &self.config)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FallbackManager {
+    /// Starts configuring a manager that keeps its records in `storage`.
+    #[must_use]
+    pub fn builder(storage: Arc<dyn Storage>) -> FallbackManagerBuilder {
+        FallbackManagerBuilder {
+            storage,
+            config: FallbackConfig::default(),
+            policy: Arc::new(ThresholdPolicy::default()),
+            parser: ConditionParser::new(),
+            anomaly_detector: None,
+            heuristic_detector: None,
+            sink: None,
+        }
+    }
+
+    /// A manager with default settings on `storage`.
+    #[must_use]
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self::builder(storage).build()
+    }
+
+    /// A manager with default settings on a [`MemoryStorage`] of its own, as the
+    /// original's legacy constructor made it. Records then live only as long as the
+    /// manager: pass a shared storage to [`new`](Self::new) to keep them.
+    #[must_use]
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(MemoryStorage::new()))
+    }
+
+    /// The storage records and definitions are kept in.
+    #[must_use]
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// The settings.
+    #[must_use]
+    pub const fn config(&self) -> &FallbackConfig {
+        &self.config
+    }
+
+    /// The decision rule.
+    #[must_use]
+    pub fn policy(&self) -> &dyn CascadePolicy {
+        &*self.policy
+    }
+
+    /// The detector asked in PRIMARY mode, if any.
+    #[must_use]
+    pub fn anomaly_detector(&self) -> Option<&Arc<dyn AnomalyDetector>> {
+        self.anomaly_detector.as_ref()
+    }
+
+    /// The detector asked in HEURISTIC mode, if any.
+    #[must_use]
+    pub fn heuristic_detector(&self) -> Option<&Arc<dyn AnomalyDetector>> {
+        self.heuristic_detector.as_ref()
+    }
+
+    // ----- mode -------------------------------------------------------------------------
+
+    /// The current mode.
+    #[must_use]
+    #[inline]
+    pub fn get_current_mode(&self) -> FallbackMode {
+        FallbackMode::from_level(self.mode.load(Ordering::Acquire))
+    }
+
+    /// The current mode's name: `"primary"`, `"heuristic"` or `"safe"`.
+    #[must_use]
+    pub fn get_mode_string(&self) -> &'static str {
+        self.get_current_mode().as_str()
+    }
+
+    /// Whether the mode is anything but PRIMARY.
+    #[must_use]
+    pub fn is_degraded(&self) -> bool {
+        self.get_current_mode().is_degraded()
+    }
+
+    /// Whether the mode is SAFE.
+    #[must_use]
+    pub fn is_safe_mode(&self) -> bool {
+        self.get_current_mode() == FallbackMode::Safe
+    }
+
+    /// Applies the policy to `state` and moves to the mode it calls for (subject to the
+    /// [`Hysteresis`], if configured). Returns the mode after the call.
+    ///
+    /// When the mode stays, this reads one atomic and evaluates the policy: no lock, no
+    /// allocation, no await that suspends. A change records a [`Transition`] with the
+    /// policy's reasons, emits metrics, runs the new mode's callbacks and persists the
+    /// record; storage and callback failures are logged and never undo it.
+    ///
+    /// Called from a mode callback of this same manager, a change is refused (logged) and
+    /// the current mode returned.
+    pub async fn cascade(&self, state: &HealthState) -> FallbackMode {
+        let current = self.get_current_mode();
+        let target = self.policy.target(state);
+        if target == current {
+            if self.config.hysteresis.is_some() {
+                self.reset_streak();
+            }
+            return current;
+        }
+        if target < current
+            && let Some(hysteresis) = &self.config.hysteresis
+            && !self.recovery_due(hysteresis)
+        {
+            return current;
+        }
+        // Boxed so that the future of the common, unchanged path stays small.
+        match Box::pin(self.change(Request::Cascade(state), "cascade")).await {
+            Ok(Some(transition)) => transition.to,
+            Ok(None) => self.get_current_mode(),
+            Err(error) => {
+                tracing::warn!(%error, "fallback cascade refused");
+                self.get_current_mode()
+            }
+        }
+    }
+
+    /// Sets the mode by name, ignoring case: the operator's override. The transition's
+    /// reason is [`MANUAL_REASON`]. The next [`cascade`](Self::cascade) applies the
+    /// policy again.
+    ///
+    /// Returns whether the mode changed (`false` when it already was `mode`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidMode`] for a name that is no mode: nothing changes.
+    /// [`Error::Reentrant`] when called from a mode callback of this manager.
+    pub async fn set_mode(&self, mode: &str) -> Result<bool> {
+        let mode = match mode.parse::<FallbackMode>() {
+            Ok(mode) => mode,
+            Err(error) => {
+                tracing::warn!(%error, "fallback set_mode refused");
+                return Err(error);
+            }
+        };
+        self.set_mode_to(mode).await
+    }
+
+    /// [`set_mode`](Self::set_mode) with a typed mode.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Reentrant`] when called from a mode callback of this manager.
+    pub async fn set_mode_to(&self, mode: FallbackMode) -> Result<bool> {
+        if mode == self.get_current_mode() && !self.in_own_callback() {
+            return Ok(false);
+        }
+        Box::pin(self.change(Request::Manual(mode), "set_mode"))
+            .await
+            .map(|transition| transition.is_some())
+    }
+
+    fn reset_streak(&self) {
+        if self.healthier_streak.load(Ordering::Relaxed) != 0 {
+            self.healthier_streak.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one more cascade calling for a healthier mode; whether a step up is due.
+    fn recovery_due(&self, hysteresis: &Hysteresis) -> bool {
+        let streak = self
+            .healthier_streak
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        streak >= u64::from(hysteresis.get_recovery_evaluations()) && self.dwell_elapsed(hysteresis)
+    }
+
+    fn dwell_elapsed(&self, hysteresis: &Hysteresis) -> bool {
+        let min_dwell = hysteresis.get_min_dwell();
+        min_dwell.is_zero() || self.time_in_mode() >= min_dwell
+    }
+
+    fn now_nanos(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn time_in_mode(&self) -> Duration {
+        let entered = self.entered_at.load(Ordering::Acquire);
+        Duration::from_nanos(self.now_nanos().saturating_sub(entered))
+    }
+
+    fn in_own_callback(&self) -> bool {
+        RUNNING_CALLBACKS_OF
+            .try_with(|ids| ids.contains(&self.id))
+            .unwrap_or(false)
+    }
+
+    /// The slow path: decides again under the lock and, if the mode changes, records,
+    /// announces and persists the transition.
+    async fn change(
+        &self,
+        request: Request<'_>,
+        operation: &'static str,
+    ) -> Result<Option<Transition>> {
+        if self.in_own_callback() {
+            return Err(Error::Reentrant { operation });
+        }
+        let guard = self.transition_lock.lock().await;
+        let from = self.get_current_mode();
+        let planned = match request {
+            Request::Manual(to) => (to != from).then(|| (to, MANUAL_REASON.to_owned())),
+            Request::Cascade(state) => self.plan(state, from),
+        };
+        let Some((to, reason)) = planned else {
+            return Ok(None);
+        };
+
+        let transition = Transition::new(Timestamp::now(), from, to, reason);
+        self.mode.store(to.level(), Ordering::Release);
+        let now = self.now_nanos();
+        let entered = self.entered_at.swap(now, Ordering::AcqRel);
+        self.healthier_streak.store(0, Ordering::Relaxed);
+        self.total_transitions.fetch_add(1, Ordering::Relaxed);
+        self.append_to_log(&transition);
+        self.enqueue(&transition);
+        self.emit_transition(
+            &transition,
+            Duration::from_nanos(now.saturating_sub(entered)),
+        );
+        if to > from {
+            tracing::warn!(from = %from, to = %to, reason = %transition.reason, "fallback mode degraded");
+        } else {
+            tracing::info!(from = %from, to = %to, reason = %transition.reason, "fallback mode recovered");
+        }
+
+        self.run_mode_callbacks(&transition).await;
+        drop(guard);
+        self.flush_quietly().await;
+        Ok(Some(transition))
+    }
+
+    /// The target and reason of a cascade from `from`, under the lock.
+    fn plan(&self, state: &HealthState, from: FallbackMode) -> Option<(FallbackMode, String)> {
+        let target = self.policy.target(state);
+        if target == from {
+            return None;
+        }
+        let Some(hysteresis) = self.config.hysteresis.filter(|_| target < from) else {
+            return Some((target, self.policy.explain(state, from, target)));
+        };
+        // Checked again: a transition or an unhealthy evaluation since the fast path
+        // restarts the count and the dwell time.
+        if self.healthier_streak.load(Ordering::Relaxed)
+            < u64::from(hysteresis.get_recovery_evaluations())
+            || !self.dwell_elapsed(&hysteresis)
+        {
+            return None;
+        }
+        let step = if hysteresis.is_stepwise() {
+            from.healthier()
+        } else {
+            target
+        };
+        let mut reason = self.policy.explain(state, from, step);
+        if step != target {
+            reason.push_str("; stepwise_recovery(target=");
+            reason.push_str(target.as_str());
+            reason.push(')');
+        }
+        Some((step, reason))
+    }
+
+    fn append_to_log(&self, transition: &Transition) {
+        let max = self.config.max_log_entries;
+        if max == 0 {
+            return;
+        }
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        while log.len() >= max {
+            log.pop_front();
+        }
+        log.push_back(transition.clone());
+    }
+
+    // ----- callbacks --------------------------------------------------------------------
+
+    /// Registers `callback` to run each time the manager enters `mode`; several may be
+    /// registered per mode and run one after another, in registration order, with the
+    /// transition that entered the mode.
+    ///
+    /// Each runs isolated: an error, a panic or running longer than
+    /// [`FallbackConfig::callback_timeout`] is logged and counted, and neither stops the
+    /// transition nor the other callbacks. Callbacks run while the change still holds the
+    /// manager's lock, so [`get_current_mode`](Self::get_current_mode) inside one returns
+    /// `mode`; for the same reason a callback must not change this manager's mode (such a
+    /// call is refused with [`Error::Reentrant`]).
+    pub fn register_mode_callback<F, Fut>(&self, mode: FallbackMode, callback: F)
+    where
+        F: Fn(Transition) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let callback: ModeCallback = Arc::new(move |transition| Box::pin(callback(transition)));
+        let mut callbacks = self
+            .callbacks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(list) = callbacks.get_mut(usize::from(mode.level())) {
+            list.push(callback);
+        }
+    }
+
+    /// How many callbacks are registered for `mode`.
+    #[must_use]
+    pub fn mode_callback_count(&self, mode: FallbackMode) -> usize {
+        self.callbacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(usize::from(mode.level()))
+            .map_or(0, Vec::len)
+    }
+
+    async fn run_mode_callbacks(&self, transition: &Transition) {
+        let callbacks: Vec<ModeCallback> = self
+            .callbacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(usize::from(transition.to.level()))
+            .cloned()
+            .unwrap_or_default();
+        if callbacks.is_empty() {
+            return;
+        }
+        let mut running: Vec<u64> = RUNNING_CALLBACKS_OF
+            .try_with(|ids| ids.to_vec())
+            .unwrap_or_default();
+        running.push(self.id);
+        let running: Arc<[u64]> = running.into();
+        for (index, callback) in callbacks.iter().enumerate() {
+            let future = RUNNING_CALLBACKS_OF.scope(running.clone(), callback(transition.clone()));
+            let outcome = isolate::run(Box::pin(future), self.config.callback_timeout).await;
+            if !outcome.is_completed() {
+                tracing::warn!(
+                    mode = %transition.to,
+                    callback = index,
+                    %outcome,
+                    "fallback mode callback did not complete; the transition stands"
+                );
+                if let Some(sink) = &self.sink {
+                    sink.emit_counter(
+                        CALLBACK_FAILURES_METRIC,
+                        1,
+                        &[
+                            ("mode", transition.to.as_str()),
+                            ("outcome", outcome.kind()),
+                        ],
+                    );
+                }
+            }
+        }
+    }
+
+    // ----- persistence ------------------------------------------------------------------
+
+    fn enqueue(&self, transition: &Transition) {
+        let key = format!(
+            "{}:transition:{}",
+            self.config.namespace,
+            next_record_id(transition.timestamp)
+        );
+        let value = match serde_json::to_value(transition) {
+            Ok(value) => value,
+            Err(error) => {
+                // Unreachable for this plain record; never worth a panic.
+                tracing::error!(%error, "fallback transition record could not be encoded");
+                return;
+            }
+        };
+        let dropped = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.records.push_back(PendingRecord { key, value });
+            let mut dropped = 0;
+            while pending.records.len() > self.config.max_pending_records.max(1) {
+                pending.records.pop_front();
+                dropped += 1;
+            }
+            pending.dropped += dropped;
+            dropped
+        };
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "fallback transition records dropped unpersisted: the queue is full"
+            );
+            if let Some(sink) = &self.sink {
+                sink.emit_counter(DROPPED_RECORDS_METRIC, dropped, &[]);
+            }
+        }
+    }
+
+    /// How many transition records wait for storage.
+    #[must_use]
+    pub fn pending_records(&self) -> usize {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .records
+            .len()
+    }
+
+    /// Writes the transition records that storage refused earlier, oldest first, and
+    /// returns how many were written. Waits for a flush already in progress.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] from the first write that fails (or exceeds
+    /// [`FallbackConfig::persist_timeout`]); that record and the later ones stay queued.
+    pub async fn flush_pending(&self) -> Result<usize> {
+        let _guard = self.flush_lock.lock().await;
+        self.drain().await
+    }
+
+    /// Flushes after a transition unless another flush runs (it will take our record).
+    async fn flush_quietly(&self) {
+        loop {
+            let Ok(guard) = self.flush_lock.try_lock() else {
+                return;
+            };
+            let result = self.drain().await;
+            drop(guard);
+            match result {
+                Err(error) => {
+                    tracing::warn!(
+                        error = %error,
+                        pending = self.pending_records(),
+                        "fallback transition not persisted yet; it stays queued"
+                    );
+                    return;
+                }
+                // A record queued while we held the lock found it taken: look again.
+                Ok(_) if self.pending_records() == 0 => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    async fn drain(&self) -> Result<usize> {
+        let mut written = 0;
+        loop {
+            let front = self
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .records
+                .front()
+                .cloned();
+            let Some(record) = front else {
+                return Ok(written);
+            };
+            let write = self.storage.set(
+                &record.key,
+                record.value.clone(),
+                Some(self.config.record_ttl),
+            );
+            let result = match tokio::time::timeout(self.config.persist_timeout, write).await {
+                Ok(result) => result,
+                Err(_) => Err(StorageError::Timeout {
+                    operation: Operation::Set,
+                    after: self.config.persist_timeout,
+                }),
+            };
+            if let Err(source) = result {
+                if let Some(sink) = &self.sink {
+                    sink.emit_counter(PERSIST_FAILURES_METRIC, 1, &[]);
+                }
+                return Err(Error::storage(
+                    format!("persisting transition record {}", record.key),
+                    source,
+                ));
+            }
+            written += 1;
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            // The record may have been dropped meanwhile by a full queue.
+            if pending
+                .records
+                .front()
+                .is_some_and(|front| front.key == record.key)
+            {
+                pending.records.pop_front();
+            }
+        }
+    }
+
+    // ----- log and metrics --------------------------------------------------------------
+
+    /// The most recent `limit` transitions, oldest first (all kept ones if fewer; none
+    /// for 0). The log keeps at most [`FallbackConfig::max_log_entries`].
+    #[must_use]
+    pub fn get_transitions_log(&self, limit: usize) -> Vec<Transition> {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let skip = log.len().saturating_sub(limit);
+        log.iter().skip(skip).cloned().collect()
+    }
+
+    /// Every transition since the manager was built, including those the bounded log no
+    /// longer holds.
+    #[must_use]
+    pub fn total_transitions(&self) -> u64 {
+        self.total_transitions.load(Ordering::Relaxed)
+    }
+
+    /// A snapshot: mode, degradation, transition counts and the recent transitions.
+    #[must_use]
+    pub fn get_metrics(&self) -> ManagerMetrics {
+        let current_mode = self.get_current_mode();
+        let (pending_records, dropped_records) = {
+            let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            (pending.records.len(), pending.dropped)
+        };
+        ManagerMetrics {
+            current_mode,
+            is_degraded: current_mode.is_degraded(),
+            is_safe_mode: current_mode == FallbackMode::Safe,
+            total_transitions: self.total_transitions(),
+            recent_transitions: self.get_transitions_log(RECENT_TRANSITIONS),
+            time_in_mode_seconds: self.time_in_mode().as_secs_f64(),
+            pending_records,
+            dropped_records,
+        }
+    }
+
+    fn emit_mode(&self, mode: FallbackMode) {
+        if let Some(sink) = &self.sink {
+            sink.emit(
+                MODE_METRIC,
+                f64::from(mode.level()),
+                &[],
+                Some(SystemTime::now()),
+            );
+        }
+    }
+
+    fn emit_transition(&self, transition: &Transition, time_in_previous: Duration) {
+        let Some(sink) = &self.sink else {
+            return;
+        };
+        self.emit_mode(transition.to);
+        sink.emit_counter(
+            TRANSITIONS_METRIC,
+            1,
+            &[
+                ("from", transition.from.as_str()),
+                ("to", transition.to.as_str()),
+            ],
+        );
+        sink.emit_histogram(
+            TIME_IN_MODE_METRIC,
+            time_in_previous.as_secs_f64(),
+            &[("mode", transition.from.as_str())],
+        );
+    }
+
+    // ----- detection --------------------------------------------------------------------
+
+    /// Judges `data` with the detector of the current mode: the anomaly detector in
+    /// PRIMARY, the heuristic detector in HEURISTIC. In SAFE no detector is asked and the
+    /// answer is `{anomaly: false, confidence: 0.0, mode: "safe"}`.
+    ///
+    /// Never fails: a missing detector answers mode `"primary_unavailable"` or
+    /// `"heuristic_unavailable"`; a detector that fails, panics or runs longer than
+    /// [`FallbackConfig::callback_timeout`] answers mode `"error"` with the message.
+    pub async fn detect_anomaly(&self, data: &Value) -> Detection {
+        let (detector, unavailable) = match self.get_current_mode() {
+            FallbackMode::Primary => (&self.anomaly_detector, Detection::PRIMARY_UNAVAILABLE),
+            FallbackMode::Heuristic => (&self.heuristic_detector, Detection::HEURISTIC_UNAVAILABLE),
+            FallbackMode::Safe => return Detection::none(Detection::SAFE),
+        };
+        let Some(detector) = detector else {
+            return Detection::none(unavailable);
+        };
+        match isolate::catch(detector.detect_anomaly(data), self.config.callback_timeout).await {
+            Ok(Ok(detection)) => detection,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "anomaly detector failed");
+                Detection::error(error.to_string())
+            }
+            Err(outcome) => {
+                tracing::warn!(%outcome, "anomaly detector did not complete");
+                Detection::error(format!("detector {outcome}"))
+            }
+        }
+    }
+
+    // ----- registered fallbacks ---------------------------------------------------------
+
+    /// Registers a fallback: when `condition` holds for a context passed to
+    /// [`evaluate_fallbacks`](Self::evaluate_fallbacks), `action` runs with that context.
+    ///
+    /// The condition is parsed at once with the manager's parser, and the definition
+    /// `{name, condition, metadata, registered_at}` is stored as a JSON object under
+    /// `<namespace>:definition:<name>` before the fallback is registered. Registering a
+    /// name again replaces it. `metadata` is a JSON object, or null for none.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCondition`], [`Error::InvalidMetadata`], or [`Error::Storage`] if
+    /// the definition could not be stored; in each case nothing is registered.
+    pub async fn register_fallback<F, Fut>(
+        &self,
+        name: &str,
+        condition: &str,
+        action: F,
+        metadata: Value,
+    ) -> Result<FallbackDefinition>
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let parsed = self
+            .parser
+            .parse(condition)
+            .map_err(|source| Error::InvalidCondition {
+                name: name.to_owned(),
+                source,
+            })?;
+        let metadata = match metadata {
+            Value::Null => Map::new(),
+            Value::Object(map) => map,
+            other => {
+                return Err(Error::InvalidMetadata {
+                    name: name.to_owned(),
+                    found: json_kind(&other),
+                });
+            }
+        };
+        let definition = FallbackDefinition {
+            name: name.to_owned(),
+            condition: condition.to_owned(),
+            metadata,
+            registered_at: Timestamp::now(),
+        };
+        let action: Action = Arc::new(move |context| Box::pin(action(context)));
+        let _registering = self.registration_lock.lock().await;
+        let key = self.definition_key(name);
+        let value = serde_json::to_value(&definition).map_err(|source| {
+            Error::storage(
+                format!("encoding fallback definition {name:?}"),
+                StorageError::serialization(&key, source),
+            )
+        })?;
+        self.write(&key, value, None).await.map_err(|source| {
+            Error::storage(format!("storing fallback definition {name:?}"), source)
+        })?;
+        let registered = Arc::new(Registered {
+            definition: definition.clone(),
+            condition: parsed,
+            action,
+        });
+        let mut fallbacks = self
+            .fallbacks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match fallbacks
+            .iter_mut()
+            .find(|known| known.definition.name == name)
+        {
+            Some(slot) => *slot = registered,
+            None => fallbacks.push(registered),
+        }
+        Ok(definition)
+    }
+
+    /// Removes a fallback and its stored definition; whether it was registered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if the definition could not be deleted; the fallback stays.
+    pub async fn unregister_fallback(&self, name: &str) -> Result<bool> {
+        let _registering = self.registration_lock.lock().await;
+        let key = self.definition_key(name);
+        match tokio::time::timeout(self.config.persist_timeout, self.storage.delete(&key)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(source)) => {
+                return Err(Error::storage(
+                    format!("deleting fallback definition {name:?}"),
+                    source,
+                ));
+            }
+            Err(_) => {
+                return Err(Error::storage(
+                    format!("deleting fallback definition {name:?}"),
+                    StorageError::Timeout {
+                        operation: Operation::Delete,
+                        after: self.config.persist_timeout,
+                    },
+                ));
+            }
+        }
+        let mut fallbacks = self
+            .fallbacks
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = fallbacks.len();
+        fallbacks.retain(|known| known.definition.name != name);
+        Ok(fallbacks.len() != before)
+    }
+
+    /// The registered fallbacks' definitions, in registration order.
+    #[must_use]
+    pub fn fallback_definitions(&self) -> Vec<FallbackDefinition> {
+        self.fallbacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|registered| registered.definition.clone())
+            .collect()
+    }
+
+    /// Runs the action of every registered fallback whose condition holds for `context`,
+    /// one after another in registration order, and reports what fired and how it ended.
+    ///
+    /// Actions are isolated from each other: an error, a panic or running longer than
+    /// [`FallbackConfig::callback_timeout`] is reported in its [`FallbackRun`] and the
+    /// next one still runs. A condition that cannot be evaluated (a variable the context
+    /// lacks) skips its fallback and is reported in [`FallbackReport::skipped`].
+    pub async fn evaluate_fallbacks(&self, context: &Context) -> FallbackReport {
+        let registered: Vec<Arc<Registered>> = self
+            .fallbacks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut report = FallbackReport::default();
+        for fallback in registered {
+            let name = &fallback.definition.name;
+            match fallback.condition.evaluate(context) {
+                Ok(false) => {}
+                Ok(true) => {
+                    let outcome = isolate::run(
+                        (fallback.action)(context.clone()),
+                        self.config.callback_timeout,
+                    )
+                    .await;
+                    if !outcome.is_completed() {
+                        tracing::warn!(fallback = %name, %outcome, "fallback action did not complete");
+                    }
+                    report.fired.push(FallbackRun {
+                        name: name.clone(),
+                        outcome,
+                    });
+                }
+                Err(error) => report.skipped.push(SkippedFallback {
+                    name: name.clone(),
+                    error,
+                }),
+            }
+        }
+        report
+    }
+
+    fn definition_key(&self, name: &str) -> String {
+        format!("{}:definition:{name}", self.config.namespace)
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        value: Value,
+        expire: Option<Duration>,
+    ) -> storage::Result<()> {
+        match tokio::time::timeout(
+            self.config.persist_timeout,
+            self.storage.set(key, value, expire),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(StorageError::Timeout {
+                operation: Operation::Set,
+                after: self.config.persist_timeout,
+            }),
+        }
+    }
+}
+
+impl Default for FallbackManager {
+    /// [`FallbackManager::in_memory`].
+    fn default() -> Self {
+        Self::in_memory()
+    }
+}
+
+impl fmt::Debug for FallbackManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FallbackManager")
+            .field("mode", &self.get_current_mode())
+            .field("total_transitions", &self.total_transitions())
+            .field("storage", &self.storage.backend())
+            .field("policy", &self.policy)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use health::CircuitState;
+
+    fn open() -> HealthState {
+        let mut state = HealthState::default();
+        state.circuit_breaker.state = CircuitState::Open;
+        state
+    }
+
+    #[tokio::test]
+    async fn the_unchanged_path_touches_neither_lock_nor_log() {
+        let manager = FallbackManager::in_memory();
+        let healthy = HealthState::default();
+        let _held = manager.transition_lock.lock().await;
+        // With the lock held elsewhere, an unchanged cascade still returns at once.
+        for _ in 0..3 {
+            assert_eq!(manager.cascade(&healthy).await, FallbackMode::Primary);
+        }
+        assert_eq!(manager.total_transitions(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_record_queued_during_a_flush_is_written_by_that_flush() {
+        let manager = FallbackManager::in_memory();
+        let flushing = manager.flush_lock.lock().await;
+        assert_eq!(manager.cascade(&open()).await, FallbackMode::Heuristic);
+        // The transition found the flush lock taken and left its record queued.
+        assert_eq!(manager.pending_records(), 1);
+        drop(flushing);
+        assert_eq!(manager.flush_pending().await.unwrap(), 1);
+        assert_eq!(manager.pending_records(), 0);
+        assert_eq!(
+            manager
+                .storage()
+                .keys("fallback:transition:*")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn building_outside_a_runtime_works_and_starts_primary() {
+        let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
+            .max_log_entries(3)
+            .namespace("svc")
+            .build();
+        assert_eq!(manager.get_current_mode(), FallbackMode::Primary);
+        assert_eq!(manager.config().namespace, "svc");
+        assert_eq!(manager.config().max_log_entries, 3);
+        assert_eq!(manager.definition_key("x"), "svc:definition:x");
+    }
+}

@@ -1,0 +1,148 @@
+//! Mode callbacks: several per mode, in order, isolated from each other's errors, panics
+//! and hangs, and refused when they try to change the mode under themselves.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use fallback::{CALLBACK_FAILURES_METRIC, Error, FallbackManager, FallbackMode};
+use storage::MemoryStorage;
+
+use crate::support::{Emitted, RecordingSink, failed, healthy, open};
+
+#[tokio::test(start_paused = true)]
+async fn errors_panics_and_hangs_are_contained_and_the_rest_still_run() {
+    let sink = Arc::new(RecordingSink::default());
+    let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
+        .callback_timeout(Duration::from_secs(2))
+        .metrics_sink(sink.clone())
+        .build();
+    let ran: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let mark = |name: &'static str| {
+        let ran = ran.clone();
+        move || ran.lock().unwrap().push(name)
+    };
+    let first = mark("first");
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        first();
+        async { Err("database unreachable".into()) }
+    });
+    let second = mark("second");
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        second();
+        async { panic!("callback bug") }
+    });
+    let third = mark("third");
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        third();
+        std::future::pending()
+    });
+    let fourth = mark("fourth");
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        fourth();
+        async { Ok(()) }
+    });
+    assert_eq!(manager.mode_callback_count(FallbackMode::Safe), 4);
+    sink.take();
+
+    let started = tokio::time::Instant::now();
+    assert_eq!(manager.cascade(&failed(2)).await, FallbackMode::Safe);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(2),
+        "only the hang cost its timeout"
+    );
+    assert_eq!(*ran.lock().unwrap(), ["first", "second", "third", "fourth"]);
+    assert_eq!(manager.total_transitions(), 1);
+
+    let failures: Vec<String> = sink
+        .take()
+        .into_iter()
+        .filter_map(|emitted| match emitted {
+            Emitted::Counter(name, 1, tags) if name == CALLBACK_FAILURES_METRIC => {
+                assert_eq!(tags[0], ("mode".to_owned(), "safe".to_owned()));
+                Some(tags[1].1.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures, ["failed", "panicked", "timed_out"]);
+
+    // The manager still works after all that.
+    assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Primary);
+}
+
+#[tokio::test]
+async fn callbacks_run_only_on_entry_to_their_mode() {
+    let manager = FallbackManager::in_memory();
+    let entered: Arc<Mutex<Vec<FallbackMode>>> = Arc::default();
+    for mode in FallbackMode::ALL {
+        let entered = entered.clone();
+        manager.register_mode_callback(mode, move |transition| {
+            let entered = entered.clone();
+            async move {
+                entered.lock().unwrap().push(transition.to);
+                Ok(())
+            }
+        });
+    }
+    manager.cascade(&open(1.0)).await;
+    manager.cascade(&open(2.0)).await;
+    manager.cascade(&failed(2)).await;
+    manager.set_mode("primary").await.unwrap();
+    manager.set_mode("primary").await.unwrap();
+    assert_eq!(
+        *entered.lock().unwrap(),
+        [
+            FallbackMode::Heuristic,
+            FallbackMode::Safe,
+            FallbackMode::Primary
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_callback_that_changes_its_own_managers_mode_is_refused_not_deadlocked() {
+    let manager = Arc::new(FallbackManager::in_memory());
+    let answers: Arc<Mutex<Vec<String>>> = Arc::default();
+    let weak: Weak<FallbackManager> = Arc::downgrade(&manager);
+    let seen = answers.clone();
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        let (weak, seen) = (weak.clone(), seen.clone());
+        async move {
+            let manager = weak.upgrade().ok_or("manager gone")?;
+            let refused = manager.set_mode("primary").await.unwrap_err();
+            assert!(matches!(
+                refused,
+                Error::Reentrant {
+                    operation: "set_mode"
+                }
+            ));
+            seen.lock().unwrap().push(refused.to_string());
+            // A cascade from inside changes nothing either.
+            let mode = manager.cascade(&healthy()).await;
+            seen.lock().unwrap().push(mode.to_string());
+            Ok(())
+        }
+    });
+    // Another manager may be driven from inside the callback.
+    let other = Arc::new(FallbackManager::in_memory());
+    let other_inside = other.clone();
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        let other = other_inside.clone();
+        async move {
+            other.set_mode("heuristic").await?;
+            Ok(())
+        }
+    });
+
+    assert_eq!(manager.cascade(&failed(2)).await, FallbackMode::Safe);
+    assert_eq!(
+        *answers.lock().unwrap(),
+        [
+            "set_mode called from a mode callback of the same manager: refused, it would wait for itself",
+            "safe"
+        ]
+    );
+    assert_eq!(manager.total_transitions(), 1);
+    assert_eq!(other.get_current_mode(), FallbackMode::Heuristic);
+}
