@@ -13,6 +13,8 @@ mod bench;
 mod check;
 mod ci;
 mod deny;
+mod e2e_bench;
+mod fuzz;
 mod hooks;
 mod instructions;
 mod lint;
@@ -58,6 +60,16 @@ const TASKS: &[(&str, &str, &str)] = &[
         "compile or run the benches (criterion medians, or callgrind instruction counts); save or compare a baseline",
     ),
     (
+        "fuzz",
+        "[--seconds N] [--target NAME]",
+        "run the cargo-fuzz targets of fuzz/ on stable (RUSTC_BOOTSTRAP=1), N seconds each",
+    ),
+    (
+        "e2e-bench",
+        "[--url URL] [-c N] [-d SECS] [--routes A,B] [--mix] [--no-floor]",
+        "HTTP load on the server (started here without --url) and a bare axum floor: req/s, p50/p95/p99, errors, RSS",
+    ),
+    (
         "hooks",
         "",
         "install a git pre-commit hook running fmt and clippy",
@@ -80,6 +92,8 @@ fn main() -> ExitCode {
         "test" => test::run(),
         "deny" => deny::run(),
         "bench" => bench::run(rest),
+        "e2e-bench" => e2e_bench::run(rest),
+        "fuzz" => fuzz::run(rest),
         "hooks" => hooks::run(),
         "help" | "--help" | "-h" => {
             print_tasks();

@@ -1,0 +1,65 @@
+//! The floor of `cargo xtask e2e-bench`: a bare axum server whose one route returns a
+//! constant, the same body `/health/ready` returns. Whatever the resilience server adds
+//! on top (state, JSON, the request span, metrics) shows as the difference.
+//!
+//! Usage: `constant-server [--listen ADDR]` (default `127.0.0.1:0`); prints
+//! `listening on http://ADDR` once it accepts connections.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool prints its address and errors"
+)]
+
+use std::process::ExitCode;
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut listen = "127.0.0.1:0".to_owned();
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--listen", Some(address)) => listen = address,
+            _ => {
+                eprintln!("usage: constant-server [--listen ADDR]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("constant-server: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(&listen)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("constant-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(listen: &str) -> std::io::Result<()> {
+    let router = Router::new().fallback(get(|| async {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"ready"}"#,
+        )
+    }));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    // As the resilience server does, so both are measured alike.
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    axum::serve(listener, router).await
+}

@@ -1,0 +1,276 @@
+//! The command line, parsed by hand: six flags do not justify a parser dependency.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::config::{Config, LogFormat, StorageBackend};
+use crate::error::ServerError;
+
+/// The help text of `server --help`.
+pub const USAGE: &str = "\
+usage: server [options]
+
+Serves health, readiness, state, Prometheus metrics, the fallback mode and alert
+webhooks over HTTP. With no options it runs the embedded default: MemoryStorage, a
+disk check on /, a storage check, a cascade every 5 s, on 127.0.0.1:8000.
+
+options:
+  --config PATH        read this TOML configuration file
+  --listen ADDR        listen on ADDR (e.g. 0.0.0.0:8000), overrides server.listen
+  --storage BACKEND    `memory` or a redis:// / rediss:// URL, overrides [storage]
+  --log-format FORMAT  `human` or `json`, overrides log.format
+  --log-level FILTER   e.g. `info` or `info,server=debug`, overrides log.level
+  --check-config       validate the configuration, print a summary and exit
+  -h, --help           print this help
+  -V, --version        print the version
+
+environment (secrets stay out of files and process listings):
+  RESILIENCE_ADMIN_TOKEN               bearer token of the write routes
+  RESILIENCE_WEBHOOK_SECRET_DATADOG    shared secret of /monitoring/datadog/webhook
+  RESILIENCE_WEBHOOK_SECRET_NEWRELIC   shared secret of /monitoring/newrelic/webhook
+  RESILIENCE_REDIS_URL                 selects Redis at this URL
+  RESILIENCE_REDIS_PASSWORD            the Redis password, put into the URL
+A secret left unset is generated at start-up and printed once.
+";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Run (or with `check_config`, only validate) with these options.
+    Run(Cli),
+    /// Print [`USAGE`].
+    Help,
+    /// Print the version.
+    Version,
+}
+
+/// The options of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Cli {
+    /// `--config PATH`.
+    pub config: Option<PathBuf>,
+    /// `--listen ADDR`.
+    pub listen: Option<SocketAddr>,
+    /// `--storage BACKEND`.
+    pub storage: Option<String>,
+    /// `--log-format FORMAT`.
+    pub log_format: Option<LogFormat>,
+    /// `--log-level FILTER`.
+    pub log_level: Option<String>,
+    /// `--check-config`.
+    pub check_config: bool,
+}
+
+impl Command {
+    /// Parses the arguments after the program name. Each option takes its value as the
+    /// next argument or after `=` (`--listen=0.0.0.0:8000`).
+    ///
+    /// ```
+    /// use server::{Cli, Command};
+    ///
+    /// let Command::Run(cli) = Command::parse(["--listen", "0.0.0.0:9000", "--check-config"])? else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(cli.listen.unwrap().port(), 9000);
+    /// assert!(cli.check_config);
+    /// assert!(Command::parse(["--lisen", "x"]).is_err());
+    /// # Ok::<(), server::ServerError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ServerError::Usage`] naming the flag for an unknown flag, a missing value or a
+    /// value that does not parse.
+    pub fn parse<I, S>(args: I) -> Result<Self, ServerError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut cli = Cli::default();
+        let mut args = args.into_iter().map(Into::into);
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => {
+                    (flag.to_owned(), Some(value.to_owned()))
+                }
+                _ => (arg, None),
+            };
+            let mut value = |flag: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| usage(format!("{flag} needs a value")))
+            };
+            match flag.as_str() {
+                "-h" | "--help" => return Ok(Self::Help),
+                "-V" | "--version" => return Ok(Self::Version),
+                "--check-config" => cli.check_config = true,
+                "--config" => cli.config = Some(PathBuf::from(value("--config")?)),
+                "--listen" => {
+                    let text = value("--listen")?;
+                    cli.listen = Some(text.parse().map_err(|_| {
+                        usage(format!(
+                            "--listen: {text:?} is not an address such as 127.0.0.1:8000"
+                        ))
+                    })?);
+                }
+                "--storage" => cli.storage = Some(value("--storage")?),
+                "--log-format" => {
+                    let text = value("--log-format")?;
+                    cli.log_format = Some(
+                        text.parse()
+                            .map_err(|message| usage(format!("--log-format: {message}")))?,
+                    );
+                }
+                "--log-level" => cli.log_level = Some(value("--log-level")?),
+                other => {
+                    return Err(usage(format!("unknown option {other:?} (see --help)")));
+                }
+            }
+        }
+        Ok(Self::Run(cli))
+    }
+}
+
+impl Cli {
+    /// The configuration: the file (or the embedded default), then the environment
+    /// through `env`, then these flags, validated.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ServerError`] of reading, parsing or validating, naming the key or flag.
+    pub fn load_config(&self, env: impl Fn(&str) -> Option<String>) -> Result<Config, ServerError> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        if let Some(listen) = self.listen {
+            config.server.listen = listen;
+        }
+        if let Some(storage) = &self.storage {
+            if storage == "memory" {
+                config.storage.backend = StorageBackend::Memory;
+            } else if storage.starts_with("redis://") || storage.starts_with("rediss://") {
+                config
+                    .storage
+                    .use_redis_url(storage)
+                    .map_err(|error| usage(format!("--storage: {}", error_message(&error))))?;
+            } else {
+                return Err(usage(
+                    "--storage: expected `memory` or a redis:// URL".to_owned(),
+                ));
+            }
+        }
+        if let Some(format) = self.log_format {
+            config.log.format = format;
+        }
+        if let Some(level) = &self.log_level {
+            crate::telemetry::parse_filter(level)
+                .map_err(|message| usage(format!("--log-level: {message}")))?;
+            level.clone_into(&mut config.log.level);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn usage(message: String) -> ServerError {
+    ServerError::Usage { message }
+}
+
+fn error_message(error: &ServerError) -> String {
+    match error {
+        ServerError::Config { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Cli {
+        match Command::parse(args.iter().copied()).unwrap() {
+            Command::Run(cli) => cli,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn check_usage(args: &[&str], message: &str) {
+        let error = Command::parse(args.iter().copied()).unwrap_err();
+        assert!(matches!(error, ServerError::Usage { .. }), "{error:?}");
+        assert!(error.to_string().contains(message), "{args:?}: {error}");
+    }
+
+    #[test]
+    fn flags_take_values_after_a_space_or_an_equals_sign() {
+        let cli = run(&[
+            "--config",
+            "a.toml",
+            "--listen=0.0.0.0:9000",
+            "--storage",
+            "memory",
+        ]);
+        assert_eq!(cli.config, Some(PathBuf::from("a.toml")));
+        assert_eq!(cli.listen.unwrap().to_string(), "0.0.0.0:9000");
+        assert_eq!(cli.storage.as_deref(), Some("memory"));
+        let cli = run(&[
+            "--log-format",
+            "json",
+            "--log-level=debug",
+            "--check-config",
+        ]);
+        assert_eq!(cli.log_format, Some(LogFormat::Json));
+        assert_eq!(cli.log_level.as_deref(), Some("debug"));
+        assert!(cli.check_config);
+        assert_eq!(run(&[]), Cli::default());
+        assert_eq!(Command::parse(["-h"]).unwrap(), Command::Help);
+        assert_eq!(Command::parse(["--version"]).unwrap(), Command::Version);
+    }
+
+    #[test]
+    fn bad_flags_are_named() {
+        check_usage(&["--listen"], "--listen needs a value");
+        check_usage(&["--listen", "localhost"], "--listen: \"localhost\"");
+        check_usage(&["--log-format", "xml"], "--log-format: unknown log format");
+        check_usage(&["--verbose"], "unknown option \"--verbose\"");
+        check_usage(&["serve"], "unknown option \"serve\"");
+    }
+
+    #[test]
+    fn flags_override_the_environment_which_overrides_the_file() {
+        let cli = run(&[
+            "--storage",
+            "redis://127.0.0.1:6390/0",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        let config = cli.load_config(|_| None).unwrap();
+        assert_eq!(config.storage.backend_name(), "redis");
+        assert_eq!(config.server.listen.port(), 0);
+
+        let memory = run(&["--storage", "memory"]);
+        let config = memory
+            .load_config(|name| {
+                (name == crate::config::REDIS_URL_VAR).then(|| "redis://127.0.0.1:1/0".to_owned())
+            })
+            .unwrap();
+        assert_eq!(config.storage.backend_name(), "memory");
+
+        let error = run(&["--storage", "etcd://x"])
+            .load_config(|_| None)
+            .unwrap_err();
+        assert!(error.to_string().contains("--storage"), "{error}");
+        let error = run(&["--log-level", "loud"])
+            .load_config(|_| None)
+            .unwrap_err();
+        assert!(error.to_string().contains("--log-level"), "{error}");
+        let error = run(&["--config", "/nonexistent/server.toml"])
+            .load_config(|_| None)
+            .unwrap_err();
+        assert!(matches!(error, ServerError::ConfigFile { .. }), "{error}");
+    }
+}

@@ -1,0 +1,100 @@
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Why the server did not start, or stopped with a failure.
+///
+/// Configuration errors name the offending key (`storage.timeout`, `fallbacks[1].condition`)
+/// so a bad setting stops start-up with a message that says where to look. No message
+/// shows a token, a webhook secret or a Redis password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The command line could not be understood.
+    #[error("{message}")]
+    Usage {
+        /// What was wrong, with a hint.
+        message: String,
+    },
+
+    /// The configuration file could not be read.
+    #[error("cannot read configuration file {}", path.display())]
+    ConfigFile {
+        /// The file named by `--config`.
+        path: PathBuf,
+        /// What the operating system reported.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The configuration file is not valid TOML.
+    #[error("configuration is not valid TOML: {message}")]
+    ConfigSyntax {
+        /// The parser's message, with line and column.
+        message: String,
+    },
+
+    /// A configuration key is unknown, has the wrong type, or a value that cannot be used.
+    #[error("invalid configuration at `{key}`: {message}")]
+    Config {
+        /// The path of the offending key, e.g. `cascade.interval` or `fallbacks[0].condition`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// The listening address could not be bound.
+    #[error("cannot listen on {address}")]
+    Bind {
+        /// The address from `server.listen` or `--listen`.
+        address: SocketAddr,
+        /// What the operating system reported.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A part of the service could not be built from a valid configuration (a metrics sink
+    /// whose address does not resolve, a check that cannot be created).
+    #[error("cannot start {component}: {message}")]
+    Startup {
+        /// What was being built, e.g. `the dogstatsd sink`.
+        component: String,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// Serving failed after start-up (the listener broke).
+    #[error("the HTTP server failed")]
+    Serve {
+        /// What the operating system reported.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ServerError {
+    /// A [`ServerError::Config`] for `key`.
+    pub(crate) fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A [`ServerError::Startup`] for `component`.
+    pub(crate) fn startup(component: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Self::Startup {
+            component: component.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The key a configuration error is about, if it is one.
+    #[must_use]
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Config { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `server` is the process a new user runs first: one axum binary that serves the
+//! workspace's libraries over HTTP. It builds one storage (`MemoryStorage`, or
+//! `RedisAdapter` when configured), one `HealthMonitor` refreshing its checks in the
+//! background, and one `FallbackManager` cascading on the monitor's latest state, and
+//! every route reads those same instances, so readiness, state and the mode never
+//! disagree.
+//!
+//! | Route | Answer |
+//! |-------|--------|
+//! | `GET /health/live` | 200 `{status: "alive", timestamp}` |
+//! | `GET /health/ready` | 200 `{status: "ready"}` in PRIMARY with no failed component, else 503 with the mode and the failed components |
+//! | `GET /health/state` | the monitor's cached state, `fallback: {mode, cascade_log}`, `storage` |
+//! | `GET /health/checks` | the latest check results |
+//! | `GET /health/cascade` | what a cascade would decide now (changes nothing) |
+//! | `POST /health/cascade` | admin: re-run expired checks, cascade, return the mode |
+//! | `GET /metrics`, `GET /health/metrics` | Prometheus text exposition |
+//! | `GET /fallback/transitions?limit=N` | the newest transitions |
+//! | `GET /fallback/metrics` | the manager's metrics |
+//! | `GET /fallback/mode` | the current mode |
+//! | `POST /fallback/mode` | admin: `{mode}`, the operator's override |
+//! | `POST /fallback/evaluate` | admin: run the configured fallback rules on posted variables |
+//! | `POST /monitoring/{provider}/webhook` | webhook secret: Datadog or New Relic alerts, 200 `{ingested: n}` |
+//! | `POST /monitoring/register` | admin: `{provider, name, config}`, kept in storage |
+//!
+//! Bad input gets a 4xx with a JSON body `{"error": code, "detail": message}`, never a
+//! 500: malformed JSON 400, missing or wrong credentials 401, unknown provider or route
+//! 404, body over the limit (1 MiB) 413, wrong content type 415, valid JSON of the wrong
+//! shape 422. A storage outage never fails a read route: answers come from memory and
+//! say `storage: {status: "degraded"}`.
+//!
+//! What it deliberately does not do: health, fallback or alert logic of its own (that
+//! lives in the libraries; the server only wires them), TLS (put it behind a proxy or a
+//! mesh), or coordinating the mode across replicas.
+//!
+//! The binary is `cargo run --release -p server` (see `server --help`); tests and
+//! embedders use [`serve`]:
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use server::{Config, Secret, serve};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let mut config = Config::from_toml_str("[cascade]\ninterval = \"1s\"")?;
+//! config.auth.admin_token = Some(Secret::new("an-admin-token-for-the-docs"));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let address = listener.local_addr()?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let running = tokio::spawn(serve(config, listener, async move { let _ = stopped.await; }));
+//!
+//! let mut stream = tokio::net::TcpStream::connect(address).await?;
+//! stream
+//!     .write_all(b"GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+//!     .await?;
+//! let mut answer = String::new();
+//! stream.read_to_string(&mut answer).await?;
+//! assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+//! assert!(answer.ends_with(r#"{"status":"ready"}"#));
+//!
+//! stop.send(()).ok();
+//! running.await??;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The crate has no cargo features.
+
+mod app;
+
+mod auth;
+pub use auth::{MIN_SECRET_LEN, Secret};
+
+mod cli;
+pub use cli::{Cli, Command, USAGE};
+
+mod config;
+pub use config::{
+    ADMIN_TOKEN_VAR, AuthSection, CascadeSection, ChecksSection, Config, DATADOG_SECRET_VAR,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DiskCheckConfig, DogStatsdSection, FallbackRule,
+    GeneratedSecret, HttpCheckConfig, HysteresisSection, LogFormat, LogSection, MonitorSection,
+    NEWRELIC_SECRET_VAR, REDIS_PASSWORD_VAR, REDIS_URL_VAR, ResourcesSection, ServerSection,
+    SinksSection, StorageBackend, StorageCheckConfig, StorageSection, WebhookSecrets,
+};
+
+mod error;
+pub use error::ServerError;
+
+mod http;
+
+mod routes;
+pub use routes::INTEGRATION_KEY_PREFIX;
+
+mod serve;
+pub use serve::{Server, check_config, serve};
+
+mod telemetry;
+pub use telemetry::{REQUEST_DURATION_METRIC, REQUESTS_METRIC, init_logging};

@@ -1,0 +1,131 @@
+//! The `server` binary: parses the command line, loads the configuration (file,
+//! environment, flags), installs the log subscriber, prints where it listens and any
+//! generated secret once, and serves until SIGINT or SIGTERM. See the `server` library
+//! for the routes, and `server --help` for the options.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints its address, generated secrets and fatal errors"
+)]
+
+use std::process::ExitCode;
+
+use server::{Cli, Command, Config, Server, ServerError, USAGE};
+use tokio::net::TcpListener;
+
+fn main() -> ExitCode {
+    let command = match Command::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(error) => return fail(&error),
+    };
+    match command {
+        Command::Help => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("server {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Run(cli) => run(&cli),
+        _ => fail(&ServerError::Usage {
+            message: "unsupported command".to_owned(),
+        }),
+    }
+}
+
+fn run(cli: &Cli) -> ExitCode {
+    let config = match cli.load_config(|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    if cli.check_config {
+        return match server::check_config(&config) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        };
+    }
+    if let Err(error) = server::init_logging(&config.log) {
+        return fail(&error);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(source) => return fail(&ServerError::Serve { source }),
+    };
+    match runtime.block_on(start_and_serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+async fn start_and_serve(mut config: Config) -> Result<(), ServerError> {
+    let generated = config.auth.generate_missing()?;
+    let address = config.server.listen;
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })?;
+    let local = listener.local_addr().unwrap_or(address);
+    let server = Server::start(config).await?;
+    for secret in &generated {
+        // Shown once, here, never in a log line; set the variable to choose your own.
+        println!(
+            "generated {} (set {} to choose one; shown only now): {}",
+            secret.purpose,
+            secret.variable,
+            secret.secret.expose()
+        );
+    }
+    // Last, so that whoever waits for this line has seen the secrets too.
+    println!("server listening on http://{local}");
+    server.serve(listener, shutdown_signal()).await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Prints `error` with its causes and returns the exit code: 2 for usage and
+/// configuration errors, 1 for the rest.
+fn fail(error: &ServerError) -> ExitCode {
+    let mut message = format!("server: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    eprintln!("{message}");
+    match error {
+        ServerError::Usage { .. }
+        | ServerError::Config { .. }
+        | ServerError::ConfigSyntax { .. }
+        | ServerError::ConfigFile { .. } => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}

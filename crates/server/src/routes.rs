@@ -1,0 +1,436 @@
+//! The routes: each reads the one monitor and the one fallback manager, runs no health
+//! check itself (except `POST /health/cascade`, which asks for a fresh evaluation).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use condition::Context;
+use fallback::{FallbackMode, RECENT_TRANSITIONS};
+use health::{ComponentStatus, HealthCheckResult, HealthCheckStatus, HealthState, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::app::{App, error_chain};
+use crate::auth::bearer;
+use crate::http::{ApiError, ok, read_json, read_json_value, storage_section, with_status};
+
+/// The key prefix of integrations registered through `/monitoring/register`.
+pub const INTEGRATION_KEY_PREFIX: &str = "monitoring:integration:";
+
+/// The default and the largest `limit` of `/fallback/transitions`.
+const DEFAULT_TRANSITIONS_LIMIT: usize = 50;
+const MAX_TRANSITIONS_LIMIT: usize = 10_000;
+
+/// The longest integration name `/monitoring/register` accepts.
+const MAX_INTEGRATION_NAME: usize = 128;
+
+const ADMIN_CHALLENGE: &str = "Bearer realm=\"resilience\"";
+const WEBHOOK_CHALLENGE: &str = "Bearer realm=\"webhooks\"";
+
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/health/state", get(state))
+        .route("/health/checks", get(checks))
+        .route("/health/cascade", get(cascade_preview).post(cascade_now))
+        .route("/health/metrics", get(metrics))
+        .route("/metrics", get(metrics))
+        .route("/fallback/transitions", get(transitions))
+        .route("/fallback/metrics", get(fallback_metrics))
+        .route("/fallback/mode", get(current_mode).post(set_mode))
+        .route("/fallback/evaluate", post(evaluate))
+        .route("/monitoring/register", post(register_integration))
+        .route("/monitoring/{provider}/webhook", post(webhook))
+        .fallback(crate::http::not_found)
+        .method_not_allowed_fallback(crate::http::method_not_allowed)
+        .with_state(app)
+}
+
+// ----- authentication --------------------------------------------------------------------
+
+/// The admin bearer token, checked before the body is read.
+pub(crate) struct Admin;
+
+impl FromRequestParts<Arc<App>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(bearer);
+        match token {
+            Some(token) if app.auth.admin.matches(token) => Ok(Self),
+            _ => Err(ApiError::unauthorized(ADMIN_CHALLENGE)),
+        }
+    }
+}
+
+// ----- health ----------------------------------------------------------------------------
+
+async fn live() -> Response {
+    ok(json!({"status": "alive", "timestamp": Timestamp::now()}))
+}
+
+/// Names of what counts as failed: failed components and unhealthy checks.
+fn failed_names(state: &HealthState) -> Vec<&str> {
+    let components = state
+        .components
+        .iter()
+        .filter(|(_, component)| component.status == ComponentStatus::Failed)
+        .map(|(name, _)| name.as_str());
+    let checks = state
+        .health_checks
+        .iter()
+        .filter(|(_, result)| result.status == HealthCheckStatus::Unhealthy)
+        .map(|(name, _)| name.as_str());
+    components
+        .chain(checks)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let mode = app.fallback.get_current_mode();
+    if app.shutting_down.load(Ordering::Relaxed) {
+        return with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "status": "not_ready",
+                "mode": mode,
+                "failed_components": [],
+                "detail": "Service not ready: shutting down",
+            }),
+        );
+    }
+    let state = app.monitor.cached_state();
+    let failed = failed_names(&state);
+    if mode == FallbackMode::Primary && failed.is_empty() && state.system.failed_components == 0 {
+        return ok(json!({"status": "ready"}));
+    }
+    let mut reasons = Vec::new();
+    if mode != FallbackMode::Primary {
+        reasons.push(format!("{mode} mode"));
+    }
+    if !failed.is_empty() {
+        reasons.push(format!("failed components: {}", failed.join(", ")));
+    }
+    with_status(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({
+            "status": "not_ready",
+            "mode": mode,
+            "failed_components": failed,
+            "detail": format!("Service not ready: {}", reasons.join("; ")),
+            "storage": storage_json(&app, &state.health_checks),
+        }),
+    )
+}
+
+fn storage_json(app: &App, checks: &BTreeMap<String, HealthCheckResult>) -> Value {
+    storage_section(
+        app.storage_backend,
+        app.storage_degraded(checks),
+        app.fallback.pending_records(),
+    )
+}
+
+#[derive(Serialize)]
+struct StateBody<'a> {
+    #[serde(flatten)]
+    state: &'a HealthState,
+    fallback: Value,
+    storage: Value,
+}
+
+async fn state(State(app): State<Arc<App>>) -> Response {
+    let state = app.monitor.cached_state();
+    let fallback = json!({
+        "mode": app.fallback.get_current_mode(),
+        "cascade_log": app.fallback.get_transitions_log(RECENT_TRANSITIONS),
+    });
+    let body = StateBody {
+        state: &state,
+        fallback,
+        storage: storage_json(&app, &state.health_checks),
+    };
+    axum::Json(body).into_response()
+}
+
+async fn checks(State(app): State<Arc<App>>) -> Response {
+    let checks = app.monitor.cached_results();
+    let storage = storage_json(&app, &checks);
+    ok(json!({"checks": checks, "timestamp": Timestamp::now(), "storage": storage}))
+}
+
+/// `GET /health/cascade`: what a cascade would decide on the latest state, changing
+/// nothing (the original's GET changed the mode; a GET must be safe to repeat).
+async fn cascade_preview(State(app): State<Arc<App>>) -> Response {
+    let state = app.monitor.cached_state();
+    let current = app.fallback.get_current_mode();
+    let evaluated = app.fallback.policy().target(&state);
+    ok(json!({
+        "fallback_mode": current,
+        "evaluated_mode": evaluated,
+        "would_change": evaluated != current,
+        "timestamp": Timestamp::now(),
+    }))
+}
+
+/// `POST /health/cascade`: re-runs expired checks, cascades and returns the mode.
+async fn cascade_now(_admin: Admin, State(app): State<Arc<App>>) -> Response {
+    let previous = app.fallback.get_current_mode();
+    let state = app.monitor.get_comprehensive_state().await;
+    let mode = app.fallback.cascade(&state).await;
+    ok(json!({
+        "fallback_mode": mode,
+        "previous_mode": previous,
+        "changed": mode != previous,
+        "timestamp": Timestamp::now(),
+    }))
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, app.prometheus.content_type())],
+        app.prometheus.render(),
+    )
+        .into_response()
+}
+
+// ----- fallback --------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransitionsQuery {
+    limit: Option<usize>,
+}
+
+async fn transitions(
+    State(app): State<Arc<App>>,
+    query: Result<Query<TransitionsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("invalid query: {}", rejection.body_text()),
+        )
+    })?;
+    let limit = query.limit.unwrap_or(DEFAULT_TRANSITIONS_LIMIT);
+    if !(1..=MAX_TRANSITIONS_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_TRANSITIONS_LIMIT}, got {limit}"),
+        ));
+    }
+    let checks = app.monitor.cached_results();
+    Ok(ok(json!({
+        "transitions": app.fallback.get_transitions_log(limit),
+        "total_transitions": app.fallback.total_transitions(),
+        "storage": storage_json(&app, &checks),
+    })))
+}
+
+async fn fallback_metrics(State(app): State<Arc<App>>) -> Response {
+    let checks = app.monitor.cached_results();
+    let metrics = serde_json::to_value(app.fallback.get_metrics()).unwrap_or(Value::Null);
+    let mut body = match metrics {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    body.insert("storage".to_owned(), storage_json(&app, &checks));
+    ok(Value::Object(body))
+}
+
+async fn current_mode(State(app): State<Arc<App>>) -> Response {
+    let mode = app.fallback.get_current_mode();
+    ok(json!({"mode": mode, "is_degraded": mode.is_degraded()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModeBody {
+    mode: String,
+}
+
+async fn set_mode(
+    _admin: Admin,
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let ModeBody { mode } = read_json(&headers, body, app.max_body_bytes).await?;
+    let valid: Vec<&str> = FallbackMode::ALL.iter().map(|mode| mode.as_str()).collect();
+    let Ok(target) = mode.parse::<FallbackMode>() else {
+        return Err(ApiError::bad_request(
+            "invalid_mode",
+            format!(
+                "{mode:?} is not a fallback mode: expected one of {}",
+                valid.join(", ")
+            ),
+        )
+        .with("valid_modes", valid));
+    };
+    let previous = app.fallback.get_current_mode();
+    let changed = app.fallback.set_mode_to(target).await.map_err(|error| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "mode_change_refused",
+            error_chain(&error),
+        )
+    })?;
+    tracing::info!(from = %previous, to = %target, changed, "fallback mode set by an operator");
+    Ok(ok(json!({
+        "mode": app.fallback.get_current_mode(),
+        "previous_mode": previous,
+        "changed": changed,
+    })))
+}
+
+/// `POST /fallback/evaluate`: runs the configured fallback rules whose condition holds
+/// for the posted variables (`{"severity": 0.9, "recurrence_count": 3}`).
+async fn evaluate(
+    _admin: Admin,
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let variables = read_json_value(&headers, body, app.max_body_bytes).await?;
+    if !variables.is_object() {
+        return Err(ApiError::unprocessable(
+            "the body must be a JSON object of variables, e.g. {\"severity\": 0.9}",
+        ));
+    }
+    let context = Context::from_json(&variables)
+        .map_err(|error| ApiError::unprocessable(format!("invalid variables: {error}")))?;
+    let report = app.fallback.evaluate_fallbacks(&context).await;
+    let report = serde_json::to_value(&report).unwrap_or(Value::Null);
+    Ok(ok(json!({
+        "report": report,
+        "mode": app.fallback.get_current_mode(),
+    })))
+}
+
+// ----- monitoring --------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    provider: String,
+    name: String,
+    #[serde(default)]
+    config: Option<Map<String, Value>>,
+}
+
+async fn register_integration(
+    _admin: Admin,
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let RegisterBody {
+        provider,
+        name,
+        config,
+    } = read_json(&headers, body, app.max_body_bytes).await?;
+    let Some(adapter) = health::adapter_for(provider.trim()) else {
+        return Err(ApiError::bad_request(
+            "unknown_provider",
+            format!("{provider:?} is not a supported provider: expected datadog or newrelic"),
+        )
+        .with("valid_providers", ["datadog", "newrelic"].as_slice()));
+    };
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_INTEGRATION_NAME
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!(
+                "name must be 1 to {MAX_INTEGRATION_NAME} characters without control characters"
+            ),
+        ));
+    }
+    let provider = adapter.provider();
+    let record = json!({
+        "provider": provider,
+        "name": name,
+        "config": config.unwrap_or_default(),
+        "registered_at": Timestamp::now(),
+    });
+    let key = format!("{INTEGRATION_KEY_PREFIX}{name}");
+    app.storage.set(&key, record, None).await.map_err(|error| {
+        tracing::warn!(integration = %name, error = %error_chain(&error), "integration not registered: storage failed");
+        ApiError::storage_unavailable("storage did not accept the registration; retry later")
+    })?;
+    tracing::info!(integration = %name, provider, "integration registered");
+    Ok(ok(
+        json!({"status": "registered", "name": name, "provider": provider}),
+    ))
+}
+
+/// `POST /monitoring/{provider}/webhook`, refusing in this order: an unknown provider
+/// 404, a missing or wrong secret 401, then the body checks of [`read_json_value`], then
+/// a payload the provider never sends 422.
+async fn webhook(
+    State(app): State<Arc<App>>,
+    provider: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let adapter = provider
+        .ok()
+        .and_then(|Path(provider)| health::adapter_for(&provider))
+        .ok_or_else(|| {
+            ApiError::not_found("provider not supported: expected datadog or newrelic")
+                .with("valid_providers", ["datadog", "newrelic"].as_slice())
+        })?;
+    let provider = adapter.provider();
+    let secret = app
+        .auth
+        .webhook_secret(provider)
+        .ok_or_else(|| ApiError::unauthorized(WEBHOOK_CHALLENGE))?;
+    let presented = headers
+        .get(&app.auth.webhook_header)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(bearer)
+        });
+    if !presented.is_some_and(|candidate| secret.matches(candidate)) {
+        tracing::info!(provider, "webhook refused: missing or wrong secret");
+        return Err(ApiError::unauthorized(WEBHOOK_CHALLENGE));
+    }
+    let payload = read_json_value(&headers, body, app.max_body_bytes).await?;
+    let alerts = adapter
+        .parse_payload(&payload)
+        .map_err(|error| ApiError::unprocessable(error.to_string()).with("provider", provider))?;
+    let ingested = adapter.ingest(&alerts, app.monitor.registry());
+    tracing::info!(provider, ingested, "webhook alerts ingested");
+    if ingested > 0 {
+        // The components just changed: cascade now rather than at the next tick, off the
+        // request so the provider gets its answer at once.
+        let app = app.clone();
+        tokio::spawn(async move {
+            let state = app.monitor.cached_state();
+            app.fallback.cascade(&state).await;
+        });
+    }
+    Ok(ok(json!({"ingested": ingested})))
+}

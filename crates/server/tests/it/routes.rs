@@ -1,0 +1,463 @@
+//! Every route against MemoryStorage, in-process.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{TestServer, eventually};
+
+fn is_timestamp(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|text| text.parse::<health::Timestamp>().is_ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_answers_alive_with_a_timestamp() {
+    let server = TestServer::memory("").await;
+    let body = server.get("/health/live").await.expect(200).json();
+    assert_eq!(body["status"], "alive");
+    assert!(is_timestamp(&body["timestamp"]), "{body}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_is_ready_in_primary_and_names_the_mode_or_failed_components_otherwise() {
+    let server = TestServer::memory("").await;
+    assert_eq!(
+        server.get("/health/ready").await.expect(200).json(),
+        json!({"status": "ready"})
+    );
+
+    server.set_mode("heuristic").await.expect(200);
+    let body = server.get("/health/ready").await.expect(503).json();
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["mode"], "heuristic");
+    assert_eq!(body["failed_components"], json!([]));
+    assert_eq!(body["detail"], "Service not ready: heuristic mode");
+
+    server.set_mode("primary").await.expect(200);
+    // One failed component: the cascade keeps PRIMARY (SAFE needs two), readiness fails.
+    server
+        .webhook(
+            "datadog",
+            r#"{"alert_type": "error", "check": "payments", "text": "down"}"#,
+        )
+        .await
+        .expect(200);
+    let body = server.get("/health/ready").await.expect(503).json();
+    assert_eq!(body["mode"], "primary");
+    assert_eq!(body["failed_components"], json!(["payments"]));
+    assert_eq!(
+        body["detail"],
+        "Service not ready: failed components: payments"
+    );
+
+    server
+        .webhook(
+            "datadog",
+            r#"{"alert_type": "success", "check": "payments", "text": "back"}"#,
+        )
+        .await
+        .expect(200);
+    server.get("/health/ready").await.expect(200);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_is_the_monitors_state_with_the_fallback_mode_and_the_last_ten_transitions() {
+    let server = TestServer::memory("").await;
+    let modes = ["heuristic", "safe", "primary"];
+    for index in 0..12 {
+        server.set_mode(modes[index % 3]).await.expect(200);
+    }
+    let body = server.get("/health/state").await.expect(200).json();
+    for key in [
+        "timestamp",
+        "system",
+        "circuit_breaker",
+        "retry",
+        "resources",
+        "components",
+        "health_checks",
+        "uptime_seconds",
+        "fallback",
+        "storage",
+    ] {
+        assert!(body.get(key).is_some(), "no {key} in {body}");
+    }
+    assert_eq!(body["fallback"]["mode"], "primary");
+    let log = body["fallback"]["cascade_log"].as_array().unwrap();
+    assert_eq!(log.len(), 10);
+    // The last ten, oldest first: the 3rd change (to primary) through the 12th.
+    let targets: Vec<&str> = log
+        .iter()
+        .map(|record| record["to"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = (2..12).map(|index| modes[index % 3]).collect();
+    assert_eq!(targets, expected);
+    assert_eq!(log[0]["reason"], "manual");
+    assert_eq!(body["health_checks"]["disk"]["status"], "healthy");
+    assert_eq!(body["health_checks"]["storage"]["status"], "healthy");
+    assert_eq!(
+        body["storage"],
+        json!({"backend": "memory", "status": "ok", "pending_records": 0})
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_lists_the_latest_results_of_every_configured_check() {
+    let server = TestServer::memory("").await;
+    let body = server.get("/health/checks").await.expect(200).json();
+    let names: BTreeSet<&str> = body["checks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names, BTreeSet::from(["disk", "storage"]));
+    assert_eq!(
+        body["checks"]["storage"]["message"],
+        "memory connection healthy"
+    );
+    assert!(is_timestamp(&body["timestamp"]));
+    server.stop().await.unwrap();
+}
+
+/// A downstream service that counts how often it is probed.
+async fn counting_service() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let probes = Arc::new(AtomicUsize::new(0));
+    let counter = probes.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 1024];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (addr, probes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_state_and_checks_are_served_from_the_cache_never_by_running_checks() {
+    let (addr, probes) = counting_service().await;
+    let server = TestServer::memory(&format!(
+        "[[checks.http]]\nname = \"billing\"\nurl = \"http://{addr}/health\"\n"
+    ))
+    .await;
+    // Start-up runs the checks, and the refresher's first round follows at once.
+    eventually("the start-up probes", Duration::from_secs(10), || async {
+        probes.load(Ordering::SeqCst) >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = probes.load(Ordering::SeqCst);
+    for _ in 0..30 {
+        server.get("/health/ready").await.expect(200);
+        server.get("/health/state").await.expect(200);
+        server.get("/health/checks").await.expect(200);
+        server.get("/health/cascade").await.expect(200);
+    }
+    assert_eq!(
+        probes.load(Ordering::SeqCst),
+        before,
+        "a read route ran a check"
+    );
+    let body = server.get("/health/checks").await.json();
+    assert_eq!(body["checks"]["billing"]["status"], "healthy");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_reads_the_same_mode() {
+    let server = TestServer::memory("").await;
+    for mode in ["safe", "heuristic", "primary"] {
+        server.set_mode(mode).await.expect(200);
+        let level = match mode {
+            "primary" => 0,
+            "heuristic" => 1,
+            _ => 2,
+        };
+        let state = server.get("/health/state").await.json();
+        assert_eq!(state["fallback"]["mode"], mode);
+        assert_eq!(server.get("/fallback/mode").await.json()["mode"], mode);
+        assert_eq!(
+            server.get("/fallback/metrics").await.json()["current_mode"],
+            mode
+        );
+        assert_eq!(
+            server.get("/health/cascade").await.json()["fallback_mode"],
+            mode
+        );
+        let ready = server.get("/health/ready").await;
+        if mode == "primary" {
+            ready.expect(200);
+        } else {
+            assert_eq!(ready.expect(503).json()["mode"], mode);
+        }
+        let metrics = server.get("/metrics").await.text();
+        assert!(
+            metrics.contains(&format!("\nfallback_mode {level}\n")),
+            "{mode}: {metrics}"
+        );
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_cascade_previews_and_post_cascade_applies() {
+    let server = TestServer::memory("").await;
+    server.set_mode("heuristic").await.expect(200);
+    let preview = server.get("/health/cascade").await.expect(200).json();
+    assert_eq!(preview["fallback_mode"], "heuristic");
+    assert_eq!(preview["evaluated_mode"], "primary");
+    assert_eq!(preview["would_change"], true);
+    assert!(is_timestamp(&preview["timestamp"]));
+    assert_eq!(
+        server.get("/fallback/mode").await.json()["mode"],
+        "heuristic",
+        "GET changed the mode"
+    );
+
+    server
+        .request("POST", "/health/cascade", &[], None)
+        .await
+        .expect(401);
+    let applied = server
+        .admin_post("/health/cascade", "")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(applied["fallback_mode"], "primary");
+    assert_eq!(applied["previous_mode"], "heuristic");
+    assert_eq!(applied["changed"], true);
+    let log = server.get("/fallback/transitions?limit=1").await.json();
+    assert_eq!(log["transitions"][0]["from"], "heuristic");
+    assert_ne!(log["transitions"][0]["reason"], "manual");
+
+    // Two failed components: the cascade goes SAFE and explains why.
+    for component in ["db", "cache"] {
+        server
+            .webhook(
+                "newrelic",
+                &format!(r#"{{"condition_name": "{component}", "severity": "critical"}}"#),
+            )
+            .await
+            .expect(200);
+    }
+    let applied = server
+        .admin_post("/health/cascade", "")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(applied["fallback_mode"], "safe");
+    let log = server.get("/fallback/transitions?limit=1").await.json();
+    assert_eq!(log["transitions"][0]["reason"], "multiple_failures(2)");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_prometheus_text_on_both_paths() {
+    let server = TestServer::memory("").await;
+    server.get("/health/ready").await.expect(200);
+    for path in ["/metrics", "/health/metrics"] {
+        let reply = server.get(path).await.expect(200);
+        assert_eq!(
+            reply.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        let text = reply.text();
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="GET",route="/health/ready",status="200"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE health_check_status gauge"), "{text}");
+        assert!(
+            text.contains(r#"health_check_status{check="storage"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP fallback_mode The fallback mode"),
+            "{text}"
+        );
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_honour_the_limit_and_fallback_metrics_count_them() {
+    let server = TestServer::memory("").await;
+    for mode in ["heuristic", "safe", "primary"] {
+        server.set_mode(mode).await.expect(200);
+    }
+    let body = server
+        .get("/fallback/transitions?limit=2")
+        .await
+        .expect(200)
+        .json();
+    let targets: Vec<&str> = body["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["safe", "primary"]);
+    assert_eq!(body["total_transitions"], 3);
+    let all = server.get("/fallback/transitions").await.expect(200).json();
+    assert_eq!(all["transitions"].as_array().unwrap().len(), 3);
+
+    let metrics = server.get("/fallback/metrics").await.expect(200).json();
+    assert_eq!(metrics["current_mode"], "primary");
+    assert_eq!(metrics["is_degraded"], false);
+    assert_eq!(metrics["total_transitions"], 3);
+    assert_eq!(metrics["recent_transitions"].as_array().unwrap().len(), 3);
+    assert_eq!(metrics["pending_records"], 0);
+    assert_eq!(metrics["storage"]["status"], "ok");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setting_the_mode_ignores_case_and_reports_whether_it_changed() {
+    let server = TestServer::memory("").await;
+    let body = server.set_mode("HEURISTIC").await.expect(200).json();
+    assert_eq!(
+        body,
+        json!({"mode": "heuristic", "previous_mode": "primary", "changed": true})
+    );
+    let body = server.set_mode("heuristic").await.expect(200).json();
+    assert_eq!(body["changed"], false);
+    assert_eq!(
+        server.get("/fallback/metrics").await.json()["total_transitions"],
+        1
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_fallback_rules_fire_on_posted_variables() {
+    let server = TestServer::memory(
+        r#"
+[[fallbacks]]
+name = "hot"
+condition = "severity >= 0.8 and recurrence_count >= 2"
+mode = "heuristic"
+
+[[fallbacks]]
+name = "noted"
+condition = "confidence < 0.1"
+"#,
+    )
+    .await;
+    let body = server
+        .admin_post(
+            "/fallback/evaluate",
+            r#"{"severity": 0.9, "recurrence_count": 3}"#,
+        )
+        .await
+        .expect(200)
+        .json();
+    let fired: Vec<&str> = body["report"]["fired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(fired, ["hot"]);
+    let skipped: Vec<&str> = body["report"]["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|skip| skip["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["noted"], "confidence was not given: {body}");
+    assert_eq!(body["mode"], "heuristic");
+
+    let body = server
+        .admin_post(
+            "/fallback/evaluate",
+            r#"{"severity": 0.1, "recurrence_count": 3, "confidence": 0.05}"#,
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(body["report"]["fired"][0]["name"], "noted");
+    assert_eq!(body["report"]["fired"].as_array().unwrap().len(), 1);
+
+    server
+        .admin_post("/fallback/evaluate", "[1, 2]")
+        .await
+        .expect(422);
+    server
+        .request(
+            "POST",
+            "/fallback/evaluate",
+            &[("content-type", "application/json")],
+            Some(b"{}".to_vec()),
+        )
+        .await
+        .expect(401);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_an_integration_validates_provider_and_name() {
+    let server = TestServer::memory("").await;
+    let body = server
+        .admin_post(
+            "/monitoring/register",
+            r#"{"provider": "DataDog", "name": "prod-eu", "config": {"site": "datadoghq.eu"}}"#,
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(
+        body,
+        json!({"status": "registered", "name": "prod-eu", "provider": "datadog"})
+    );
+    let body = server
+        .admin_post(
+            "/monitoring/register",
+            r#"{"provider": "pagerduty", "name": "x"}"#,
+        )
+        .await
+        .expect(400)
+        .json();
+    assert_eq!(body["error"], "unknown_provider");
+    assert_eq!(body["valid_providers"], json!(["datadog", "newrelic"]));
+    server
+        .admin_post(
+            "/monitoring/register",
+            r#"{"provider": "datadog", "name": "  "}"#,
+        )
+        .await
+        .expect(400);
+    server
+        .admin_post("/monitoring/register", r#"{"provider": "datadog"}"#)
+        .await
+        .expect(422);
+    server
+        .admin_post(
+            "/monitoring/register",
+            r#"{"provider": "datadog", "name": "a", "config": [1]}"#,
+        )
+        .await
+        .expect(422);
+    server.stop().await.unwrap();
+}
