@@ -11,12 +11,23 @@
 //! instructions storage/memory/get 10000
 //! ```
 #![allow(missing_docs, reason = "a measurement program, not an API")]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a measurement aborts on failure")]
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line program")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a measurement aborts on failure"
+)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program"
+)]
 
 use std::hint::black_box;
 use std::process::ExitCode;
 
+use condition::{Context, parse_condition};
+use fallback::FallbackManager;
+use health::HealthState;
 use serde_json::{Value, json};
 use storage::{MemoryStorage, Storage};
 use tokio::runtime::Runtime;
@@ -27,12 +38,64 @@ const KEYS: usize = 64;
 type Case = fn(u64);
 
 const CASES: &[(&str, Case)] = &[
+    ("condition/evaluate/short", condition_short),
+    ("condition/evaluate/long", condition_long),
+    ("fallback/cascade/unchanged", cascade_unchanged),
     ("storage/memory/get", memory_get),
     ("storage/memory/set", memory_set),
 ];
 
+/// The conditions of the `condition` crate's criterion bench.
+const SHORT: &str = "severity >= 0.8 and recurrence_count >= 2";
+const LONG: &str = "(severity >= 0.8 and recurrence_count >= 2) or (confidence < 0.3 and step != 4) \
+     or (duration > 120 and severity >= 0.95) or (step == 4 and confidence >= 0.5) \
+     or (recurrence_count < 10 and duration <= 60)";
+
+fn evaluate_repeatedly(source: &str, context: &Context, iterations: u64) {
+    let condition = parse_condition(source).unwrap();
+    for _ in 0..iterations {
+        black_box(black_box(&condition).evaluate(black_box(context)).unwrap());
+    }
+}
+
+fn condition_short(iterations: u64) {
+    let context = Context::new()
+        .with("severity", 0.9)
+        .with("recurrence_count", 3);
+    evaluate_repeatedly(SHORT, &context, iterations);
+}
+
+fn condition_long(iterations: u64) {
+    let context = Context::new()
+        .with("severity", 0.9)
+        .with("recurrence_count", 1)
+        .with("confidence", 0.2)
+        .with("step", 4)
+        .with("duration", 130.0);
+    evaluate_repeatedly(LONG, &context, iterations);
+}
+
+/// A healthy state keeps the manager in PRIMARY: the cascade's no-change path.
+fn cascade_unchanged(iterations: u64) {
+    let runtime = runtime();
+    let manager = FallbackManager::new(std::sync::Arc::new(MemoryStorage::new()));
+    let state: HealthState = serde_json::from_value(json!({
+        "circuit_breaker": {"state": "CLOSED"},
+        "retry": {"failures_1h": 0},
+        "system": {"failed_components": 0},
+    }))
+    .unwrap();
+    runtime.block_on(async {
+        for _ in 0..iterations {
+            black_box(manager.cascade(black_box(&state)).await);
+        }
+    });
+}
+
 fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
 }
 
 fn document() -> Value {
@@ -68,7 +131,10 @@ fn memory_set(iterations: u64) {
     runtime.block_on(async {
         for i in 0..iterations {
             let key = &keys[usize::try_from(i).unwrap() % KEYS];
-            storage.set(key, black_box(value.clone()), None).await.unwrap();
+            storage
+                .set(key, black_box(value.clone()), None)
+                .await
+                .unwrap();
         }
     });
 }
