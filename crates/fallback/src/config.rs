@@ -25,7 +25,9 @@ pub struct FallbackConfig {
     /// How many records wait for storage at most while it fails; beyond that the oldest
     /// are dropped and counted (default 1000; 0 counts as 1, the record being written).
     pub max_pending_records: usize,
-    /// How long a persisted transition record lives in storage (default 24 hours).
+    /// How long a persisted transition record lives in storage (default 24 hours). It
+    /// must be one the storage accepts (not zero): a record storage refuses as an invalid
+    /// argument is dropped and counted, not retried.
     pub record_ttl: Duration,
     /// How long one mode callback or fallback action may run before it is abandoned
     /// (default 5 seconds).
@@ -67,8 +69,12 @@ impl Default for FallbackConfig {
 /// - the current mode was entered at least [`min_dwell`](Self::min_dwell) ago;
 /// - the last [`recovery_evaluations`](Self::recovery_evaluations) cascades in a row all
 ///   called for a healthier mode (any other cascade restarts the count);
+/// - the step goes no further than the least healthy mode those cascades called for
+///   (SAFE, then two cascades for HEURISTIC and one for PRIMARY: HEURISTIC), the reason
+///   then ending in `damped_recovery(target=<mode>)`;
 /// - with [`stepwise`](Self::stepwise), the step goes one mode at a time (SAFE, then
-///   HEURISTIC, then PRIMARY, each step meeting the two rules above again).
+///   HEURISTIC, then PRIMARY, each step meeting the rules above again), the reason then
+///   ending in `stepwise_recovery(target=<mode>)` when the target was further.
 ///
 /// `Hysteresis::new()` alone damps nothing; set what you need:
 ///

@@ -77,11 +77,16 @@ impl<F: Future + ?Sized> Future for CatchUnwind<F> {
     }
 }
 
-/// Awaits `future` for at most `timeout`, catching its panics.
-pub(crate) async fn catch<T>(
-    future: Pin<Box<dyn Future<Output = T> + Send + '_>>,
+/// Calls `start` and awaits the future it returns for at most `timeout`, catching the
+/// panics of both: user code may panic while building its future, not only in it.
+pub(crate) async fn catch<'a, T>(
+    start: impl FnOnce() -> Pin<Box<dyn Future<Output = T> + Send + 'a>>,
     timeout: Duration,
 ) -> Result<T, Outcome> {
+    let future = match catch_unwind(AssertUnwindSafe(start)) {
+        Ok(future) => future,
+        Err(payload) => return Err(Outcome::Panicked(panic_message(payload.as_ref()))),
+    };
     match tokio::time::timeout(timeout, CatchUnwind(future)).await {
         Ok(Ok(output)) => Ok(output),
         Ok(Err(payload)) => Err(Outcome::Panicked(panic_message(payload.as_ref()))),
@@ -90,12 +95,38 @@ pub(crate) async fn catch<T>(
 }
 
 /// Runs a callback or action to its [`Outcome`].
-pub(crate) async fn run(future: BoxFuture<Result<(), BoxError>>, timeout: Duration) -> Outcome {
-    match catch(future, timeout).await {
+pub(crate) async fn run(
+    start: impl FnOnce() -> BoxFuture<Result<(), BoxError>>,
+    timeout: Duration,
+) -> Outcome {
+    match catch(start, timeout).await {
         Ok(Ok(())) => Outcome::Completed,
         Ok(Err(error)) => Outcome::Failed(error.to_string()),
         Err(outcome) => outcome,
     }
+}
+
+/// Awaits every future at once, in the calling task, and returns their outputs in order.
+pub(crate) async fn join_all<T>(mut futures: Vec<BoxFuture<T>>) -> Vec<T> {
+    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -114,16 +145,16 @@ mod tests {
     async fn completion_errors_panics_and_hangs_each_have_an_outcome() {
         let timeout = Duration::from_secs(1);
         assert_eq!(
-            run(Box::pin(async { Ok(()) }), timeout).await,
+            run(|| Box::pin(async { Ok(()) }), timeout).await,
             Outcome::Completed
         );
         assert_eq!(
-            run(Box::pin(async { Err("boom".into()) }), timeout).await,
+            run(|| Box::pin(async { Err("boom".into()) }), timeout).await,
             Outcome::Failed("boom".to_owned())
         );
         assert_eq!(
             run(
-                Box::pin(async {
+                || Box::pin(async {
                     tokio::task::yield_now().await;
                     panic!("late panic {}", 7)
                 }),
@@ -133,8 +164,12 @@ mod tests {
             Outcome::Panicked("late panic 7".to_owned())
         );
         assert_eq!(
-            run(Box::pin(std::future::pending()), timeout).await,
+            run(|| Box::pin(std::future::pending()), timeout).await,
             Outcome::TimedOut
+        );
+        assert_eq!(
+            run(|| panic!("eager panic"), timeout).await,
+            Outcome::Panicked("eager panic".to_owned())
         );
         assert_eq!(Outcome::TimedOut.kind(), "timed_out");
         assert_eq!(

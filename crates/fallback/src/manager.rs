@@ -11,7 +11,9 @@ use health_sinks::MetricsSink;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use storage::{MemoryStorage, Operation, Storage, StorageError};
+use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use crate::error::json_kind;
 use crate::fallbacks::{Action, Registered};
@@ -19,8 +21,8 @@ use crate::isolate::{self, BoxFuture};
 use crate::transition::next_record_id;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
-    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, Result, SkippedFallback,
-    ThresholdPolicy, Transition,
+    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, Outcome, Result,
+    SkippedFallback, ThresholdPolicy, Transition,
 };
 
 /// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
@@ -31,7 +33,8 @@ pub const TRANSITIONS_METRIC: &str = "fallback_transitions";
 pub const TIME_IN_MODE_METRIC: &str = "fallback_time_in_mode_seconds";
 /// The counter of failed attempts to persist a transition record.
 pub const PERSIST_FAILURES_METRIC: &str = "fallback_persist_failures";
-/// The counter of transition records dropped unpersisted because the queue was full.
+/// The counter of transition records dropped unpersisted: the queue was full, or storage
+/// refused the record for good.
 pub const DROPPED_RECORDS_METRIC: &str = "fallback_records_dropped";
 /// The counter of mode callbacks that failed, panicked or timed out, tagged `mode` and
 /// `outcome`.
@@ -81,14 +84,15 @@ pub struct FallbackManager {
 
     /// The current mode's level: read without locking by every cascade.
     mode: AtomicU8,
-    /// Cascades in a row that called for a healthier mode (hysteresis only).
+    /// Cascades in a row that called for a healthier mode (hysteresis only), packed with
+    /// the least healthy mode any of them called for: see [`Streak`].
     healthier_streak: AtomicU64,
     /// When the current mode was entered, in nanoseconds since `epoch`.
     entered_at: AtomicU64,
     epoch: Instant,
 
-    /// Serializes mode changes; held while the entry callbacks run.
-    transition_lock: tokio::sync::Mutex<()>,
+    /// Serializes mode changes; held while the entry callbacks run (by their task).
+    transition_lock: Arc<tokio::sync::Mutex<()>>,
     log: Mutex<VecDeque<Transition>>,
     total_transitions: AtomicU64,
     pending: Mutex<Pending>,
@@ -98,6 +102,41 @@ pub struct FallbackManager {
     fallbacks: RwLock<Vec<Arc<Registered>>>,
     /// Serializes fallback registrations, so storage and registry agree.
     registration_lock: tokio::sync::Mutex<()>,
+}
+
+/// A run of cascades that called for a healthier mode: how many, and the least healthy
+/// mode any of them called for. Packed into one atomic word so that the lock-free path
+/// updates both at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Streak {
+    count: u64,
+    least_healthy: FallbackMode,
+}
+
+impl Streak {
+    const LEVEL_SHIFT: u32 = 56;
+    const COUNT_MASK: u64 = (1 << Self::LEVEL_SHIFT) - 1;
+
+    fn unpack(packed: u64) -> Self {
+        Self {
+            count: packed & Self::COUNT_MASK,
+            least_healthy: FallbackMode::from_level(
+                u8::try_from(packed >> Self::LEVEL_SHIFT).unwrap_or(u8::MAX),
+            ),
+        }
+    }
+
+    fn pack(self) -> u64 {
+        (u64::from(self.least_healthy.level()) << Self::LEVEL_SHIFT) | self.count
+    }
+
+    /// The streak with one more evaluation calling for `target`.
+    fn extended(self, target: FallbackMode) -> Self {
+        Self {
+            count: (self.count + 1).min(Self::COUNT_MASK),
+            least_healthy: self.least_healthy.max(target),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -137,7 +176,8 @@ pub struct ManagerMetrics {
     pub time_in_mode_seconds: f64,
     /// Transition records waiting for storage.
     pub pending_records: usize,
-    /// Transition records dropped unpersisted because the queue was full.
+    /// Transition records dropped unpersisted: the queue was full, or storage refused the
+    /// record for good.
     pub dropped_records: u64,
 }
 
@@ -262,7 +302,7 @@ impl FallbackManagerBuilder {
             healthier_streak: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
             epoch: Instant::now(),
-            transition_lock: tokio::sync::Mutex::new(()),
+            transition_lock: Arc::new(tokio::sync::Mutex::new(())),
             log: Mutex::new(VecDeque::new()),
             total_transitions: AtomicU64::new(0),
             pending: Mutex::new(Pending::default()),
@@ -393,7 +433,7 @@ impl FallbackManager {
         }
         if target < current
             && let Some(hysteresis) = &self.config.hysteresis
-            && !self.recovery_due(hysteresis)
+            && !self.recovery_due(hysteresis, target)
         {
             return current;
         }
@@ -449,13 +489,18 @@ impl FallbackManager {
         }
     }
 
-    /// Counts one more cascade calling for a healthier mode; whether a step up is due.
-    fn recovery_due(&self, hysteresis: &Hysteresis) -> bool {
-        let streak = self
+    /// Counts one more cascade calling for the healthier mode `target`; whether a step
+    /// up is due.
+    fn recovery_due(&self, hysteresis: &Hysteresis, target: FallbackMode) -> bool {
+        let previous = self
             .healthier_streak
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1);
-        streak >= u64::from(hysteresis.get_recovery_evaluations()) && self.dwell_elapsed(hysteresis)
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |packed| {
+                Some(Streak::unpack(packed).extended(target).pack())
+            })
+            .unwrap_or_else(|packed| packed);
+        let streak = Streak::unpack(previous).extended(target);
+        streak.count >= u64::from(hysteresis.get_recovery_evaluations())
+            && self.dwell_elapsed(hysteresis)
     }
 
     fn dwell_elapsed(&self, hysteresis: &Hysteresis) -> bool {
@@ -488,7 +533,7 @@ impl FallbackManager {
         if self.in_own_callback() {
             return Err(Error::Reentrant { operation });
         }
-        let guard = self.transition_lock.lock().await;
+        let guard = self.transition_lock.clone().lock_owned().await;
         let from = self.get_current_mode();
         let planned = match request {
             Request::Manual(to) => (to != from).then(|| (to, MANUAL_REASON.to_owned())),
@@ -516,8 +561,7 @@ impl FallbackManager {
             tracing::info!(from = %from, to = %to, reason = %transition.reason, "fallback mode recovered");
         }
 
-        self.run_mode_callbacks(&transition).await;
-        drop(guard);
+        self.run_mode_callbacks(&transition, guard).await;
         self.flush_quietly().await;
         Ok(Some(transition))
     }
@@ -533,20 +577,31 @@ impl FallbackManager {
         };
         // Checked again: a transition or an unhealthy evaluation since the fast path
         // restarts the count and the dwell time.
-        if self.healthier_streak.load(Ordering::Relaxed)
-            < u64::from(hysteresis.get_recovery_evaluations())
+        let streak = Streak::unpack(self.healthier_streak.load(Ordering::Relaxed));
+        if streak.count < u64::from(hysteresis.get_recovery_evaluations())
             || !self.dwell_elapsed(&hysteresis)
         {
             return None;
         }
+        // No further than every evaluation of the streak allows, one mode at a time if
+        // stepwise.
+        let allowed = target.max(streak.least_healthy);
         let step = if hysteresis.is_stepwise() {
-            from.healthier()
+            allowed.max(from.healthier())
         } else {
-            target
+            allowed
         };
+        if step >= from {
+            // The streak counted evaluations made before the last change.
+            return None;
+        }
         let mut reason = self.policy.explain(state, from, step);
         if step != target {
-            reason.push_str("; stepwise_recovery(target=");
+            reason.push_str(if hysteresis.is_stepwise() {
+                "; stepwise_recovery(target="
+            } else {
+                "; damped_recovery(target="
+            });
             reason.push_str(target.as_str());
             reason.push(')');
         }
@@ -576,7 +631,9 @@ impl FallbackManager {
     /// transition nor the other callbacks. Callbacks run while the change still holds the
     /// manager's lock, so [`get_current_mode`](Self::get_current_mode) inside one returns
     /// `mode`; for the same reason a callback must not change this manager's mode (such a
-    /// call is refused with [`Error::Reentrant`]).
+    /// call is refused with [`Error::Reentrant`]). They run on a task of their own (in the
+    /// caller's tracing span), so a caller that stops waiting for the change does not cut
+    /// them short.
     pub fn register_mode_callback<F, Fut>(&self, mode: FallbackMode, callback: F)
     where
         F: Fn(Transition) -> Fut + Send + Sync + 'static,
@@ -602,7 +659,12 @@ impl FallbackManager {
             .map_or(0, Vec::len)
     }
 
-    async fn run_mode_callbacks(&self, transition: &Transition) {
+    /// Runs the callbacks of the mode entered, then releases the transition lock.
+    ///
+    /// They run on a task of their own that holds the lock: a caller that gives up on
+    /// the change (a dropped request, a timeout) cannot cut them short, and the next
+    /// change still waits for them.
+    async fn run_mode_callbacks(&self, transition: &Transition, guard: OwnedMutexGuard<()>) {
         let callbacks: Vec<ModeCallback> = self
             .callbacks
             .read()
@@ -618,28 +680,42 @@ impl FallbackManager {
             .unwrap_or_default();
         running.push(self.id);
         let running: Arc<[u64]> = running.into();
-        for (index, callback) in callbacks.iter().enumerate() {
-            let future = RUNNING_CALLBACKS_OF.scope(running.clone(), callback(transition.clone()));
-            let outcome = isolate::run(Box::pin(future), self.config.callback_timeout).await;
-            if !outcome.is_completed() {
-                tracing::warn!(
-                    mode = %transition.to,
-                    callback = index,
-                    %outcome,
-                    "fallback mode callback did not complete; the transition stands"
-                );
-                if let Some(sink) = &self.sink {
-                    sink.emit_counter(
-                        CALLBACK_FAILURES_METRIC,
-                        1,
-                        &[
-                            ("mode", transition.to.as_str()),
-                            ("outcome", outcome.kind()),
-                        ],
+        let (transition, timeout, sink) = (
+            transition.clone(),
+            self.config.callback_timeout,
+            self.sink.clone(),
+        );
+        let run = async move {
+            for (index, callback) in callbacks.iter().enumerate() {
+                let start = || -> BoxFuture<_> {
+                    Box::pin(
+                        RUNNING_CALLBACKS_OF.scope(running.clone(), callback(transition.clone())),
+                    )
+                };
+                let outcome = isolate::run(start, timeout).await;
+                if !outcome.is_completed() {
+                    tracing::warn!(
+                        mode = %transition.to,
+                        callback = index,
+                        %outcome,
+                        "fallback mode callback did not complete; the transition stands"
                     );
+                    if let Some(sink) = &sink {
+                        sink.emit_counter(
+                            CALLBACK_FAILURES_METRIC,
+                            1,
+                            &[
+                                ("mode", transition.to.as_str()),
+                                ("outcome", outcome.kind()),
+                            ],
+                        );
+                    }
                 }
             }
-        }
+            drop(guard);
+        };
+        // Fails only when the runtime shuts down, which cancels the callbacks anyway.
+        let _ = tokio::spawn(run.instrument(tracing::Span::current())).await;
     }
 
     // ----- persistence ------------------------------------------------------------------
@@ -697,9 +773,20 @@ impl FallbackManager {
     ///
     /// [`Error::Storage`] from the first write that fails (or exceeds
     /// [`FallbackConfig::persist_timeout`]); that record and the later ones stay queued.
+    /// A record storage refuses for good (an invalid argument, a value it cannot encode)
+    /// is dropped and counted instead, so that it does not hold back the later ones.
     pub async fn flush_pending(&self) -> Result<usize> {
-        let _guard = self.flush_lock.lock().await;
-        self.drain().await
+        let mut written = 0;
+        loop {
+            let guard = self.flush_lock.lock().await;
+            written += self.drain().await?;
+            drop(guard);
+            // A transition that queued its record while we held the lock found it taken
+            // and left the record to us: look again once the lock is free.
+            if self.pending_records() == 0 {
+                return Ok(written);
+            }
+        }
     }
 
     /// Flushes after a transition unless another flush runs (it will take our record).
@@ -751,26 +838,54 @@ impl FallbackManager {
                     after: self.config.persist_timeout,
                 }),
             };
-            if let Err(source) = result {
-                if let Some(sink) = &self.sink {
-                    sink.emit_counter(PERSIST_FAILURES_METRIC, 1, &[]);
+            match result {
+                Ok(()) => {
+                    written += 1;
+                    self.remove_front(&record.key, false);
                 }
-                return Err(Error::storage(
-                    format!("persisting transition record {}", record.key),
-                    source,
-                ));
-            }
-            written += 1;
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            // The record may have been dropped meanwhile by a full queue.
-            if pending
-                .records
-                .front()
-                .is_some_and(|front| front.key == record.key)
-            {
-                pending.records.pop_front();
+                Err(source) => {
+                    if let Some(sink) = &self.sink {
+                        sink.emit_counter(PERSIST_FAILURES_METRIC, 1, &[]);
+                    }
+                    if !matches!(
+                        source,
+                        StorageError::InvalidArgument { .. } | StorageError::Serialization { .. }
+                    ) {
+                        return Err(Error::storage(
+                            format!("persisting transition record {}", record.key),
+                            source,
+                        ));
+                    }
+                    // No retry can write this record: kept at the front, it would keep
+                    // every later one out of storage.
+                    tracing::error!(
+                        key = %record.key,
+                        error = %source,
+                        "fallback transition record refused by storage for good; dropped"
+                    );
+                    if self.remove_front(&record.key, true)
+                        && let Some(sink) = &self.sink
+                    {
+                        sink.emit_counter(DROPPED_RECORDS_METRIC, 1, &[]);
+                    }
+                }
             }
         }
+    }
+
+    /// Removes the front record if it is still `key` (a full queue may have dropped it
+    /// meanwhile), counting it as dropped if told; whether it did.
+    fn remove_front(&self, key: &str, dropped: bool) -> bool {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let is_front = pending
+            .records
+            .front()
+            .is_some_and(|front| front.key == key);
+        if is_front {
+            pending.records.pop_front();
+            pending.dropped += u64::from(dropped);
+        }
+        is_front
     }
 
     // ----- log and metrics --------------------------------------------------------------
@@ -860,7 +975,12 @@ impl FallbackManager {
         let Some(detector) = detector else {
             return Detection::none(unavailable);
         };
-        match isolate::catch(detector.detect_anomaly(data), self.config.callback_timeout).await {
+        match isolate::catch(
+            || detector.detect_anomaly(data),
+            self.config.callback_timeout,
+        )
+        .await
+        {
             Ok(Ok(detection)) => detection,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "anomaly detector failed");
@@ -999,12 +1119,14 @@ impl FallbackManager {
     }
 
     /// Runs the action of every registered fallback whose condition holds for `context`,
-    /// one after another in registration order, and reports what fired and how it ended.
+    /// all at once (in the calling task), and reports what fired and how it ended, in
+    /// registration order.
     ///
     /// Actions are isolated from each other: an error, a panic or running longer than
-    /// [`FallbackConfig::callback_timeout`] is reported in its [`FallbackRun`] and the
-    /// next one still runs. A condition that cannot be evaluated (a variable the context
-    /// lacks) skips its fallback and is reported in [`FallbackReport::skipped`].
+    /// [`FallbackConfig::callback_timeout`] is reported in its [`FallbackRun`], and a slow
+    /// action holds back none of the others. A condition that cannot be evaluated (a
+    /// variable the context lacks) skips its fallback and is reported in
+    /// [`FallbackReport::skipped`].
     pub async fn evaluate_fallbacks(&self, context: &Context) -> FallbackReport {
         let registered: Vec<Arc<Registered>> = self
             .fallbacks
@@ -1012,29 +1134,35 @@ impl FallbackManager {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         let mut report = FallbackReport::default();
+        let mut firing = Vec::new();
         for fallback in registered {
-            let name = &fallback.definition.name;
             match fallback.condition.evaluate(context) {
                 Ok(false) => {}
-                Ok(true) => {
-                    let outcome = isolate::run(
-                        (fallback.action)(context.clone()),
-                        self.config.callback_timeout,
-                    )
-                    .await;
-                    if !outcome.is_completed() {
-                        tracing::warn!(fallback = %name, %outcome, "fallback action did not complete");
-                    }
-                    report.fired.push(FallbackRun {
-                        name: name.clone(),
-                        outcome,
-                    });
-                }
+                Ok(true) => firing.push(fallback),
                 Err(error) => report.skipped.push(SkippedFallback {
-                    name: name.clone(),
+                    name: fallback.definition.name.clone(),
                     error,
                 }),
             }
+        }
+        let timeout = self.config.callback_timeout;
+        let runs: Vec<BoxFuture<Outcome>> = firing
+            .iter()
+            .map(|fallback| -> BoxFuture<Outcome> {
+                let (action, context) = (fallback.action.clone(), context.clone());
+                Box::pin(isolate::run(move || action(context), timeout))
+            })
+            .collect();
+        let outcomes = isolate::join_all(runs).await;
+        for (fallback, outcome) in firing.iter().zip(outcomes) {
+            let name = &fallback.definition.name;
+            if !outcome.is_completed() {
+                tracing::warn!(fallback = %name, %outcome, "fallback action did not complete");
+            }
+            report.fired.push(FallbackRun {
+                name: name.clone(),
+                outcome,
+            });
         }
         report
     }

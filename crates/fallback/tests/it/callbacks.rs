@@ -146,3 +146,64 @@ async fn a_callback_that_changes_its_own_managers_mode_is_refused_not_deadlocked
     assert_eq!(manager.total_transitions(), 1);
     assert_eq!(other.get_current_mode(), FallbackMode::Heuristic);
 }
+
+#[tokio::test]
+async fn a_callback_that_panics_before_returning_its_future_is_contained() {
+    let sink = Arc::new(RecordingSink::default());
+    let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
+        .metrics_sink(sink.clone())
+        .build();
+    manager.register_mode_callback(FallbackMode::Safe, |transition| {
+        // The panic happens while the callback is called, not while its future runs.
+        assert_ne!(transition.to, FallbackMode::Safe, "eager callback bug");
+        async { Ok(()) }
+    });
+    let ran: Arc<Mutex<bool>> = Arc::default();
+    let later = ran.clone();
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        *later.lock().unwrap() = true;
+        async { Ok(()) }
+    });
+    sink.take();
+
+    assert_eq!(manager.cascade(&failed(2)).await, FallbackMode::Safe);
+    assert!(*ran.lock().unwrap(), "the next callback still ran");
+    assert_eq!(manager.pending_records(), 0, "the record was persisted");
+    assert!(sink.take().contains(&Emitted::Counter(
+        CALLBACK_FAILURES_METRIC.to_owned(),
+        1,
+        vec![
+            ("mode".to_owned(), "safe".to_owned()),
+            ("outcome".to_owned(), "panicked".to_owned())
+        ]
+    )));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_whose_caller_gives_up_still_runs_every_callback() {
+    let manager = Arc::new(FallbackManager::in_memory());
+    let ran: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let slow = ran.clone();
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        let slow = slow.clone();
+        async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            slow.lock().unwrap().push("slow");
+            Ok(())
+        }
+    });
+    let pager = ran.clone();
+    manager.register_mode_callback(FallbackMode::Safe, move |_| {
+        pager.lock().unwrap().push("pager");
+        async { Ok(()) }
+    });
+
+    // The caller (an HTTP request, a timeout) drops the change while a callback runs.
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), manager.set_mode("safe")).await;
+    assert!(gave_up.is_err());
+    assert_eq!(manager.get_current_mode(), FallbackMode::Safe);
+    // The change still finishes: every callback runs, then the next change may go.
+    assert!(manager.set_mode("primary").await.unwrap());
+    assert_eq!(*ran.lock().unwrap(), ["slow", "pager"]);
+    assert_eq!(manager.total_transitions(), 2);
+}

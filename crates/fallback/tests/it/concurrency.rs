@@ -2,6 +2,7 @@
 //! lost or duplicated, in the log and in storage alike, and callbacks that see the mode
 //! they were called for.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use fallback::{FallbackManager, FallbackMode, Transition};
@@ -9,7 +10,7 @@ use health::HealthState;
 use storage::{MemoryStorage, Storage};
 use tokio::sync::Barrier;
 
-use crate::support::{failed, healthy, open, retries, stored_records};
+use crate::support::{FlakyStorage, failed, healthy, open, retries, stored_records};
 
 fn shared_manager() -> (Arc<FallbackManager>, Arc<dyn Storage>) {
     let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
@@ -186,4 +187,66 @@ async fn random_concurrent_churn_keeps_log_storage_and_callbacks_consistent() {
     let entered: Vec<FallbackMode> = observations.iter().map(|(_, to, _)| *to).collect();
     let logged: Vec<FallbackMode> = log.iter().map(|record| record.to).collect();
     assert_eq!(entered, logged, "callbacks ran in transition order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn flushes_racing_transitions_through_a_flapping_storage_lose_and_repeat_nothing() {
+    let storage = Arc::new(FlakyStorage::default());
+    let manager = Arc::new(
+        FallbackManager::builder(storage.clone())
+            .max_log_entries(100_000)
+            .max_pending_records(100_000)
+            .build(),
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    let flapper = {
+        let (storage, done) = (storage.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut failing = false;
+            while !done.load(Ordering::SeqCst) {
+                failing = !failing;
+                storage.set_failing(failing);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let flusher = {
+        let (manager, done) = (manager.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::SeqCst) {
+                // Failures are expected while the storage flaps; records stay queued.
+                let _ = manager.flush_pending().await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let churners: Vec<_> = (0..4_usize)
+        .map(|task| {
+            let manager = manager.clone();
+            tokio::spawn(async move {
+                for round in 0..200 {
+                    let mode = FallbackMode::ALL[(task + round) % 3];
+                    manager.set_mode_to(mode).await.unwrap();
+                    if round % 7 == 0 {
+                        manager.cascade(&failed(2)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for churner in churners {
+        churner.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    flapper.await.unwrap();
+    flusher.await.unwrap();
+    storage.set_failing(false);
+    manager.flush_pending().await.unwrap();
+    assert_eq!(manager.get_metrics().dropped_records, 0);
+    let log = check_consistent(&manager, &*storage).await;
+    assert!(
+        log.len() > 100,
+        "the churn changed the mode often: {}",
+        log.len()
+    );
 }

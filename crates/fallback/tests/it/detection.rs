@@ -55,3 +55,34 @@ async fn the_rule_based_detector_judges_in_heuristic_mode() {
         Some("a context is built from a JSON object, found a string")
     );
 }
+
+/// A detector written without `#[async_trait]` that panics while building its future.
+#[derive(Debug)]
+struct EagerPanic;
+
+impl fallback::AnomalyDetector for EagerPanic {
+    fn detect_anomaly<'detector, 'data, 'future>(
+        &'detector self,
+        _data: &'data serde_json::Value,
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<Detection, fallback::BoxError>> + Send + 'future>,
+    >
+    where
+        'detector: 'future,
+        'data: 'future,
+        Self: 'future,
+    {
+        panic!("eager detector bug")
+    }
+}
+
+#[tokio::test]
+async fn a_detector_that_panics_before_returning_its_future_answers_error() {
+    let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
+        .anomaly_detector(Arc::new(EagerPanic))
+        .build();
+    assert_eq!(
+        manager.detect_anomaly(&json!({})).await,
+        Detection::error("detector panicked: eager detector bug")
+    );
+}

@@ -231,3 +231,90 @@ async fn conditions_use_the_managers_parser() {
     let report = manager.evaluate_fallbacks(&context).await;
     assert_eq!(report.fired_names().collect::<Vec<_>>(), ["eu_errors"]);
 }
+
+#[tokio::test]
+async fn an_action_that_panics_before_returning_its_future_is_contained() {
+    let manager = FallbackManager::in_memory();
+    manager
+        .register_fallback(
+            "eager",
+            "severity > 0",
+            |context: Context| {
+                // The panic happens while the action is called, not while its future runs.
+                assert!(context.get("severity").is_none(), "eager action bug");
+                async { Ok(()) }
+            },
+            json!(null),
+        )
+        .await
+        .unwrap();
+    let calls: Calls = Arc::default();
+    register(&manager, &calls, "last", "severity > 0", Ok(())).await;
+    let report = manager
+        .evaluate_fallbacks(&Context::new().with("severity", 1))
+        .await;
+    let outcomes: Vec<(&str, &Outcome)> = report
+        .fired
+        .iter()
+        .map(|run| (run.name.as_str(), &run.outcome))
+        .collect();
+    assert_eq!(outcomes[1], ("last", &Outcome::Completed));
+    assert!(
+        matches!(outcomes[0], ("eager", Outcome::Panicked(message)) if message.contains("eager action bug")),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_action_does_not_hold_back_the_others() {
+    let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
+        .callback_timeout(Duration::from_secs(10))
+        .build();
+    let started = tokio::time::Instant::now();
+    let finished: Arc<Mutex<Vec<(&'static str, Duration)>>> = Arc::default();
+    for (name, seconds) in [("slow", 3), ("hung", 3600), ("quick", 0)] {
+        let finished = finished.clone();
+        manager
+            .register_fallback(
+                name,
+                "severity > 0",
+                move |_| {
+                    let finished = finished.clone();
+                    async move {
+                        tokio::time::sleep(Duration::from_secs(seconds)).await;
+                        finished.lock().unwrap().push((name, started.elapsed()));
+                        Ok(())
+                    }
+                },
+                json!(null),
+            )
+            .await
+            .unwrap();
+    }
+    let report = manager
+        .evaluate_fallbacks(&Context::new().with("severity", 1))
+        .await;
+    assert_eq!(
+        *finished.lock().unwrap(),
+        [("quick", Duration::ZERO), ("slow", Duration::from_secs(3))]
+    );
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(10),
+        "only the hang cost its timeout"
+    );
+    let outcomes: Vec<(&str, &Outcome)> = report
+        .fired
+        .iter()
+        .map(|run| (run.name.as_str(), &run.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("slow", &Outcome::Completed),
+            ("hung", &Outcome::TimedOut),
+            ("quick", &Outcome::Completed)
+        ],
+        "reported in registration order"
+    );
+}

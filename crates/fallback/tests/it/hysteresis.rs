@@ -44,9 +44,15 @@ async fn stepping_up_needs_consecutive_healthier_evaluations() {
     // An evaluation that keeps the mode restarts the count.
     assert_eq!(manager.cascade(&failed(2)).await, FallbackMode::Safe);
     assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Safe);
+    // HEURISTIC is healthier than SAFE too: the streak goes on, but the step goes no
+    // further than its least healthy evaluation allows.
     assert_eq!(manager.cascade(&open(1.0)).await, FallbackMode::Safe);
-    assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Primary);
+    assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Heuristic);
     assert_eq!(manager.total_transitions(), 2);
+    assert_eq!(
+        manager.get_transitions_log(1)[0].reason,
+        "recovered(failed_components=0, circuit=CLOSED, failures_1h=0, resources=unknown); damped_recovery(target=primary)"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,4 +124,31 @@ async fn dwell_and_count_combine() {
     advance(Duration::from_secs(5)).await;
     // Once it is, the streak is still unbroken and the next one steps up.
     assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Primary);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_up_goes_no_further_than_every_evaluation_of_the_streak_allows() {
+    let manager = damped(Hysteresis::new().recovery_evaluations(3));
+    manager.cascade(&failed(2)).await;
+    // Three healthier evaluations in a row, but only the last one allows PRIMARY.
+    assert_eq!(manager.cascade(&open(1.0)).await, FallbackMode::Safe);
+    assert_eq!(manager.cascade(&open(2.0)).await, FallbackMode::Safe);
+    assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Heuristic);
+    // PRIMARY takes three evaluations of its own.
+    assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Heuristic);
+    assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Heuristic);
+    assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Primary);
+    let steps: Vec<(FallbackMode, FallbackMode)> = manager
+        .get_transitions_log(10)
+        .into_iter()
+        .map(|record| (record.from, record.to))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (FallbackMode::Primary, FallbackMode::Safe),
+            (FallbackMode::Safe, FallbackMode::Heuristic),
+            (FallbackMode::Heuristic, FallbackMode::Primary),
+        ]
+    );
 }

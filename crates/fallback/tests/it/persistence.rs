@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fallback::{Error, FallbackManager, FallbackMode, Transition};
+use fallback::{DROPPED_RECORDS_METRIC, Error, FallbackManager, FallbackMode, Transition};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 
-use crate::support::{FlakyStorage, failed, healthy, open, stored_records};
+use crate::support::{Emitted, FlakyStorage, RecordingSink, failed, healthy, open, stored_records};
 
 fn as_records(values: Vec<serde_json::Value>) -> Vec<Transition> {
     values
@@ -191,4 +191,30 @@ async fn keys_never_collide_in_a_burst_even_across_managers_on_one_store() {
         assert_eq!(manager.total_transitions(), 250);
         assert_eq!(manager.pending_records(), 0);
     }
+}
+
+#[tokio::test]
+async fn a_record_storage_refuses_for_good_is_dropped_and_counted_not_retried_forever() {
+    let sink = Arc::new(RecordingSink::default());
+    // MemoryStorage refuses a zero expiry as an invalid argument: no retry can succeed.
+    let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
+        .record_ttl(Duration::ZERO)
+        .metrics_sink(sink.clone())
+        .build();
+    for mode in ["heuristic", "safe", "primary"] {
+        assert!(manager.set_mode(mode).await.unwrap());
+    }
+    assert_eq!(manager.get_current_mode(), FallbackMode::Primary);
+    let metrics = manager.get_metrics();
+    assert_eq!((metrics.pending_records, metrics.dropped_records), (0, 3));
+    assert_eq!(manager.flush_pending().await.unwrap(), 0);
+    let dropped: u64 = sink
+        .take()
+        .into_iter()
+        .filter_map(|emitted| match emitted {
+            Emitted::Counter(name, count, _) if name == DROPPED_RECORDS_METRIC => Some(count),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(dropped, 3);
 }
