@@ -21,7 +21,8 @@
 //!   means, extremes and a 5 s series; the process is found by the port it listens on
 //!   unless `--pid` names it.
 //!
-//! An error is a failed connection or request, or a status other than 2xx.
+//! An error is a failed connection or request (10 s without an answer counts as one), or a
+//! status other than 2xx.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -39,6 +40,9 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+/// How long a connection attempt or a request may take before it counts as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 const DEFAULT_ROUTES: &str = "/health/live,/health/ready,/health/state,/health/checks,/health/cascade,/metrics,/fallback/transitions,/fallback/metrics";
 
@@ -342,7 +346,9 @@ async fn connection(target: Target, routes: &[String], offset: usize, deadline: 
     };
     let mut next = offset;
     'connect: while Instant::now() < deadline {
-        let Ok(stream) = TcpStream::connect(target.addr).await else {
+        let Ok(Ok(stream)) =
+            tokio::time::timeout(REQUEST_TIMEOUT, TcpStream::connect(target.addr)).await
+        else {
             worker.errors += 1;
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
@@ -366,14 +372,18 @@ async fn connection(target: Target, routes: &[String], offset: usize, deadline: 
                 return worker;
             };
             let sent = Instant::now();
-            let outcome = async {
+            let exchange = async {
                 sender.ready().await?;
                 let response = sender.send_request(request).await?;
                 let status = response.status().as_u16();
                 response.into_body().collect().await?;
                 Ok::<u16, hyper::Error>(status)
-            }
-            .await;
+            };
+            // A server that stops answering is an error to count, not a run that hangs.
+            let outcome = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+                .await
+                .map_err(drop)
+                .and_then(|outcome| outcome.map_err(drop));
             let micros = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
             worker.requests += 1;
             worker.latencies_us.push(micros);

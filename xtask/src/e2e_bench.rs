@@ -118,7 +118,9 @@ impl Children {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Why a server exits before listening (a bad configuration, a port in use)
+            // is on its stderr.
+            .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("cannot start {shown}"))?;
         let mut stdout = BufReader::new(child.stdout.take().context("no stdout")?);

@@ -1,8 +1,13 @@
 //! Building the one process-wide set of libraries from a configuration, and the
 //! background tasks that keep it current.
 
+use std::any::Any;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{self, Poll};
 use std::time::Duration;
 
 use axum::http::HeaderName;
@@ -43,6 +48,9 @@ pub(crate) struct App {
     pub(crate) access_log: bool,
     /// Set when shutdown starts: readiness fails first, so balancers stop sending.
     pub(crate) shutting_down: AtomicBool,
+    /// Configured fallback rules whose definition storage has not taken yet (it was down
+    /// at start-up): the cascade loop registers them once it answers.
+    unregistered_rules: Mutex<Vec<(usize, FallbackRule)>>,
 }
 
 /// The credentials the routes check.
@@ -256,11 +264,14 @@ fn build_fallback(
 
 /// Registers a configured rule: when its condition holds for a context posted to
 /// `/fallback/evaluate`, it is logged and, if the rule names a mode, that mode is set.
+///
+/// Returns `false` when storage did not take the rule's definition: the rule is not
+/// registered yet and is retried later, so that a storage outage does not stop start-up.
 async fn register_rule(
     manager: &Arc<FallbackManager>,
     index: usize,
     rule: &FallbackRule,
-) -> Result<(), ServerError> {
+) -> Result<bool, ServerError> {
     let target: Option<FallbackMode> = match &rule.mode {
         None => None,
         Some(mode) => Some(mode.parse().map_err(|error: fallback::Error| {
@@ -284,19 +295,31 @@ async fn register_rule(
         }
     };
     let metadata = Value::Object(rule.metadata.clone());
-    manager
+    match manager
         .register_fallback(&rule.name, &rule.condition, action, metadata)
         .await
-        .map(drop)
-        .map_err(|error| match error {
-            fallback::Error::InvalidCondition { .. } | fallback::Error::InvalidMetadata { .. } => {
-                ServerError::config(format!("fallbacks[{index}]"), error_chain(&error))
-            }
-            other => ServerError::startup(
-                format!("fallback rule {:?}", rule.name),
-                error_chain(&other),
-            ),
-        })
+    {
+        Ok(_) => Ok(true),
+        Err(error @ fallback::Error::Storage { .. }) => {
+            tracing::warn!(
+                fallback = %rule.name,
+                error = %error_chain(&error),
+                "fallback rule not registered yet: storage did not take its definition; retrying"
+            );
+            Ok(false)
+        }
+        Err(
+            error @ (fallback::Error::InvalidCondition { .. }
+            | fallback::Error::InvalidMetadata { .. }),
+        ) => Err(ServerError::config(
+            format!("fallbacks[{index}]"),
+            error_chain(&error),
+        )),
+        Err(other) => Err(ServerError::startup(
+            format!("fallback rule {:?}", rule.name),
+            error_chain(&other),
+        )),
+    }
 }
 
 /// An error and its causes, `: `-separated.
@@ -346,11 +369,22 @@ pub(crate) fn storage_description(config: &Config) -> String {
     }
 }
 
-/// The tasks that run beside the routes.
+/// The tasks that run beside the routes; dropped, they stop (a [`Server`](crate::Server)
+/// started and never served must not leave the cascade loop holding the [`App`]).
 #[derive(Debug)]
 pub(crate) struct Background {
     refresher: RefresherHandle,
-    cascade: JoinHandle<()>,
+    cascade: AbortOnDrop,
+}
+
+/// A task aborted when its handle is dropped.
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl App {
@@ -393,8 +427,11 @@ impl App {
             monitor.register_shared_check(check);
         }
         let fallback = Arc::new(build_fallback(config, storage.clone(), sinks.all.clone()));
+        let mut unregistered_rules = Vec::new();
         for (index, rule) in config.fallbacks.iter().enumerate() {
-            register_rule(&fallback, index, rule).await?;
+            if !register_rule(&fallback, index, rule).await? {
+                unregistered_rules.push((index, rule.clone()));
+            }
         }
 
         monitor.get_comprehensive_state().await;
@@ -416,12 +453,16 @@ impl App {
             max_body_bytes: config.server.max_body_bytes,
             access_log: config.log.access_log,
             shutting_down: AtomicBool::new(false),
+            unregistered_rules: Mutex::new(unregistered_rules),
         });
         let refresher = app
             .monitor
             .spawn_refresher(config.monitor.refresh_interval)
             .map_err(|error| ServerError::startup("the health refresher", error))?;
-        let cascade = tokio::spawn(cascade_every(app.clone(), config.cascade.interval));
+        let cascade = AbortOnDrop(tokio::spawn(cascade_every(
+            app.clone(),
+            config.cascade.interval,
+        )));
         Ok((app, Background { refresher, cascade }))
     }
 
@@ -439,13 +480,61 @@ impl App {
         check_failing || self.fallback.pending_records() > 0
     }
 
+    /// The names of the configured fallback rules not registered yet.
+    pub(crate) fn unregistered_rules(&self) -> Vec<String> {
+        self.unregistered_rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(_, rule)| rule.name.clone())
+            .collect()
+    }
+
+    /// Registers the rules storage refused at start-up, oldest first, stopping at the
+    /// first it still refuses (one storage timeout per call at most).
+    async fn register_waiting_rules(&self) {
+        loop {
+            let next = self
+                .unregistered_rules
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .first()
+                .cloned();
+            let Some((index, rule)) = next else {
+                return;
+            };
+            match register_rule(&self.fallback, index, &rule).await {
+                Ok(true) => {
+                    tracing::info!(fallback = %rule.name, "fallback rule registered");
+                    self.unregistered_rules
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .retain(|(waiting, _)| *waiting != index);
+                }
+                Ok(false) => return,
+                Err(error) => {
+                    // Validated at start-up: cannot happen; never retried forever.
+                    tracing::error!(fallback = %rule.name, %error, "fallback rule cannot be registered");
+                    self.unregistered_rules
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .retain(|(waiting, _)| *waiting != index);
+                }
+            }
+        }
+    }
+
     /// Stops the background tasks, writes the transitions still waiting for storage
     /// (within `grace`), flushes DogStatsD and closes storage.
     pub(crate) async fn stop(&self, background: Background, grace: Duration) {
-        background.cascade.abort();
+        let Background {
+            refresher,
+            mut cascade,
+        } = background;
+        cascade.0.abort();
         // Cancelled is the expected end of the loop.
-        let _cancelled = background.cascade.await;
-        background.refresher.stop().await;
+        let _cancelled = (&mut cascade.0).await;
+        refresher.stop().await;
         let pending = self.fallback.pending_records();
         if pending > 0 {
             match tokio::time::timeout(grace, self.fallback.flush_pending()).await {
@@ -473,21 +562,125 @@ impl App {
 }
 
 /// Cascades on the monitor's latest state every `interval`, and retries transition
-/// records that storage refused.
+/// records and fallback rules that storage refused.
 async fn cascade_every(app: Arc<App>, interval: Duration) {
+    every(interval, move || {
+        let app = app.clone();
+        async move {
+            let state = app.monitor.cached_state();
+            app.fallback.cascade(&state).await;
+            if app.fallback.pending_records() > 0
+                && let Err(error) = app.fallback.flush_pending().await
+            {
+                tracing::debug!(error = %error_chain(&error), "transition records still wait for storage");
+            }
+            app.register_waiting_rules().await;
+            app.prometheus.run_upkeep();
+        }
+    })
+    .await;
+}
+
+/// Runs `round` every `interval`, the first time one interval from now (start-up has
+/// just cascaded). A round that panics is logged and the next one runs: the loop never
+/// dies silently, leaving the mode frozen and queued records unwritten.
+async fn every<F, Fut>(interval: Duration, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    // The first tick is immediate; start-up has just cascaded.
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        let state = app.monitor.cached_state();
-        app.fallback.cascade(&state).await;
-        if app.fallback.pending_records() > 0
-            && let Err(error) = app.fallback.flush_pending().await
-        {
-            tracing::debug!(error = %error_chain(&error), "transition records still wait for storage");
+        if let Err(panic) = CatchUnwind(Box::pin(round())).await {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text panic".to_owned());
+            tracing::error!(%message, "a background cascade round panicked; the next one runs on schedule");
         }
-        app.prometheus.run_upkeep();
+    }
+}
+
+/// A future that turns a panic while polling `0` into an `Err`.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut task::Context<'_>) -> Poll<Self::Output> {
+        let inner = self.get_mut().0.as_mut();
+        match panic::catch_unwind(AssertUnwindSafe(|| inner.poll(context))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A configuration whose checks cannot fail on a busy machine and whose background
+    /// work waits an hour.
+    fn quiet_config() -> Config {
+        let mut config = Config::from_toml_str(
+            "[monitor]\nrefresh_interval = \"1h\"\n[[checks.disk]]\nwarning_percent = 100.0\ncritical_percent = 100.0\n[cascade]\ninterval = \"1h\"\nsafe_on_critical_resources = false\n",
+        )
+        .unwrap();
+        config.auth.generate_missing().unwrap();
+        config
+    }
+
+    async fn released(app: &Weak<App>) -> bool {
+        for _ in 0..100 {
+            if app.upgrade().is_none() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_background_tasks_stops_them_and_releases_the_app() {
+        let (app, background) = App::start(&quiet_config()).await.unwrap();
+        let weak = Arc::downgrade(&app);
+        drop(app);
+        drop(background);
+        assert!(
+            released(&weak).await,
+            "the cascade loop outlived its Background and keeps the App (storage, monitor) alive"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_round_that_panics_does_not_end_the_loop() {
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        let looping = tokio::spawn(every(Duration::from_millis(5), move || {
+            let round = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert!(round != 0, "the first round panics");
+            }
+        }));
+        for _ in 0..200 {
+            if rounds.load(Ordering::SeqCst) >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!looping.is_finished(), "the loop ended");
+        assert!(
+            rounds.load(Ordering::SeqCst) >= 3,
+            "no round after the panic"
+        );
+        looping.abort();
     }
 }

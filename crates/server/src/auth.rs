@@ -1,5 +1,6 @@
 use std::fmt;
 
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// A token or shared secret: compared in constant time, never shown by `Debug` or
@@ -13,7 +14,9 @@ use serde::{Deserialize, Deserializer};
 /// assert!(!token.matches("correct horse battery stapl"));
 /// assert_eq!(format!("{token:?}"), "Secret(***)");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+// No `PartialEq`: `==` on secrets would be a comparison whose time leaks the matching
+// prefix; `matches` is the one way to compare.
+#[derive(Clone)]
 pub struct Secret(String);
 
 /// The shortest secret the configuration accepts, in bytes.
@@ -79,7 +82,53 @@ impl fmt::Debug for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self)
+        deserializer.deserialize_string(SecretVisitor)
+    }
+}
+
+/// Takes a string; refuses anything else without quoting it, as serde's own messages
+/// would (`invalid type: integer `1234...``), since a numeric token is still a token.
+struct SecretVisitor;
+
+impl SecretVisitor {
+    fn number<E: de::Error>(&self) -> Result<Secret, E> {
+        Err(E::invalid_type(de::Unexpected::Other("a number"), self))
+    }
+}
+
+impl Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Secret, E> {
+        Ok(Secret(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Secret, E> {
+        Ok(Secret(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, _value: i64) -> Result<Secret, E> {
+        self.number()
+    }
+
+    fn visit_u64<E: de::Error>(self, _value: u64) -> Result<Secret, E> {
+        self.number()
+    }
+
+    fn visit_i128<E: de::Error>(self, _value: i128) -> Result<Secret, E> {
+        self.number()
+    }
+
+    fn visit_u128<E: de::Error>(self, _value: u128) -> Result<Secret, E> {
+        self.number()
+    }
+
+    fn visit_f64<E: de::Error>(self, _value: f64) -> Result<Secret, E> {
+        self.number()
     }
 }
 
@@ -134,7 +183,7 @@ mod tests {
         let second = Secret::generate().unwrap();
         assert_eq!(first.len(), 64);
         assert!(first.expose().bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(first, second);
+        assert_ne!(first.expose(), second.expose());
         assert!(first.matches(first.expose()));
     }
 

@@ -17,7 +17,7 @@ disk check on /, a storage check, a cascade every 5 s, on 127.0.0.1:8000.
 options:
   --config PATH        read this TOML configuration file
   --listen ADDR        listen on ADDR (e.g. 0.0.0.0:8000), overrides server.listen
-  --storage BACKEND    `memory` or a redis:// / rediss:// URL, overrides [storage]
+  --storage BACKEND    `memory` or a redis:// URL (no TLS), overrides [storage]
   --log-format FORMAT  `human` or `json`, overrides log.format
   --log-level FILTER   e.g. `info` or `info,server=debug`, overrides log.level
   --check-config       validate the configuration, print a summary and exit

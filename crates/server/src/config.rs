@@ -74,7 +74,8 @@ pub struct ServerSection {
     pub listen: SocketAddr,
     /// The largest request body accepted, in bytes (default 1 MiB); larger ones get 413.
     pub max_body_bytes: usize,
-    /// How long in-flight requests may take to finish once shutdown starts (default 10 s).
+    /// How long in-flight requests may take to finish once shutdown starts, and then
+    /// transitions still waiting for storage to be written (default 10 s; not zero).
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
 }
@@ -770,6 +771,9 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        // Also the time shutdown gives transitions still waiting for storage: none would
+        // lose them.
+        positive("server.shutdown_grace", self.server.shutdown_grace)?;
         crate::telemetry::parse_filter(&self.log.level)
             .map_err(|message| ServerError::config("log.level", message))?;
         positive("monitor.refresh_interval", self.monitor.refresh_interval)?;
@@ -1099,6 +1103,38 @@ mod tests {
             "[[checks.http]]\nname = \"storage\"\nurl = \"http://billing/health\"",
             "checks.http[0].name",
             "already named",
+        );
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_refused_without_showing_it() {
+        for key in [
+            "auth.admin_token",
+            "auth.webhook_secrets.datadog",
+            "auth.webhook_secrets.newrelic",
+        ] {
+            let (table, name) = key.rsplit_once('.').unwrap();
+            for value in [
+                "98765432109876543210",
+                "-98765432109876543",
+                "9876543210.98765",
+            ] {
+                let toml = format!("[{table}]\n{name} = {value}\n");
+                let error = Config::from_toml_str(&toml).unwrap_err();
+                let text = error.to_string();
+                assert_eq!(error.key(), Some(key), "{text}");
+                assert!(text.contains("expected a string"), "{text}");
+                assert!(!text.contains("98765"), "the secret shows in {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_shutdown_grace_must_leave_time_to_persist_transitions() {
+        check_error(
+            "[server]\nshutdown_grace = 0",
+            "server.shutdown_grace",
+            "greater than zero",
         );
     }
 

@@ -23,7 +23,7 @@ impl ApiError {
         Self {
             status,
             code,
-            detail: detail.into(),
+            detail: bounded(detail.into()),
             extra: Map::new(),
             challenge: None,
         }
@@ -71,6 +71,18 @@ impl ApiError {
             detail,
         )
     }
+}
+
+/// The longest `detail`, in characters. Details quote what was wrong (an unknown mode,
+/// serde's `invalid type: string "..."`): a megabyte of input must not come back.
+const MAX_DETAIL_CHARS: usize = 256;
+
+fn bounded(mut detail: String) -> String {
+    if let Some((end, _)) = detail.char_indices().nth(MAX_DETAIL_CHARS) {
+        detail.truncate(end);
+        detail.push_str("...");
+    }
+    detail
 }
 
 impl IntoResponse for ApiError {
@@ -208,6 +220,17 @@ pub(crate) fn storage_section(backend: &str, degraded: bool, pending_records: us
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn details_are_cut_on_a_character_boundary() {
+        fn check(detail: &str, expected: &str) {
+            assert_eq!(bounded(detail.to_owned()), expected);
+        }
+        check("short", "short");
+        let exact = "é".repeat(MAX_DETAIL_CHARS);
+        check(&exact, &exact);
+        check(&"é".repeat(MAX_DETAIL_CHARS + 1), &format!("{exact}..."));
+    }
 
     #[test]
     fn json_content_types_are_recognized() {

@@ -41,7 +41,9 @@
 //! use server::{Config, Secret, serve};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
-//! let mut config = Config::from_toml_str("[cascade]\ninterval = \"1s\"")?;
+//! // A busy machine's CPU must not send this example to SAFE (and readiness to 503).
+//! let mut config =
+//!     Config::from_toml_str("[cascade]\ninterval = \"1s\"\nsafe_on_critical_resources = false")?;
 //! config.auth.admin_token = Some(Secret::new("an-admin-token-for-the-docs"));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let address = listener.local_addr()?;

@@ -9,9 +9,11 @@
 )]
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use server::{Cli, Command, Config, Server, ServerError, USAGE};
 use tokio::net::TcpListener;
+use tokio::runtime::Runtime;
 
 fn main() -> ExitCode {
     let command = match Command::parse(std::env::args().skip(1)) {
@@ -58,10 +60,23 @@ fn run(cli: &Cli) -> ExitCode {
         Ok(runtime) => runtime,
         Err(source) => return fail(&ServerError::Serve { source }),
     };
-    match runtime.block_on(start_and_serve(config)) {
+    match run_to_end(runtime, start_and_serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
     }
+}
+
+/// How long the exit waits for blocking tasks still running once serving ended.
+const BLOCKING_TASKS_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs `future` to completion on `runtime`, then shuts the runtime down without waiting
+/// more than [`BLOCKING_TASKS_GRACE`] for blocking tasks: a disk probe stuck on a dead
+/// network mount never returns, and dropping the runtime would wait for it forever,
+/// turning SIGTERM into a hang.
+fn run_to_end<F: Future>(runtime: Runtime, future: F) -> F::Output {
+    let output = runtime.block_on(future);
+    runtime.shutdown_timeout(BLOCKING_TASKS_GRACE);
+    output
 }
 
 async fn start_and_serve(mut config: Config) -> Result<(), ServerError> {
@@ -127,5 +142,32 @@ fn fail(error: &ServerError) -> ExitCode {
         | ServerError::ConfigSyntax { .. }
         | ServerError::ConfigFile { .. } => ExitCode::from(2),
         _ => ExitCode::FAILURE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn a_stuck_blocking_task_does_not_keep_the_process_from_exiting() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        // As a disk probe stuck on a dead network mount would.
+        run_to_end(runtime, async {
+            drop(tokio::task::spawn_blocking(|| {
+                std::thread::sleep(Duration::from_secs(30));
+            }));
+        });
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "waited {:?} for a stuck blocking task",
+            started.elapsed()
+        );
     }
 }

@@ -276,8 +276,9 @@ async fn set_mode(
     let Ok(target) = mode.parse::<FallbackMode>() else {
         return Err(ApiError::bad_request(
             "invalid_mode",
+            // The valid names first: a long input is cut from the detail.
             format!(
-                "{mode:?} is not a fallback mode: expected one of {}",
+                "not a fallback mode: expected one of {}, got {mode:?}",
                 valid.join(", ")
             ),
         )
@@ -320,6 +321,8 @@ async fn evaluate(
     Ok(ok(json!({
         "report": report,
         "mode": app.fallback.get_current_mode(),
+        // Rules storage has not taken yet (down since start-up) cannot fire: say so.
+        "unregistered_rules": app.unregistered_rules(),
     })))
 }
 
@@ -348,7 +351,7 @@ async fn register_integration(
     let Some(adapter) = health::adapter_for(provider.trim()) else {
         return Err(ApiError::bad_request(
             "unknown_provider",
-            format!("{provider:?} is not a supported provider: expected datadog or newrelic"),
+            format!("not a supported provider: expected datadog or newrelic, got {provider:?}"),
         )
         .with("valid_providers", ["datadog", "newrelic"].as_slice()));
     };

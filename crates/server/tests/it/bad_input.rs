@@ -236,6 +236,21 @@ async fn each_kind_of_bad_input_gets_its_status() {
         reply["valid_modes"],
         serde_json::json!(["primary", "heuristic", "safe"])
     );
+    // The answer does not echo a long input back.
+    let long = format!(r#"{{"mode": "{}"}}"#, "x".repeat(100_000));
+    let reply = check(
+        &server,
+        mode,
+        &with_admin,
+        body(&long),
+        (400, "invalid_mode", "primary, heuristic, safe"),
+    )
+    .await;
+    assert!(
+        reply.to_string().len() < 1024,
+        "{} bytes",
+        reply.to_string().len()
+    );
 
     // Valid JSON of the wrong shape: 422 naming the field.
     let reply = check(

@@ -267,3 +267,55 @@ async fn shutdown_persists_a_transition_still_waiting_for_storage() {
     assert_eq!(record["to"], "safe");
     assert_eq!(record["reason"], "manual");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_at_start_up_does_not_stop_a_server_with_fallback_rules() {
+    let Some(mut redis) = RedisServer::start_or_skip("server_rules_outage_at_start") else {
+        return;
+    };
+    let url = redis.url();
+    redis.kill();
+    let mut config = on_redis(
+        &url,
+        "rules-outage:",
+        "[[fallbacks]]\nname = \"hot\"\ncondition = \"severity >= 0.8\"\nmode = \"heuristic\"\n",
+    );
+    config.cascade.interval = Duration::from_millis(200);
+    // Starts (and answers) although storage cannot take the rule's definition yet.
+    let server = TestServer::start(config).await;
+    let state = server.get("/health/state").await.expect(200).json();
+    assert_eq!(state["storage"]["status"], "degraded", "{state}");
+    let body = server
+        .admin_post("/fallback/evaluate", r#"{"severity": 0.9}"#)
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(body["unregistered_rules"], json!(["hot"]), "{body}");
+    assert_eq!(body["report"]["fired"], json!([]), "{body}");
+
+    // Once storage is back, the rule is registered and fires.
+    redis.restart().unwrap();
+    eventually("the rule to fire", Duration::from_secs(20), || async {
+        let body = server
+            .admin_post("/fallback/evaluate", r#"{"severity": 0.9}"#)
+            .await
+            .expect(200)
+            .json();
+        body["report"]["fired"][0]["name"] == "hot" && body["unregistered_rules"] == json!([])
+    })
+    .await;
+    assert_eq!(
+        server.get("/fallback/mode").await.json()["mode"],
+        "heuristic"
+    );
+    let observer = observer(&url, "rules-outage:").await;
+    assert!(
+        observer
+            .get("fallback:definition:hot")
+            .await
+            .unwrap()
+            .is_some(),
+        "the definition was stored once storage answered"
+    );
+    server.stop().await.unwrap();
+}
