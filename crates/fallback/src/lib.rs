@@ -1,7 +1,8 @@
 //! `fallback` degrades a service step by step as its health worsens, and brings it back:
 //! the [`FallbackManager`] turns a [`health::HealthState`] into a [`FallbackMode`]
 //! (PRIMARY, then HEURISTIC, then SAFE), explains and keeps every change, runs the
-//! callbacks registered for the mode entered, and lets operators override the mode.
+//! callbacks registered for the mode entered, and lets operators override the mode, once
+//! or with a hold that no cascade undoes.
 //!
 //! - **The original's rule, configurable.** 2 or more failed components or critical
 //!   resources: SAFE; else an open circuit breaker or more than 50 retry failures in the
@@ -16,6 +17,12 @@
 //! - **Cheap when nothing changes.** A cascade that keeps the mode reads one atomic and
 //!   the policy: no lock, no allocation. Changes go through one async lock, so concurrent
 //!   callers make exactly one transition per real change.
+//! - **Operator overrides that last.** [`FallbackManager::set_mode`] is a one-shot change
+//!   that the next cascade may undo; [`FallbackManager::hold_mode`] pins the mode until
+//!   [`FallbackManager::release_hold`] or for a duration on a monotonic clock, and
+//!   cascades change nothing meanwhile, however the health moves. The hold is taken under
+//!   the lock that serializes changes, so no cascade racing it transitions after it, and
+//!   [`FallbackManager::get_metrics`] reports it ([`ModeHold`]).
 //! - **Isolated user code.** Mode callbacks, fallback actions and detectors may fail,
 //!   panic or hang (per-call timeout): it is logged, counted and contained.
 //! - **Detectors and fallbacks.** [`FallbackManager::detect_anomaly`] asks the detector of
@@ -29,8 +36,8 @@
 //!
 //! What it deliberately does not do: gather health (the `health` crate's `HealthMonitor`
 //! builds the [`health::HealthState`], circuit breaker included, and is the one source
-//! of it), coordinate the mode across replicas, or persist the current mode itself
-//! (a restarted manager starts in PRIMARY and the next cascade decides).
+//! of it), coordinate the mode across replicas, or persist the current mode or a hold
+//! (a restarted manager starts in PRIMARY, unheld, and the next cascade decides).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -61,11 +68,19 @@
 //! let keys = storage.keys("fallback:transition:*").await?;
 //! assert_eq!(storage.get(&keys[0]).await?.unwrap()["to"], "safe");
 //!
-//! // The operator's override; an unknown name changes nothing.
+//! // The operator's one-shot override; an unknown name changes nothing.
 //! assert!(manager.set_mode("Heuristic").await?);
 //! assert!(manager.set_mode("degraded").await.is_err());
 //! assert_eq!(manager.get_mode_string(), "heuristic");
 //! assert_eq!(manager.get_metrics().total_transitions, 2);
+//!
+//! // A hold lasts: no cascade undoes it until it is released (or its duration ends).
+//! let healthy = HealthState::default();
+//! manager.hold_mode(FallbackMode::Safe, None).await?;
+//! assert_eq!(manager.cascade(&healthy).await, FallbackMode::Safe);
+//! assert_eq!(manager.get_metrics().hold.map(|hold| hold.mode), Some(FallbackMode::Safe));
+//! assert!(manager.release_hold().is_some_and(|hold| hold.is_indefinite()));
+//! assert_eq!(manager.cascade(&healthy).await, FallbackMode::Primary);
 //! # Ok(())
 //! # }
 //! ```
@@ -83,6 +98,9 @@ pub use error::{BoxError, Error, Result};
 
 mod fallbacks;
 pub use fallbacks::{FallbackDefinition, FallbackReport, FallbackRun, SkippedFallback};
+
+mod hold;
+pub use hold::ModeHold;
 
 mod isolate;
 pub use isolate::Outcome;

@@ -17,12 +17,13 @@ use tracing::Instrument as _;
 
 use crate::error::json_kind;
 use crate::fallbacks::{Action, Registered};
+use crate::hold::HoldWord;
 use crate::isolate::{self, BoxFuture};
 use crate::transition::next_record_id;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
-    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, Outcome, Result,
-    SkippedFallback, ThresholdPolicy, Transition,
+    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, ModeHold, Outcome,
+    Result, SkippedFallback, ThresholdPolicy, Transition,
 };
 
 /// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
@@ -63,6 +64,12 @@ tokio::task_local! {
 ///   time-ordered ids; 24 h expiry). A storage failure never blocks or undoes a
 ///   transition: the record waits in a bounded queue and is written when storage works
 ///   again (at the next transition, or by [`flush_pending`](Self::flush_pending)).
+/// - Operators override the mode two ways: [`set_mode`](Self::set_mode) is a one-shot
+///   change (the next cascade decides again), [`hold_mode`](Self::hold_mode) pins the
+///   mode, until [`release_hold`](Self::release_hold) or for a duration, and no cascade
+///   changes it meanwhile ([`current_hold`](Self::current_hold) says what is held).
+///   Automated actors use [`set_mode_unless_held`](Self::set_mode_unless_held), which
+///   yields to a hold.
 /// - Mode callbacks run on entry to their mode, while the change still holds the lock, so
 ///   each sees the mode it was called for; each runs isolated (its error, panic or
 ///   timeout is logged and counted, and never stops the transition or the others).
@@ -89,6 +96,9 @@ pub struct FallbackManager {
     healthier_streak: AtomicU64,
     /// When the current mode was entered, in nanoseconds since `epoch`.
     entered_at: AtomicU64,
+    /// The operator's hold, a [`HoldWord`]: read only by cascades whose target differs
+    /// from the current mode, written under `transition_lock` (cleared without it).
+    hold: AtomicU64,
     epoch: Instant,
 
     /// Serializes mode changes; held while the entry callbacks run (by their task).
@@ -155,7 +165,18 @@ struct PendingRecord {
 #[derive(Clone, Copy)]
 enum Request<'a> {
     Cascade(&'a HealthState),
-    Manual(FallbackMode),
+    Manual(FallbackMode, HoldRequest),
+}
+
+/// What a manual change does with the operator's hold.
+#[derive(Clone, Copy)]
+enum HoldRequest {
+    /// Clears it: a one-shot change ([`FallbackManager::set_mode_to`]).
+    Clear,
+    /// Pins the mode, for a duration or until released ([`FallbackManager::hold_mode`]).
+    Pin(Option<Duration>),
+    /// Changes nothing while a hold is in force ([`FallbackManager::set_mode_unless_held`]).
+    Yield,
 }
 
 /// A snapshot of the manager for dashboards and the original's `get_metrics()`.
@@ -179,6 +200,9 @@ pub struct ManagerMetrics {
     /// Transition records dropped unpersisted: the queue was full, or storage refused the
     /// record for good.
     pub dropped_records: u64,
+    /// The operator's hold in force, if any: `null` or `{"mode", "expires_in_seconds"}`
+    /// (`null` until released).
+    pub hold: Option<ModeHold>,
 }
 
 /// Configures a [`FallbackManager`]; made by [`FallbackManager::builder`].
@@ -301,6 +325,7 @@ impl FallbackManagerBuilder {
             mode: AtomicU8::new(FallbackMode::Primary.level()),
             healthier_streak: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
+            hold: AtomicU64::new(HoldWord::NONE.0),
             epoch: Instant::now(),
             transition_lock: Arc::new(tokio::sync::Mutex::new(())),
             log: Mutex::new(VecDeque::new()),
@@ -420,16 +445,26 @@ impl FallbackManager {
     /// policy's reasons, emits metrics, runs the new mode's callbacks and persists the
     /// record; storage and callback failures are logged and never undo it.
     ///
+    /// While an operator's hold is in force (see [`hold_mode`](Self::hold_mode)) nothing
+    /// changes, whether the state is worse or better, and hysteresis counts no evaluation;
+    /// the held mode is returned. The first cascade after a hold expires logs it and
+    /// decides as usual.
+    ///
     /// Called from a mode callback of this same manager, a change is refused (logged) and
     /// the current mode returned.
     pub async fn cascade(&self, state: &HealthState) -> FallbackMode {
         let current = self.get_current_mode();
         let target = self.policy.target(state);
         if target == current {
+            // A hold pins the current mode: it cannot matter here, so this path reads no
+            // more than it did before holds existed.
             if self.config.hysteresis.is_some() {
                 self.reset_streak();
             }
             return current;
+        }
+        if self.hold_in_force() {
+            return self.get_current_mode();
         }
         if target < current
             && let Some(hysteresis) = &self.config.hysteresis
@@ -448,9 +483,10 @@ impl FallbackManager {
         }
     }
 
-    /// Sets the mode by name, ignoring case: the operator's override. The transition's
-    /// reason is [`MANUAL_REASON`]. The next [`cascade`](Self::cascade) applies the
-    /// policy again.
+    /// Sets the mode by name, ignoring case: the operator's one-shot override. The
+    /// transition's reason is [`MANUAL_REASON`]. Any hold is cleared, so the next
+    /// [`cascade`](Self::cascade) applies the policy again; use
+    /// [`hold_mode`](Self::hold_mode) to keep the mode.
     ///
     /// Returns whether the mode changed (`false` when it already was `mode`).
     ///
@@ -469,18 +505,202 @@ impl FallbackManager {
         self.set_mode_to(mode).await
     }
 
-    /// [`set_mode`](Self::set_mode) with a typed mode.
+    /// [`set_mode`](Self::set_mode) with a typed mode: a one-shot change that clears any
+    /// hold.
     ///
     /// # Errors
     ///
     /// [`Error::Reentrant`] when called from a mode callback of this manager.
     pub async fn set_mode_to(&self, mode: FallbackMode) -> Result<bool> {
+        if mode == self.get_current_mode() && self.hold_word().is_none() && !self.in_own_callback()
+        {
+            return Ok(false);
+        }
+        Box::pin(self.change(Request::Manual(mode, HoldRequest::Clear), "set_mode"))
+            .await
+            .map(|transition| transition.is_some())
+    }
+
+    /// Moves to `mode` (reason [`MANUAL_REASON`]) unless an operator's hold is in force:
+    /// for automated actors, such as a fallback action, that must not undo an operator.
+    /// The hold is checked again under the lock that serializes changes, so a hold taken
+    /// meanwhile wins. Leaves no hold: the next [`cascade`](Self::cascade) decides again.
+    ///
+    /// Returns whether the mode changed (`false` when it already was `mode`, or a hold is
+    /// in force).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Reentrant`] when called from a mode callback of this manager.
+    pub async fn set_mode_unless_held(&self, mode: FallbackMode) -> Result<bool> {
+        if self.hold_in_force() {
+            tracing::info!(to = %mode, "fallback mode change skipped: an operator holds the mode");
+            return Ok(false);
+        }
         if mode == self.get_current_mode() && !self.in_own_callback() {
             return Ok(false);
         }
-        Box::pin(self.change(Request::Manual(mode), "set_mode"))
-            .await
-            .map(|transition| transition.is_some())
+        Box::pin(self.change(
+            Request::Manual(mode, HoldRequest::Yield),
+            "set_mode_unless_held",
+        ))
+        .await
+        .map(|transition| transition.is_some())
+    }
+
+    /// The operator's override that lasts: moves to `mode` (reason [`MANUAL_REASON`]) if
+    /// it differs, then holds it until [`release_hold`](Self::release_hold) when
+    /// `duration` is `None`, else for `duration` on the manager's monotonic clock (tokio's,
+    /// so a paused test clock applies), counted from when the hold takes effect.
+    ///
+    /// While the hold is in force, [`cascade`](Self::cascade) changes nothing, however
+    /// the health moves (the operator owns the mode, SAFE as well as PRIMARY), and
+    /// hysteresis counts no evaluation; [`set_mode`](Self::set_mode) ends it,
+    /// [`set_mode_unless_held`](Self::set_mode_unless_held) yields to it, and another
+    /// `hold_mode` replaces it. The hold is taken under the lock that serializes changes:
+    /// a cascade that has not made its transition by then makes none.
+    ///
+    /// A zero `duration` holds nothing: the call is [`set_mode_to`](Self::set_mode_to).
+    /// A duration beyond the clock's range (about 146 years) is capped there.
+    ///
+    /// Returns whether the mode changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Reentrant`] when called from a mode callback of this manager.
+    pub async fn hold_mode(&self, mode: FallbackMode, duration: Option<Duration>) -> Result<bool> {
+        if duration == Some(Duration::ZERO) {
+            return self.set_mode_to(mode).await;
+        }
+        Box::pin(self.change(
+            Request::Manual(mode, HoldRequest::Pin(duration)),
+            "hold_mode",
+        ))
+        .await
+        .map(|transition| transition.is_some())
+    }
+
+    /// Ends the operator's hold, if one is in force, and returns it (with the time it had
+    /// left). The mode stays as it is until the next [`cascade`](Self::cascade) decides,
+    /// with a fresh hysteresis count. `None` when there was no hold or it had expired.
+    pub fn release_hold(&self) -> Option<ModeHold> {
+        let word = HoldWord(self.hold.swap(HoldWord::NONE.0, Ordering::AcqRel));
+        if word.is_none() {
+            return None;
+        }
+        self.healthier_streak.store(0, Ordering::Relaxed);
+        match word.at(self.now_nanos()) {
+            Some(hold) => {
+                tracing::info!(mode = %hold.mode, "fallback mode hold released; cascades decide the mode again");
+                Some(hold)
+            }
+            None => {
+                Self::log_expired(word);
+                None
+            }
+        }
+    }
+
+    /// The operator's hold in force, if any, with the time it has left.
+    #[must_use]
+    pub fn current_hold(&self) -> Option<ModeHold> {
+        let word = self.hold_word();
+        if word.is_none() {
+            return None;
+        }
+        let hold = word.at(self.now_nanos());
+        if hold.is_none() {
+            self.expire(word);
+        }
+        hold
+    }
+
+    fn hold_word(&self) -> HoldWord {
+        HoldWord(self.hold.load(Ordering::Acquire))
+    }
+
+    /// Whether an operator's hold is in force; an expired one is cleared and logged.
+    fn hold_in_force(&self) -> bool {
+        let word = self.hold_word();
+        if word.is_none() {
+            return false;
+        }
+        match word.deadline() {
+            None => true,
+            Some(deadline) if self.now_nanos() < deadline => true,
+            Some(_) => {
+                self.expire(word);
+                false
+            }
+        }
+    }
+
+    /// Clears the expired hold `word` unless another hold replaced it meanwhile; the
+    /// caller that clears it logs it, once.
+    #[cold]
+    fn expire(&self, word: HoldWord) {
+        if self
+            .hold
+            .compare_exchange(
+                word.0,
+                HoldWord::NONE.0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            self.healthier_streak.store(0, Ordering::Relaxed);
+            Self::log_expired(word);
+        }
+    }
+
+    #[cold]
+    fn log_expired(word: HoldWord) {
+        if let Some(mode) = word.mode() {
+            tracing::info!(mode = %mode, "fallback mode hold expired; cascades decide the mode again");
+        }
+    }
+
+    /// Applies a manual change's hold request under the transition lock, before the mode
+    /// changes; whether the change may go on.
+    fn settle_hold_before(&self, hold: HoldRequest) -> bool {
+        match hold {
+            HoldRequest::Clear => {
+                let word = HoldWord(self.hold.swap(HoldWord::NONE.0, Ordering::AcqRel));
+                if let Some(held) = word.at(self.now_nanos()) {
+                    tracing::info!(mode = %held.mode, "fallback mode hold cleared by set_mode");
+                }
+                true
+            }
+            HoldRequest::Yield => {
+                let in_force = self.hold_in_force();
+                if in_force {
+                    tracing::info!("fallback mode change skipped: an operator holds the mode");
+                }
+                !in_force
+            }
+            HoldRequest::Pin(_) => true,
+        }
+    }
+
+    /// Pins `mode` under the transition lock, once the mode is `mode`.
+    fn pin(&self, mode: FallbackMode, duration: Option<Duration>) {
+        let deadline = duration.map(|duration| {
+            self.now_nanos()
+                .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX))
+        });
+        self.hold
+            .store(HoldWord::new(mode, deadline).0, Ordering::Release);
+        // Evidence gathered before the hold says nothing about health after it.
+        self.healthier_streak.store(0, Ordering::Relaxed);
+        match duration {
+            None => tracing::info!(mode = %mode, "fallback mode held until released"),
+            Some(duration) => tracing::info!(
+                mode = %mode,
+                seconds = duration.as_secs_f64(),
+                "fallback mode held"
+            ),
+        }
     }
 
     fn reset_streak(&self) {
@@ -536,10 +756,24 @@ impl FallbackManager {
         let guard = self.transition_lock.clone().lock_owned().await;
         let from = self.get_current_mode();
         let planned = match request {
-            Request::Manual(to) => (to != from).then(|| (to, MANUAL_REASON.to_owned())),
+            Request::Manual(to, hold) => {
+                if !self.settle_hold_before(hold) {
+                    return Ok(None);
+                }
+                (to != from).then(|| (to, MANUAL_REASON.to_owned()))
+            }
+            // Checked again under the lock: a hold taken since the fast path wins.
+            Request::Cascade(_) if self.hold_in_force() => return Ok(None),
             Request::Cascade(state) => self.plan(state, from),
         };
+        let pin = match request {
+            Request::Manual(to, HoldRequest::Pin(duration)) => Some((to, duration)),
+            _ => None,
+        };
         let Some((to, reason)) = planned else {
+            if let Some((mode, duration)) = pin {
+                self.pin(mode, duration);
+            }
             return Ok(None);
         };
 
@@ -548,6 +782,11 @@ impl FallbackManager {
         let now = self.now_nanos();
         let entered = self.entered_at.swap(now, Ordering::AcqRel);
         self.healthier_streak.store(0, Ordering::Relaxed);
+        if let Some((mode, duration)) = pin {
+            // After the mode, before the callbacks and the lock's release: whoever sees
+            // the hold sees the mode held.
+            self.pin(mode, duration);
+        }
         self.total_transitions.fetch_add(1, Ordering::Relaxed);
         self.append_to_log(&transition);
         self.enqueue(&transition);
@@ -923,6 +1162,7 @@ impl FallbackManager {
             time_in_mode_seconds: self.time_in_mode().as_secs_f64(),
             pending_records,
             dropped_records,
+            hold: self.current_hold(),
         }
     }
 
@@ -1203,6 +1443,7 @@ impl fmt::Debug for FallbackManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FallbackManager")
             .field("mode", &self.get_current_mode())
+            .field("hold", &self.current_hold())
             .field("total_transitions", &self.total_transitions())
             .field("storage", &self.storage.backend())
             .field("policy", &self.policy)
@@ -1232,6 +1473,18 @@ mod tests {
             assert_eq!(manager.cascade(&healthy).await, FallbackMode::Primary);
         }
         assert_eq!(manager.total_transitions(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_held_cascade_returns_without_the_lock_whatever_the_state() {
+        let manager = FallbackManager::in_memory();
+        manager.hold_mode(FallbackMode::Safe, None).await.unwrap();
+        let _held = manager.transition_lock.lock().await;
+        // Both call for another mode: the hold answers on the lock-free path.
+        for state in [open(), HealthState::default()] {
+            assert_eq!(manager.cascade(&state).await, FallbackMode::Safe);
+        }
+        assert_eq!(manager.total_transitions(), 1);
     }
 
     #[tokio::test]

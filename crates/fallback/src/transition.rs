@@ -24,8 +24,10 @@ pub struct Transition {
     pub reason: String,
 }
 
-/// The reason of a transition made by [`FallbackManager::set_mode`](crate::FallbackManager::set_mode)
-/// or [`FallbackManager::set_mode_to`](crate::FallbackManager::set_mode_to).
+/// The reason of a transition made by hand: [`FallbackManager::set_mode`](crate::FallbackManager::set_mode),
+/// [`set_mode_to`](crate::FallbackManager::set_mode_to),
+/// [`hold_mode`](crate::FallbackManager::hold_mode) or
+/// [`set_mode_unless_held`](crate::FallbackManager::set_mode_unless_held).
 pub const MANUAL_REASON: &str = "manual";
 
 impl Transition {

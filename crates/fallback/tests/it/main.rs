@@ -6,6 +6,7 @@ mod callbacks;
 mod concurrency;
 mod detection;
 mod fallbacks;
+mod holds;
 mod hysteresis;
 mod metrics;
 mod original;
