@@ -263,7 +263,8 @@ fn build_fallback(
 }
 
 /// Registers a configured rule: when its condition holds for a context posted to
-/// `/fallback/evaluate`, it is logged and, if the rule names a mode, that mode is set.
+/// `/fallback/evaluate`, it is logged and, if the rule names a mode, that mode is set,
+/// unless an operator holds the mode (a rule never undoes an operator).
 ///
 /// Returns `false` when storage did not take the rule's definition: the rule is not
 /// registered yet and is retried later, so that a storage outage does not stop start-up.
@@ -287,7 +288,7 @@ async fn register_rule(
             tracing::info!(fallback = %name, mode = ?target.map(FallbackMode::as_str), "fallback rule fired");
             if let (Some(mode), Some(manager)) = (target, weak.upgrade()) {
                 manager
-                    .set_mode_to(mode)
+                    .set_mode_unless_held(mode)
                     .await
                     .map_err(|error| -> BoxError { Box::new(error) })?;
             }

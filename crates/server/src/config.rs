@@ -630,7 +630,8 @@ pub struct FallbackRule {
     pub name: String,
     /// A condition such as `severity >= 0.8 and recurrence_count >= 2`.
     pub condition: String,
-    /// The mode to enter when the condition holds; none only records that it fired.
+    /// The mode to enter when the condition holds, unless an operator holds the mode (a
+    /// one-shot change: the next cascade decides again); none only records that it fired.
     #[serde(default)]
     pub mode: Option<String>,
     /// Free-form metadata kept with the stored definition.

@@ -9,15 +9,16 @@
 //! |-------|--------|
 //! | `GET /health/live` | 200 `{status: "alive", timestamp}` |
 //! | `GET /health/ready` | 200 `{status: "ready"}` in PRIMARY with no failed component, else 503 with the mode and the failed components |
-//! | `GET /health/state` | the monitor's cached state, `fallback: {mode, cascade_log}`, `storage` |
+//! | `GET /health/state` | the monitor's cached state, `fallback: {mode, hold, cascade_log}`, `storage` |
 //! | `GET /health/checks` | the latest check results |
-//! | `GET /health/cascade` | what a cascade would decide now (changes nothing) |
-//! | `POST /health/cascade` | admin: re-run expired checks, cascade, return the mode |
+//! | `GET /health/cascade` | cascade now on the cached state (one tick of the loop): `{fallback_mode, previous_mode, changed, held, timestamp}` |
+//! | `POST /health/cascade` | admin: re-run expired checks, cascade; the same answer |
 //! | `GET /metrics`, `GET /health/metrics` | Prometheus text exposition |
 //! | `GET /fallback/transitions?limit=N` | the newest transitions |
 //! | `GET /fallback/metrics` | the manager's metrics |
-//! | `GET /fallback/mode` | the current mode |
-//! | `POST /fallback/mode` | admin: `{mode}`, the operator's override |
+//! | `GET /fallback/mode` | the current mode and the operator's hold |
+//! | `POST /fallback/mode` | admin: `{mode, hold_seconds?}`, the operator's override: held until released (absent), one-shot (`0`) or for that long |
+//! | `DELETE /fallback/mode` | admin: release the hold, cascade now, return the mode and what was released |
 //! | `POST /fallback/evaluate` | admin: run the configured fallback rules on posted variables |
 //! | `POST /monitoring/{provider}/webhook` | webhook secret: Datadog or New Relic alerts, 200 `{ingested: n}` |
 //! | `POST /monitoring/register` | admin: `{provider, name, config}`, kept in storage |
@@ -27,6 +28,9 @@
 //! 404, body over the limit (1 MiB) 413, wrong content type 415, valid JSON of the wrong
 //! shape 422. A storage outage never fails a read route: answers come from memory and
 //! say `storage: {status: "degraded"}`.
+//!
+//! An operator's hold (`POST /fallback/mode`) outranks everything automatic: no cascade
+//! (the loop, a webhook's, `/health/cascade`) and no fallback rule changes a held mode.
 //!
 //! What it deliberately does not do: health, fallback or alert logic of its own (that
 //! lives in the libraries; the server only wires them), TLS (put it behind a proxy or a

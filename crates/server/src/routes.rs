@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -14,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use condition::Context;
-use fallback::{FallbackMode, RECENT_TRANSITIONS};
+use fallback::{FallbackMode, ModeHold, RECENT_TRANSITIONS};
 use health::{ComponentStatus, HealthCheckResult, HealthCheckStatus, HealthState, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -30,6 +31,10 @@ pub const INTEGRATION_KEY_PREFIX: &str = "monitoring:integration:";
 const DEFAULT_TRANSITIONS_LIMIT: usize = 50;
 const MAX_TRANSITIONS_LIMIT: usize = 10_000;
 
+/// The longest hold `POST /fallback/mode` accepts: 30 days. Longer is a mistake (a
+/// hold that forgets its operator); hold until released instead.
+const MAX_HOLD_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
+
 /// The longest integration name `/monitoring/register` accepts.
 const MAX_INTEGRATION_NAME: usize = 128;
 
@@ -42,12 +47,15 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/health/ready", get(ready))
         .route("/health/state", get(state))
         .route("/health/checks", get(checks))
-        .route("/health/cascade", get(cascade_preview).post(cascade_now))
+        .route("/health/cascade", get(cascade_cached).post(cascade_now))
         .route("/health/metrics", get(metrics))
         .route("/metrics", get(metrics))
         .route("/fallback/transitions", get(transitions))
         .route("/fallback/metrics", get(fallback_metrics))
-        .route("/fallback/mode", get(current_mode).post(set_mode))
+        .route(
+            "/fallback/mode",
+            get(current_mode).post(set_mode).delete(release_mode),
+        )
         .route("/fallback/evaluate", post(evaluate))
         .route("/monitoring/register", post(register_integration))
         .route("/monitoring/{provider}/webhook", post(webhook))
@@ -159,6 +167,7 @@ async fn state(State(app): State<Arc<App>>) -> Response {
     let state = app.monitor.cached_state();
     let fallback = json!({
         "mode": app.fallback.get_current_mode(),
+        "hold": app.fallback.current_hold(),
         "cascade_log": app.fallback.get_transitions_log(RECENT_TRANSITIONS),
     });
     let body = StateBody {
@@ -175,29 +184,28 @@ async fn checks(State(app): State<Arc<App>>) -> Response {
     ok(json!({"checks": checks, "timestamp": Timestamp::now(), "storage": storage}))
 }
 
-/// `GET /health/cascade`: what a cascade would decide on the latest state, changing
-/// nothing (the original's GET changed the mode; a GET must be safe to repeat).
-async fn cascade_preview(State(app): State<Arc<App>>) -> Response {
-    let state = app.monitor.cached_state();
-    let current = app.fallback.get_current_mode();
-    let evaluated = app.fallback.policy().target(&state);
-    ok(json!({
-        "fallback_mode": current,
-        "evaluated_mode": evaluated,
-        "would_change": evaluated != current,
-        "timestamp": Timestamp::now(),
-    }))
+/// `GET /health/cascade`: cascades now on the monitor's cached state, exactly as one
+/// tick of the cascade loop does (no check runs; an operator's hold stands).
+async fn cascade_cached(State(app): State<Arc<App>>) -> Response {
+    let previous = app.fallback.get_current_mode();
+    let mode = app.fallback.cascade(&app.monitor.cached_state()).await;
+    cascade_answer(&app, previous, mode)
 }
 
-/// `POST /health/cascade`: re-runs expired checks, cascades and returns the mode.
+/// `POST /health/cascade`: re-runs expired checks, then cascades.
 async fn cascade_now(_admin: Admin, State(app): State<Arc<App>>) -> Response {
     let previous = app.fallback.get_current_mode();
     let state = app.monitor.get_comprehensive_state().await;
     let mode = app.fallback.cascade(&state).await;
+    cascade_answer(&app, previous, mode)
+}
+
+fn cascade_answer(app: &App, previous: FallbackMode, mode: FallbackMode) -> Response {
     ok(json!({
         "fallback_mode": mode,
         "previous_mode": previous,
         "changed": mode != previous,
+        "held": app.fallback.current_hold().is_some(),
         "timestamp": Timestamp::now(),
     }))
 }
@@ -256,13 +264,44 @@ async fn fallback_metrics(State(app): State<Arc<App>>) -> Response {
 
 async fn current_mode(State(app): State<Arc<App>>) -> Response {
     let mode = app.fallback.get_current_mode();
-    ok(json!({"mode": mode, "is_degraded": mode.is_degraded()}))
+    ok(json!({
+        "mode": mode,
+        "is_degraded": mode.is_degraded(),
+        "hold": app.fallback.current_hold(),
+    }))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModeBody {
     mode: String,
+    /// Absent (or null): hold until released; 0: no hold; else hold this long.
+    #[serde(default)]
+    hold_seconds: Option<f64>,
+}
+
+/// The hold `hold_seconds` asks for: `None` for none (0), `Some(None)` until released.
+fn hold_duration(hold_seconds: Option<f64>) -> Result<Option<Option<Duration>>, ApiError> {
+    let Some(seconds) = hold_seconds else {
+        return Ok(Some(None));
+    };
+    if !seconds.is_finite() || !(0.0..=MAX_HOLD_SECONDS).contains(&seconds) {
+        return Err(ApiError::bad_request(
+            "invalid_hold",
+            format!(
+                "`hold_seconds` must be a number of seconds from 0 (no hold) to {MAX_HOLD_SECONDS} (30 days), or absent to hold until released; got {seconds}"
+            ),
+        )
+        .with("field", "hold_seconds"));
+    }
+    if seconds == 0.0 {
+        return Ok(None);
+    }
+    // In range, so the conversion cannot fail; a sub-nanosecond hold rounds up.
+    let duration = Duration::try_from_secs_f64(seconds)
+        .unwrap_or(Duration::ZERO)
+        .max(Duration::from_nanos(1));
+    Ok(Some(Some(duration)))
 }
 
 async fn set_mode(
@@ -271,7 +310,7 @@ async fn set_mode(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ModeBody { mode } = read_json(&headers, body, app.max_body_bytes).await?;
+    let ModeBody { mode, hold_seconds } = read_json(&headers, body, app.max_body_bytes).await?;
     let valid: Vec<&str> = FallbackMode::ALL.iter().map(|mode| mode.as_str()).collect();
     let Ok(target) = mode.parse::<FallbackMode>() else {
         return Err(ApiError::bad_request(
@@ -284,20 +323,54 @@ async fn set_mode(
         )
         .with("valid_modes", valid));
     };
+    let hold = hold_duration(hold_seconds)?;
     let previous = app.fallback.get_current_mode();
-    let changed = app.fallback.set_mode_to(target).await.map_err(|error| {
+    let changed = match hold {
+        None => app.fallback.set_mode_to(target).await,
+        Some(duration) => app.fallback.hold_mode(target, duration).await,
+    }
+    .map_err(|error| {
         ApiError::new(
             StatusCode::CONFLICT,
             "mode_change_refused",
             error_chain(&error),
         )
     })?;
-    tracing::info!(from = %previous, to = %target, changed, "fallback mode set by an operator");
+    let hold = app.fallback.current_hold();
+    tracing::info!(
+        from = %previous,
+        to = %target,
+        changed,
+        held = hold.is_some(),
+        hold_seconds = hold.and_then(|hold| hold.remaining).map(|left| left.as_secs_f64()),
+        "fallback mode set by an operator"
+    );
     Ok(ok(json!({
         "mode": app.fallback.get_current_mode(),
         "previous_mode": previous,
         "changed": changed,
+        "hold": hold,
     })))
+}
+
+/// `DELETE /fallback/mode`: ends the operator's hold and hands the mode back to the
+/// cascade at once, on the monitor's cached state (as one tick of the loop would).
+async fn release_mode(_admin: Admin, State(app): State<Arc<App>>) -> Response {
+    let released: Option<ModeHold> = app.fallback.release_hold();
+    let previous = app.fallback.get_current_mode();
+    let mode = app.fallback.cascade(&app.monitor.cached_state()).await;
+    tracing::info!(
+        released = released.is_some(),
+        from = %previous,
+        to = %mode,
+        "fallback mode hold released by an operator"
+    );
+    ok(json!({
+        "mode": mode,
+        "previous_mode": previous,
+        "changed": mode != previous,
+        "released": released,
+    }))
 }
 
 /// `POST /fallback/evaluate`: runs the configured fallback rules whose condition holds

@@ -1,6 +1,6 @@
 //! Bad input gets a 4xx with the shared JSON error body, never a 500.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{ADMIN, DATADOG, NEWRELIC, TestServer};
 
@@ -136,6 +136,7 @@ async fn each_kind_of_bad_input_gets_its_status() {
         }
         for route in [
             mode,
+            ("DELETE", "/fallback/mode"),
             register,
             ("POST", "/health/cascade"),
             ("POST", "/fallback/evaluate"),
@@ -252,6 +253,69 @@ async fn each_kind_of_bad_input_gets_its_status() {
         reply.to_string().len()
     );
 
+    // A hold that is negative or longer than 30 days: 400 naming the field; nothing
+    // changes. One of the wrong type: 422 naming it. A number too large for JSON: 400.
+    server.set_mode("heuristic").await.expect(200);
+    for (hold, status, code) in [
+        ("-1", 400, "invalid_hold"),
+        ("-0.001", 400, "invalid_hold"),
+        ("2592000.5", 400, "invalid_hold"),
+        ("1e300", 400, "invalid_hold"),
+        ("-1e300", 400, "invalid_hold"),
+        ("1e999", 400, "malformed_json"),
+        ("\"60\"", 422, "invalid_body"),
+        ("true", 422, "invalid_body"),
+        ("[60]", 422, "invalid_body"),
+    ] {
+        let reply = check(
+            &server,
+            mode,
+            &with_admin,
+            body(&format!(r#"{{"mode": "safe", "hold_seconds": {hold}}}"#)),
+            (
+                status,
+                code,
+                if status == 400 && code == "malformed_json" {
+                    ""
+                } else {
+                    "hold_seconds"
+                },
+            ),
+        )
+        .await;
+        if code != "malformed_json" {
+            assert_eq!(reply["field"], "hold_seconds", "{hold}: {reply}");
+        }
+        assert_eq!(
+            server.get("/fallback/mode").await.json()["mode"],
+            "heuristic",
+            "{hold} changed the mode"
+        );
+    }
+    // The bounds themselves are accepted.
+    for (hold, expires_in) in [("2592000", json!(2_592_000.0)), ("0", Value::Null)] {
+        let reply = server
+            .request(
+                "POST",
+                "/fallback/mode",
+                &with_admin,
+                body(&format!(r#"{{"mode": "safe", "hold_seconds": {hold}}}"#)),
+            )
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(reply["mode"], "safe");
+        let left = &reply["hold"]["expires_in_seconds"];
+        match expires_in.as_f64() {
+            Some(most) => assert!(
+                left.as_f64()
+                    .is_some_and(|left| left > most - 60.0 && left <= most),
+                "{reply}"
+            ),
+            None => assert_eq!(reply["hold"], Value::Null, "{reply}"),
+        }
+    }
+
     // Valid JSON of the wrong shape: 422 naming the field.
     let reply = check(
         &server,
@@ -338,7 +402,7 @@ async fn each_kind_of_bad_input_gets_its_status() {
 async fn no_body_makes_a_write_route_fail_with_a_500() {
     let server = TestServer::memory("").await;
     let admin = admin();
-    let bodies: [&[u8]; 14] = [
+    let bodies: [&[u8]; 17] = [
         b"",
         b"null",
         b"true",
@@ -348,6 +412,9 @@ async fn no_body_makes_a_write_route_fail_with_a_500() {
         b"{}",
         b"{\"mode\": null}",
         b"{\"mode\": [\"safe\"]}",
+        b"{\"mode\": \"safe\", \"hold_seconds\": -1}",
+        b"{\"mode\": \"safe\", \"hold_seconds\": 1e308}",
+        b"{\"mode\": \"safe\", \"hold_seconds\": {}}",
         b"{\"provider\": 1, \"name\": {}}",
         b"{\"events\": [1, \"x\", null, {\"alert_type\": 5}]}",
         b"{\"violations\": {}}",

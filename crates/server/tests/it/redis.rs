@@ -64,7 +64,8 @@ async fn every_route_works_on_redis_and_state_lands_in_it() {
     server.get("/metrics").await.expect(200);
     server.get("/health/metrics").await.expect(200);
 
-    server.set_mode("safe").await.expect(200);
+    // One-shot (no hold), so that the cascade takes the mode back.
+    server.set_mode_once("safe").await.expect(200);
     server.admin_post("/health/cascade", "").await.expect(200);
     let transitions = server.get("/fallback/transitions").await.expect(200).json();
     assert_eq!(transitions["total_transitions"], 2);

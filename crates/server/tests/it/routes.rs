@@ -220,35 +220,54 @@ async fn every_route_reads_the_same_mode() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn get_cascade_previews_and_post_cascade_applies() {
+async fn get_cascade_applies_the_cached_state_and_post_cascade_refreshes_it_first() {
     let server = TestServer::memory("").await;
-    server.set_mode("heuristic").await.expect(200);
-    let preview = server.get("/health/cascade").await.expect(200).json();
-    assert_eq!(preview["fallback_mode"], "heuristic");
-    assert_eq!(preview["evaluated_mode"], "primary");
-    assert_eq!(preview["would_change"], true);
-    assert!(is_timestamp(&preview["timestamp"]));
+    let body = server.set_mode_once("heuristic").await.expect(200).json();
+    assert_eq!(body["hold"], Value::Null, "hold_seconds 0 holds nothing");
+    let applied = server.get("/health/cascade").await.expect(200).json();
+    assert_eq!(applied["fallback_mode"], "primary");
+    assert_eq!(applied["previous_mode"], "heuristic");
+    assert_eq!(applied["changed"], true);
+    assert_eq!(applied["held"], false);
+    assert!(is_timestamp(&applied["timestamp"]), "{applied}");
+    assert_eq!(server.get("/fallback/mode").await.json()["mode"], "primary");
+    let log = server.get("/fallback/transitions?limit=1").await.json();
+    assert_eq!(log["transitions"][0]["from"], "heuristic");
+    assert_ne!(log["transitions"][0]["reason"], "manual");
+    let again = server.get("/health/cascade").await.expect(200).json();
     assert_eq!(
-        server.get("/fallback/mode").await.json()["mode"],
-        "heuristic",
-        "GET changed the mode"
+        (&again["fallback_mode"], &again["changed"]),
+        (&json!("primary"), &json!(false))
     );
 
     server
         .request("POST", "/health/cascade", &[], None)
         .await
         .expect(401);
+    server.set_mode_once("safe").await.expect(200);
     let applied = server
         .admin_post("/health/cascade", "")
         .await
         .expect(200)
         .json();
+    assert_eq!(
+        applied
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            "fallback_mode",
+            "previous_mode",
+            "changed",
+            "held",
+            "timestamp"
+        ])
+    );
     assert_eq!(applied["fallback_mode"], "primary");
-    assert_eq!(applied["previous_mode"], "heuristic");
+    assert_eq!(applied["previous_mode"], "safe");
     assert_eq!(applied["changed"], true);
-    let log = server.get("/fallback/transitions?limit=1").await.json();
-    assert_eq!(log["transitions"][0]["from"], "heuristic");
-    assert_ne!(log["transitions"][0]["reason"], "manual");
 
     // Two failed components: the cascade goes SAFE and explains why.
     for component in ["db", "cache"] {
@@ -268,6 +287,134 @@ async fn get_cascade_previews_and_post_cascade_applies() {
     assert_eq!(applied["fallback_mode"], "safe");
     let log = server.get("/fallback/transitions?limit=1").await.json();
     assert_eq!(log["transitions"][0]["reason"], "multiple_failures(2)");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_mode_survives_every_cascade_until_released() {
+    let server = TestServer::memory(
+        "[[fallbacks]]\nname = \"hot\"\ncondition = \"severity >= 0.8\"\nmode = \"heuristic\"\n",
+    )
+    .await;
+    let held = json!({"mode": "safe", "expires_in_seconds": null});
+    let body = server.set_mode("safe").await.expect(200).json();
+    assert_eq!(
+        body,
+        json!({"mode": "safe", "previous_mode": "primary", "changed": true, "hold": held})
+    );
+    for _ in 0..3 {
+        let applied = server.get("/health/cascade").await.expect(200).json();
+        assert_eq!(applied["fallback_mode"], "safe", "{applied}");
+        assert_eq!(applied["changed"], false);
+        assert_eq!(applied["held"], true);
+        let refreshed = server
+            .admin_post("/health/cascade", "")
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(
+            (&refreshed["fallback_mode"], &refreshed["held"]),
+            (&json!("safe"), &json!(true))
+        );
+    }
+    // A webhook's cascade and a fallback rule's mode yield to the hold too.
+    let ingested = server
+        .webhook(
+            "datadog",
+            r#"{"alert_type": "error", "check": "payments", "text": "down"}"#,
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(ingested["ingested"], 1);
+    let evaluated = server
+        .admin_post("/fallback/evaluate", r#"{"severity": 0.9}"#)
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(evaluated["report"]["fired"][0]["name"], "hot");
+    assert_eq!(evaluated["mode"], "safe", "{evaluated}");
+    assert_eq!(
+        server.get("/fallback/mode").await.json(),
+        json!({"mode": "safe", "is_degraded": true, "hold": held})
+    );
+    assert_eq!(server.get("/fallback/metrics").await.json()["hold"], held);
+    assert_eq!(
+        server.get("/health/state").await.json()["fallback"]["hold"],
+        held
+    );
+    assert_eq!(
+        server.get("/fallback/metrics").await.json()["total_transitions"],
+        1
+    );
+
+    server
+        .request("DELETE", "/fallback/mode", &[], None)
+        .await
+        .expect(401);
+    assert_eq!(server.get("/fallback/mode").await.json()["hold"], held);
+    let released = server
+        .admin_delete("/fallback/mode")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(
+        released,
+        json!({"mode": "primary", "previous_mode": "safe", "changed": true, "released": held})
+    );
+    let again = server
+        .admin_delete("/fallback/mode")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(
+        again,
+        json!({"mode": "primary", "previous_mode": "primary", "changed": false, "released": null})
+    );
+    assert_eq!(
+        server.get("/fallback/mode").await.json()["hold"],
+        Value::Null
+    );
+    assert_eq!(server.get("/health/cascade").await.json()["held"], false);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_hold_ends_and_the_cascade_loop_takes_the_mode_back() {
+    let mut config = crate::support::config("");
+    config.cascade.interval = Duration::from_millis(100);
+    let server = TestServer::start(config).await;
+    let body = server
+        .admin_post(
+            "/fallback/mode",
+            r#"{"mode": "heuristic", "hold_seconds": 3}"#,
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(body["mode"], "heuristic");
+    assert_eq!(body["hold"]["mode"], "heuristic");
+    let left = body["hold"]["expires_in_seconds"].as_f64().unwrap();
+    assert!(left > 0.0 && left <= 3.0, "{body}");
+
+    // Several ticks of the loop later, the hold still stands.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mode = server.get("/fallback/mode").await.json();
+    assert_eq!(mode["mode"], "heuristic", "{mode}");
+    assert!(mode["hold"]["expires_in_seconds"].as_f64().unwrap() < left);
+
+    eventually(
+        "the loop to recover after the hold",
+        Duration::from_secs(20),
+        || async {
+            server.get("/fallback/mode").await.json()
+                == json!({"mode": "primary", "is_degraded": false, "hold": null})
+        },
+    )
+    .await;
+    let log = server.get("/fallback/transitions?limit=1").await.json();
+    assert_eq!(log["transitions"][0]["from"], "heuristic");
+    assert_ne!(log["transitions"][0]["reason"], "manual");
     server.stop().await.unwrap();
 }
 
@@ -339,7 +486,12 @@ async fn setting_the_mode_ignores_case_and_reports_whether_it_changed() {
     let body = server.set_mode("HEURISTIC").await.expect(200).json();
     assert_eq!(
         body,
-        json!({"mode": "heuristic", "previous_mode": "primary", "changed": true})
+        json!({
+            "mode": "heuristic",
+            "previous_mode": "primary",
+            "changed": true,
+            "hold": {"mode": "heuristic", "expires_in_seconds": null},
+        })
     );
     let body = server.set_mode("heuristic").await.expect(200).json();
     assert_eq!(body["changed"], false);

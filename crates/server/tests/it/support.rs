@@ -117,8 +117,25 @@ impl TestServer {
         .await
     }
 
+    /// `POST /fallback/mode`: holds `mode` until released.
     pub(crate) async fn set_mode(&self, mode: &str) -> Reply {
         self.admin_post("/fallback/mode", &format!(r#"{{"mode": "{mode}"}}"#))
+            .await
+    }
+
+    /// `POST /fallback/mode` with `"hold_seconds": 0`: a one-shot change, no hold.
+    pub(crate) async fn set_mode_once(&self, mode: &str) -> Reply {
+        self.admin_post(
+            "/fallback/mode",
+            &format!(r#"{{"mode": "{mode}", "hold_seconds": 0}}"#),
+        )
+        .await
+    }
+
+    /// `DELETE` with the admin token.
+    pub(crate) async fn admin_delete(&self, path: &str) -> Reply {
+        let bearer = format!("Bearer {ADMIN}");
+        self.request("DELETE", path, &[("authorization", &bearer)], None)
             .await
     }
 
