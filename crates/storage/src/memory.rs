@@ -390,40 +390,49 @@ impl Storage for MemoryStorage {
             None => None,
         };
         let hash = self.hash(key);
-        let mut data = write(self.shard(hash));
-        let data = &mut *data;
-        match data
-            .table
-            .entry(hash, |entry| *entry.key == *key, self.rehasher())
-        {
-            TableEntry::Occupied(mut occupied) => {
-                let entry = occupied.get_mut();
-                data.expiring = data.expiring + usize::from(deadline.is_some())
-                    - usize::from(entry.deadline.is_some());
-                entry.value = value;
-                entry.deadline = deadline;
+        // The value being replaced is freed after the lock is released: freeing a large
+        // JSON tree is the slowest part of a set and must not hold up the shard.
+        let _replaced = {
+            let mut data = write(self.shard(hash));
+            let data = &mut *data;
+            match data
+                .table
+                .entry(hash, |entry| *entry.key == *key, self.rehasher())
+            {
+                TableEntry::Occupied(mut occupied) => {
+                    let entry = occupied.get_mut();
+                    data.expiring = data.expiring + usize::from(deadline.is_some())
+                        - usize::from(entry.deadline.is_some());
+                    entry.deadline = deadline;
+                    Some(std::mem::replace(&mut entry.value, value))
+                }
+                TableEntry::Vacant(vacant) => {
+                    vacant.insert(Entry {
+                        key: key.into(),
+                        value,
+                        deadline,
+                    });
+                    data.expiring += usize::from(deadline.is_some());
+                    None
+                }
             }
-            TableEntry::Vacant(vacant) => {
-                vacant.insert(Entry {
-                    key: key.into(),
-                    value,
-                    deadline,
-                });
-                data.expiring += usize::from(deadline.is_some());
-            }
-        }
+        };
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
         let hash = self.hash(key);
-        let mut data = write(self.shard(hash));
-        let Ok(occupied) = data.table.find_entry(hash, |entry| *entry.key == *key) else {
-            return Ok(false);
+        let removed = {
+            let mut data = write(self.shard(hash));
+            let Ok(occupied) = data.table.find_entry(hash, |entry| *entry.key == *key) else {
+                return Ok(false);
+            };
+            let (entry, _) = occupied.remove();
+            data.expiring -= usize::from(entry.deadline.is_some());
+            entry
         };
-        let (entry, _) = occupied.remove();
-        data.expiring -= usize::from(entry.deadline.is_some());
-        Ok(!entry.is_expired())
+        // Freed here, outside the lock.
+        Ok(!removed.is_expired())
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
@@ -460,25 +469,29 @@ impl Storage for MemoryStorage {
             Some(deadline_after(Operation::Expire, ttl)?)
         };
         let hash = self.hash(key);
-        let mut data = write(self.shard(hash));
-        let Ok(mut occupied) = data.table.find_entry(hash, |entry| *entry.key == *key) else {
-            return Ok(false);
+        let removed = {
+            let mut data = write(self.shard(hash));
+            let Ok(mut occupied) = data.table.find_entry(hash, |entry| *entry.key == *key) else {
+                return Ok(false);
+            };
+            let entry = occupied.get_mut();
+            let had_deadline = entry.deadline.is_some();
+            match deadline {
+                // An expired key stays dead, and a zero TTL deletes (as Redis does).
+                Some(deadline) if !entry.is_expired() => {
+                    entry.deadline = Some(deadline);
+                    data.expiring += usize::from(!had_deadline);
+                    return Ok(true);
+                }
+                _ => {
+                    let (entry, _) = occupied.remove();
+                    data.expiring -= usize::from(had_deadline);
+                    entry
+                }
+            }
         };
-        let entry = occupied.get_mut();
-        let had_deadline = entry.deadline.is_some();
-        match deadline {
-            // An expired key stays dead, and a zero TTL deletes (as Redis does).
-            Some(deadline) if !entry.is_expired() => {
-                entry.deadline = Some(deadline);
-                data.expiring += usize::from(!had_deadline);
-                Ok(true)
-            }
-            _ => {
-                let (entry, _) = occupied.remove();
-                data.expiring -= usize::from(had_deadline);
-                Ok(!entry.is_expired())
-            }
-        }
+        // Freed here, outside the lock.
+        Ok(!removed.is_expired())
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
