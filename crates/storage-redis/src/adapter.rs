@@ -275,7 +275,11 @@ impl RedisAdapter {
             };
             let failure = match tokio::time::timeout(config.timeout, attempt).await {
                 Ok(Ok(value)) => {
-                    self.inner.consecutive_timeouts.store(0, Ordering::Relaxed);
+                    // Only reset when set: an unconditional store makes every success
+                    // write one shared cache line from every core.
+                    if self.inner.consecutive_timeouts.load(Ordering::Relaxed) != 0 {
+                        self.inner.consecutive_timeouts.store(0, Ordering::Relaxed);
+                    }
                     return Ok(value);
                 }
                 Ok(Err(failure)) => failure,
