@@ -48,7 +48,11 @@
 //! assert_eq!(prometheus.stats().normalized(), 1);
 //! ```
 //!
-//! The crate has no cargo features.
+//! # Feature flags
+//!
+//! | Name      | Default | Enables |
+//! |-----------|---------|---------|
+//! | `testing` | no      | `health_sinks::testing`: check an exposition with promtool in tests |
 
 mod error;
 pub use error::{Result, SinkError};
@@ -85,3 +89,6 @@ pub use fanout::FanoutMetricsSink;
 
 mod names;
 mod tags;
+
+#[cfg(feature = "testing")]
+pub mod testing;

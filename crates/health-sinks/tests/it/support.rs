@@ -2,9 +2,6 @@
 //! events.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use tracing::field::{Field, Visit};
@@ -12,70 +9,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
-/// How strict `promtool check metrics` must be about an exposition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Promtool {
-    /// Exit code 0: parses and has no lint findings.
-    LintClean,
-    /// Exit code 0 or 3: parses; lint findings (e.g. camelCase names the caller chose)
-    /// are allowed.
-    Parses,
-}
-
-/// Where promtool is: `$PROMTOOL`, else the first `promtool` on `$PATH`.
-fn promtool_path() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("PROMTOOL") {
-        let path = PathBuf::from(path);
-        assert!(path.is_file(), "PROMTOOL={} does not exist", path.display());
-        return Some(path);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join("promtool"))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Runs `promtool check metrics` on `exposition` and asserts its verdict.
-///
-/// Without promtool the check fails under `RESILIENCE_CI=1` (how `cargo xtask ci` runs
-/// tests) and is skipped, loudly, otherwise.
-#[allow(clippy::print_stderr, reason = "a skipped check must be visible")]
-pub(crate) fn assert_promtool(exposition: &str, expected: Promtool) {
-    let Some(promtool) = promtool_path() else {
-        assert!(
-            std::env::var("RESILIENCE_CI").as_deref() != Ok("1"),
-            "promtool not found (set PROMTOOL or put it on PATH); it is required when RESILIENCE_CI=1"
-        );
-        eprintln!(
-            "\n!!!!! promtool not found: SKIPPING the exposition check. Set PROMTOOL or put \
-             promtool on PATH (see the health-sinks README) !!!!!\n"
-        );
-        return;
-    };
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let code = output.status.code().unwrap();
-    let report = String::from_utf8_lossy(&output.stderr);
-    let accepted = match expected {
-        Promtool::LintClean => code == 0,
-        Promtool::Parses => code == 0 || code == 3,
-    };
-    assert!(
-        accepted,
-        "promtool exited {code} ({expected:?} wanted):\n{report}\n--- exposition ---\n{exposition}"
-    );
-}
+pub(crate) use health_sinks::testing::{Promtool, assert_promtool};
 
 /// The exposition's samples: `name{labels}` exactly as rendered → value.
 pub(crate) fn samples(exposition: &str) -> BTreeMap<String, String> {

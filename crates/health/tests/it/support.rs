@@ -1,16 +1,14 @@
 //! Shared test helpers: checks with knobs, a recording sink, a tiny HTTP server,
 //! `promtool`.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use health::{CheckError, CheckOutcome, HealthCheck, HealthCheckStatus};
+use health_sinks::testing::{Promtool, assert_promtool};
 use health_sinks::{MetricsSink, Tag};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -240,55 +238,10 @@ impl Drop for TestServer {
     }
 }
 
-/// Where promtool is: `$PROMTOOL`, else the first `promtool` on `$PATH`.
-fn promtool_path() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("PROMTOOL") {
-        let path = PathBuf::from(path);
-        assert!(path.is_file(), "PROMTOOL={} does not exist", path.display());
-        return Some(path);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|dir| dir.join("promtool"))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Asserts `promtool check metrics` finds `exposition` lint-clean (exit code 0).
-///
-/// Without promtool the check fails under `RESILIENCE_CI=1` (how `cargo xtask ci` runs
-/// tests) and is skipped, loudly, otherwise.
-#[allow(clippy::print_stderr, reason = "a skipped check must be visible")]
+/// Asserts `promtool check metrics` finds `exposition` lint-clean (exit code 0); see
+/// [`health_sinks::testing::assert_promtool`] for where promtool comes from.
 pub(crate) fn assert_promtool_clean(exposition: &str) {
-    let Some(promtool) = promtool_path() else {
-        assert!(
-            std::env::var("RESILIENCE_CI").as_deref() != Ok("1"),
-            "promtool not found (set PROMTOOL or put it on PATH); it is required when RESILIENCE_CI=1"
-        );
-        eprintln!(
-            "\n!!!!! promtool not found: SKIPPING the exposition check. Set PROMTOOL or put \
-             promtool on PATH (see the health-sinks README) !!!!!\n"
-        );
-        return;
-    };
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "promtool rejected the exposition:\n{}\n--- exposition ---\n{exposition}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_promtool(exposition, Promtool::LintClean);
 }
 
 /// The value of one rendered series, e.g. `sample(&text, "up{check=\"redis\"}")`.
