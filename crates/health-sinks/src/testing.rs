@@ -1,5 +1,6 @@
 //! Test support (feature `testing`): checking an exposition with `promtool`, the strict
-//! Prometheus text-format checker, for every crate whose tests render metrics.
+//! Prometheus text-format checker, and a [`RecordingSink`] that keeps what it is given,
+//! for every crate whose tests emit or render metrics.
 //!
 //! promtool is found through the `PROMTOOL` environment variable or `PATH` (Debian ships
 //! it in the `prometheus` package; `.ci/run` extracts it without installing the server).
@@ -9,6 +10,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
+
+use crate::{MetricsSink, Tag};
 
 /// How strict `promtool check metrics` must be about an exposition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,4 +89,74 @@ pub fn assert_promtool(exposition: &str, expected: Promtool) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// One emission a [`RecordingSink`] saw: name, value and tags (in the order given).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Emitted {
+    /// [`MetricsSink::emit`].
+    Gauge(String, f64, Vec<(String, String)>),
+    /// [`MetricsSink::emit_counter`].
+    Counter(String, u64, Vec<(String, String)>),
+    /// [`MetricsSink::emit_histogram`].
+    Histogram(String, f64, Vec<(String, String)>),
+}
+
+/// A sink that keeps every emission, for tests of code that emits metrics.
+#[derive(Debug, Default)]
+pub struct RecordingSink {
+    emitted: Mutex<Vec<Emitted>>,
+}
+
+impl RecordingSink {
+    /// A sink that has recorded nothing yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything recorded so far, oldest first.
+    #[must_use]
+    pub fn all(&self) -> Vec<Emitted> {
+        self.lock().clone()
+    }
+
+    /// Everything recorded so far, oldest first, forgetting it.
+    #[must_use]
+    pub fn take(&self) -> Vec<Emitted> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Forgets everything recorded so far.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Emitted>> {
+        self.emitted.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, emitted: Emitted) {
+        self.lock().push(emitted);
+    }
+}
+
+fn owned(tags: &[Tag<'_>]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+impl MetricsSink for RecordingSink {
+    fn emit(&self, name: &str, value: f64, tags: &[Tag<'_>], _timestamp: Option<SystemTime>) {
+        self.record(Emitted::Gauge(name.to_owned(), value, owned(tags)));
+    }
+
+    fn emit_counter(&self, name: &str, value: u64, tags: &[Tag<'_>]) {
+        self.record(Emitted::Counter(name.to_owned(), value, owned(tags)));
+    }
+
+    fn emit_histogram(&self, name: &str, value: f64, tags: &[Tag<'_>]) {
+        self.record(Emitted::Histogram(name.to_owned(), value, owned(tags)));
+    }
 }

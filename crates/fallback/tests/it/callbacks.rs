@@ -42,7 +42,7 @@ async fn errors_panics_and_hangs_are_contained_and_the_rest_still_run() {
         async { Ok(()) }
     });
     assert_eq!(manager.mode_callback_count(FallbackMode::Safe), 4);
-    sink.take();
+    sink.clear();
 
     let started = tokio::time::Instant::now();
     assert_eq!(manager.cascade(&failed(2)).await, FallbackMode::Safe);
@@ -164,7 +164,7 @@ async fn a_callback_that_panics_before_returning_its_future_is_contained() {
         *later.lock().unwrap() = true;
         async { Ok(()) }
     });
-    sink.take();
+    sink.clear();
 
     assert_eq!(manager.cascade(&failed(2)).await, FallbackMode::Safe);
     assert!(*ran.lock().unwrap(), "the next callback still ran");

@@ -4,12 +4,11 @@
 use std::future::pending;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use fallback::{AnomalyDetector, BoxError, Detection, FallbackManager};
 use health::HealthState;
-use health_sinks::{MetricsSink, Tag};
 use serde_json::{Value, json};
 use storage::{MemoryStorage, Operation, Storage, StorageError};
 
@@ -158,54 +157,7 @@ impl Storage for FlakyStorage {
     }
 }
 
-/// One emission seen by a [`RecordingSink`].
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Emitted {
-    Gauge(String, f64, Vec<(String, String)>),
-    Counter(String, u64, Vec<(String, String)>),
-    Histogram(String, f64, Vec<(String, String)>),
-}
-
-/// A sink that keeps what it is given.
-#[derive(Debug, Default)]
-pub(crate) struct RecordingSink {
-    pub(crate) emitted: Mutex<Vec<Emitted>>,
-}
-
-fn owned(tags: &[Tag<'_>]) -> Vec<(String, String)> {
-    tags.iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect()
-}
-
-impl RecordingSink {
-    pub(crate) fn take(&self) -> Vec<Emitted> {
-        std::mem::take(&mut *self.emitted.lock().unwrap())
-    }
-}
-
-impl MetricsSink for RecordingSink {
-    fn emit(&self, name: &str, value: f64, tags: &[Tag<'_>], _timestamp: Option<SystemTime>) {
-        self.emitted
-            .lock()
-            .unwrap()
-            .push(Emitted::Gauge(name.to_owned(), value, owned(tags)));
-    }
-
-    fn emit_counter(&self, name: &str, value: u64, tags: &[Tag<'_>]) {
-        self.emitted
-            .lock()
-            .unwrap()
-            .push(Emitted::Counter(name.to_owned(), value, owned(tags)));
-    }
-
-    fn emit_histogram(&self, name: &str, value: f64, tags: &[Tag<'_>]) {
-        self.emitted
-            .lock()
-            .unwrap()
-            .push(Emitted::Histogram(name.to_owned(), value, owned(tags)));
-    }
-}
+pub(crate) use health_sinks::testing::{Emitted, RecordingSink};
 
 /// What a [`ScriptedDetector`] does when asked.
 #[derive(Debug, Clone)]

@@ -4,12 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use health::{CheckError, CheckOutcome, HealthCheck, HealthCheckStatus};
 use health_sinks::testing::{Promtool, assert_promtool};
-use health_sinks::{MetricsSink, Tag};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -102,54 +101,7 @@ impl Drop for DropFlag {
     }
 }
 
-/// One emission a [`RecordingSink`] saw.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Emitted {
-    Gauge(String, f64, Vec<(String, String)>),
-    Counter(String, u64, Vec<(String, String)>),
-    Histogram(String, f64, Vec<(String, String)>),
-}
-
-/// A sink that records every emission.
-#[derive(Debug, Default)]
-pub(crate) struct RecordingSink {
-    pub emitted: Mutex<Vec<Emitted>>,
-}
-
-fn owned(tags: &[Tag<'_>]) -> Vec<(String, String)> {
-    tags.iter()
-        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-        .collect()
-}
-
-impl RecordingSink {
-    pub(crate) fn all(&self) -> Vec<Emitted> {
-        self.emitted.lock().unwrap().clone()
-    }
-}
-
-impl MetricsSink for RecordingSink {
-    fn emit(&self, name: &str, value: f64, tags: &[Tag<'_>], _timestamp: Option<SystemTime>) {
-        self.emitted
-            .lock()
-            .unwrap()
-            .push(Emitted::Gauge(name.to_owned(), value, owned(tags)));
-    }
-
-    fn emit_counter(&self, name: &str, value: u64, tags: &[Tag<'_>]) {
-        self.emitted
-            .lock()
-            .unwrap()
-            .push(Emitted::Counter(name.to_owned(), value, owned(tags)));
-    }
-
-    fn emit_histogram(&self, name: &str, value: f64, tags: &[Tag<'_>]) {
-        self.emitted
-            .lock()
-            .unwrap()
-            .push(Emitted::Histogram(name.to_owned(), value, owned(tags)));
-    }
-}
+pub(crate) use health_sinks::testing::{Emitted, RecordingSink};
 
 /// What the test HTTP server saw of one request.
 #[derive(Debug, Clone, Default)]
