@@ -23,7 +23,10 @@ use crate::{Context, Error, Operator, Result, ValueKind, parse_condition};
 ///
 /// It prints ([`Display`](fmt::Display)) in a canonical form: its tokens as written, one
 /// space apart, none inside parentheses, which parses back to an equivalent condition.
-/// With serde it is its source text, and deserializing parses it with the default parser.
+/// Those spaces can make it longer than the source, so near the parser's
+/// [`max_len`](crate::ConditionParser::max_len) it may be too long for that parser; the
+/// source ([`Condition::source`]) always parses back. With serde it is its source text,
+/// and deserializing parses it with the default parser.
 #[derive(Clone)]
 pub struct Condition {
     program: Arc<Program>,
@@ -236,6 +239,7 @@ pub(crate) enum Test {
 
 impl Program {
     pub(crate) fn always(source: &str, vars: Vars) -> Self {
+        let (fast, fast_vars, fast_required) = Fast::form(&[], &vars, 0);
         Self {
             source: source.into(),
             leaves: Box::new([]),
@@ -244,19 +248,10 @@ impl Program {
             need_number: 0,
             need_string: 0,
             compares_variables: false,
-            fast_vars: vars.id(),
-            fast_required: Self::fast_required(&vars, 0, true),
-            fast: Fast::compile(&[]).unwrap_or_default(),
+            fast,
+            fast_vars,
+            fast_required,
             vars,
-        }
-    }
-
-    /// [`Program::fast_required`] for a program of `vars` requiring `required`.
-    pub(crate) fn fast_required(vars: &Vars, required: u64, fast: bool) -> u64 {
-        if fast && vars.id() == Vars::Default.id() {
-            required | DEFAULT_TAG
-        } else {
-            u64::MAX
         }
     }
 
@@ -438,7 +433,7 @@ impl InlineSlot {
 pub(crate) const DEFAULT_TAG: u64 = 1 << 63;
 
 /// A [`Program::fast_vars`] that matches no whitelist: no truth-table form.
-pub(crate) const NO_FAST: usize = usize::MAX;
+const NO_FAST: usize = usize::MAX;
 
 impl Default for Fast {
     fn default() -> Self {
@@ -480,8 +475,20 @@ pub(crate) fn from_order_key(key: i64) -> f64 {
 }
 
 impl Fast {
+    /// [`Program::fast`], [`Program::fast_vars`] and [`Program::fast_required`] for
+    /// `leaves` of the whitelist `vars`, which name the slots `required`.
+    pub(crate) fn form(leaves: &[Leaf], vars: &Vars, required: u64) -> (Self, usize, u64) {
+        match Self::compile(leaves) {
+            Some(fast) if vars.id() == Vars::Default.id() => {
+                (fast, vars.id(), required | DEFAULT_TAG)
+            }
+            Some(fast) => (fast, vars.id(), u64::MAX),
+            None => (Self::default(), NO_FAST, u64::MAX),
+        }
+    }
+
     /// The truth-table form of `leaves`, if they all qualify.
-    pub(crate) fn compile(leaves: &[Leaf]) -> Option<Self> {
+    fn compile(leaves: &[Leaf]) -> Option<Self> {
         if leaves.len() > FAST_MAX {
             return None;
         }
@@ -526,9 +533,7 @@ impl Fast {
         }
         // The index has a bit set where a leaf misses: invert every leaf.
         let inverted = !inverted & ((1 << leaves.len()) - 1);
-        for (word, computed) in fast.table.iter_mut().zip(truth_table(leaves, inverted)) {
-            *word = computed;
-        }
+        truth_table(leaves, inverted, &mut fast.table);
         Some(fast)
     }
 
@@ -599,12 +604,13 @@ impl Fast {
     }
 }
 
-/// Runs the jumping code symbolically on all 2^n assignments of leaf outcomes at once:
-/// `reach[i]` is the set of assignments (a bit set over assignment indices, bit `i` of an
-/// index being leaf `i`'s outcome) that arrive at leaf `i`. Exits only jump forward, so
-/// one pass in leaf order settles every set. A leaf whose bit is in `inverted` holds when
-/// its index bit is clear.
-fn truth_table(leaves: &[Leaf], inverted: u64) -> Vec<u64> {
+/// Runs the jumping code symbolically on all 2^n assignments of leaf outcomes at once,
+/// `leaves` being at least one: `reach[i]` is the set of assignments (a bit set over
+/// assignment indices, bit `i` of an index being leaf `i`'s outcome) that arrive at leaf
+/// `i`, and `accept` (zeroed) receives those that reach [`ACCEPT`]. Exits only jump
+/// forward, so one pass in leaf order settles every set. A leaf whose bit is in
+/// `inverted` holds when its index bit is clear.
+fn truth_table(leaves: &[Leaf], inverted: u64, accept: &mut [u64]) {
     const PATTERNS: [u64; 6] = [
         0xAAAA_AAAA_AAAA_AAAA,
         0xCCCC_CCCC_CCCC_CCCC,
@@ -614,12 +620,6 @@ fn truth_table(leaves: &[Leaf], inverted: u64) -> Vec<u64> {
         0xFFFF_FFFF_0000_0000,
     ];
     let words = (1_usize << leaves.len()).div_ceil(64);
-    let mut accept = vec![0_u64; words];
-    if leaves.is_empty() {
-        // `always`: the single (empty) assignment is accepted.
-        accept.fill(1);
-        return accept;
-    }
     let mut reach = vec![0_u64; words * leaves.len()];
     reach
         .get_mut(..words)
@@ -654,7 +654,6 @@ fn truth_table(leaves: &[Leaf], inverted: u64) -> Vec<u64> {
             }
         }
     }
-    accept
 }
 
 fn kind(value: Val<'_>) -> ValueKind {

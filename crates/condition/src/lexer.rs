@@ -36,6 +36,15 @@ pub(crate) fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
 }
 
+/// Whether `bytes` start with `keyword` (`and` or `or`), which counts unless a letter or
+/// digit follows: `and_x` is `and` then `_x`, as in the original.
+pub(crate) fn starts_with_keyword(bytes: &[u8], keyword: &[u8]) -> bool {
+    bytes.strip_prefix(keyword).is_some_and(|rest| {
+        rest.first()
+            .is_none_or(|next| !next.is_ascii_alphanumeric())
+    })
+}
+
 impl<'a> Lexer<'a> {
     pub(crate) fn new(source: &'a str, vars: &'a Vars) -> Self {
         Self {
@@ -60,21 +69,22 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
         }
         let start = self.pos;
-        let Some(byte) = self.byte(start) else {
+        let rest = self.source.as_bytes().get(start..).unwrap_or_default();
+        let Some(&byte) = rest.first() else {
             return Ok(Token {
                 kind: Kind::End,
                 start,
                 end: start,
             });
         };
-        let next = self.byte(start + 1);
+        let next = rest.get(1).copied();
         let (kind, end) = match byte {
             b'0'..=b'9' => (Kind::Number, self.number_end(start)),
             b'.' if next.is_some_and(|next| next.is_ascii_digit()) => {
                 (Kind::Number, self.number_end(start))
             }
             b'"' | b'\'' => {
-                let quoted = self.source.as_bytes().get(start + 1..).unwrap_or_default();
+                let quoted = rest.get(1..).unwrap_or_default();
                 let Some(length) = quoted.iter().position(|&other| other == byte) else {
                     return Err(Error::UnterminatedString {
                         offset: start,
@@ -100,8 +110,8 @@ impl<'a> Lexer<'a> {
                     found: char::from(byte),
                 });
             }
-            b'a' if self.keyword_at(start, b"and") => (Kind::And, start + 3),
-            b'o' if self.keyword_at(start, b"or") => (Kind::Or, start + 2),
+            b'a' if starts_with_keyword(rest, b"and") => (Kind::And, start + 3),
+            b'o' if starts_with_keyword(rest, b"or") => (Kind::Or, start + 2),
             b'(' => (Kind::Open, start + 1),
             b')' => (Kind::Close, start + 1),
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
@@ -150,16 +160,6 @@ impl<'a> Lexer<'a> {
             end += 1;
         }
         end
-    }
-
-    /// `and`/`or` count as keywords unless a letter or digit follows: `and_x` is `and`
-    /// then `_x`, as in the original.
-    fn keyword_at(&self, start: usize, keyword: &[u8]) -> bool {
-        let bytes = self.source.as_bytes();
-        bytes.get(start..start + keyword.len()) == Some(keyword)
-            && bytes
-                .get(start + keyword.len())
-                .is_none_or(|next| !next.is_ascii_alphanumeric())
     }
 }
 

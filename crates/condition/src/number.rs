@@ -90,19 +90,24 @@ impl<'a> Wide<'a> {
             Num::Big(big) => Self::Big(big),
         }
     }
+
+    /// A context number, widened; `None` for a string.
+    #[inline]
+    fn of_val(value: Val<'_>) -> Option<Self> {
+        match value {
+            Val::Int(int) => Some(Self::Int(i128::from(int))),
+            Val::UInt(uint) => Some(Self::Int(i128::from(uint))),
+            Val::Float(float) => Some(Self::Float(float)),
+            Val::Str(_) => None,
+        }
+    }
 }
 
 /// Compares a context number with a literal; `None` when unordered (NaN). Strings are
 /// not numbers: the caller handles them.
 #[inline]
 pub(crate) fn cmp_val_num(value: Val<'_>, num: &Num) -> Option<Ordering> {
-    let left = match value {
-        Val::Int(int) => Wide::Int(i128::from(int)),
-        Val::UInt(uint) => Wide::Int(i128::from(uint)),
-        Val::Float(float) => Wide::Float(float),
-        Val::Str(_) => return None,
-    };
-    cmp_wide(left, Wide::of_num(num))
+    cmp_wide(Wide::of_val(value)?, Wide::of_num(num))
 }
 
 /// Compares two literals (folded when parsing).
@@ -114,15 +119,9 @@ pub(crate) fn cmp_nums(left: &Num, right: &Num) -> Option<Ordering> {
 /// number against a string).
 #[inline]
 pub(crate) fn cmp_vals(left: Val<'_>, right: Val<'_>) -> Option<Ordering> {
-    let wide = |value| match value {
-        Val::Int(int) => Some(Wide::Int(i128::from(int))),
-        Val::UInt(uint) => Some(Wide::Int(i128::from(uint))),
-        Val::Float(float) => Some(Wide::Float(float)),
-        Val::Str(_) => None,
-    };
     match (left, right) {
         (Val::Str(left), Val::Str(right)) => Some(left.cmp(right)),
-        _ => cmp_wide(wide(left)?, wide(right)?),
+        _ => cmp_wide(Wide::of_val(left)?, Wide::of_val(right)?),
     }
 }
 

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::condition::{ACCEPT, Fast, Leaf, NO_FAST, Program, REJECT, Test, bit};
+use crate::condition::{ACCEPT, Fast, Leaf, Program, REJECT, Test, bit};
 use crate::lexer::{Kind, Lexer, Token, is_space};
 use crate::number::{MAX_EXACT, Num, cmp_nums};
 use crate::vars::{MAX_VARIABLES, Vars};
@@ -493,11 +493,7 @@ impl<'a> Builder<'a> {
         };
         self.patch(root.on_true, true, ACCEPT);
         self.patch(root.on_false, false, REJECT);
-        let (fast, fast_vars) = match Fast::compile(&self.leaves) {
-            Some(fast) => (fast, self.vars.id()),
-            None => (Fast::default(), NO_FAST),
-        };
-        let fast_required = Program::fast_required(self.vars, self.required, fast_vars != NO_FAST);
+        let (fast, fast_vars, fast_required) = Fast::form(&self.leaves, self.vars, self.required);
         Ok(Condition::new(Program {
             source: self.source.into(),
             vars: self.vars.clone(),

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::lexer::starts_with_keyword;
 use crate::{Error, Result};
 
 /// The variables a condition may name unless a [`ConditionParser`](crate::ConditionParser)
@@ -172,14 +173,8 @@ fn validate(name: &str) -> Result<()> {
     {
         return refuse("only ASCII letters, digits and '_' are allowed");
     }
-    for keyword in [&b"and"[..], b"or"] {
-        if let Some(rest) = bytes.strip_prefix(keyword)
-            && rest
-                .first()
-                .is_none_or(|next| !next.is_ascii_alphanumeric())
-        {
-            return refuse("would be read as the keyword 'and' or 'or'");
-        }
+    if starts_with_keyword(bytes, b"and") || starts_with_keyword(bytes, b"or") {
+        return refuse("would be read as the keyword 'and' or 'or'");
     }
     Ok(())
 }

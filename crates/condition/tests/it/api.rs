@@ -33,6 +33,30 @@ fn display_is_canonical() {
     assert_eq!(parse_condition(" step>1").unwrap().source(), " step>1");
 }
 
+#[test]
+fn the_canonical_form_can_outgrow_the_length_limit() {
+    // 4096 bytes, the default limit, without a space: printing adds two.
+    let source = format!("step=='{}'", "x".repeat(4096 - "step==''".len()));
+    let condition = parse_condition(&source).unwrap();
+    let canonical = condition.to_string();
+    assert_eq!(canonical.len(), 4098);
+    assert_eq!(
+        parse_condition(&canonical).map(|_| ()),
+        Err(Error::TooLong {
+            len: 4098,
+            max: 4096
+        })
+    );
+    // The source always parses back with the parser that accepted it; the canonical form
+    // with one whose limit admits it, to the same canonical form.
+    assert_eq!(
+        parse_condition(condition.source()).unwrap().to_string(),
+        canonical
+    );
+    let roomier = ConditionParser::new().max_len(canonical.len());
+    assert_eq!(roomier.parse(&canonical).unwrap().to_string(), canonical);
+}
+
 fn check_variables(source: &str, expected: &[&str]) {
     let condition = parse_condition(source).unwrap();
     assert_eq!(

@@ -214,7 +214,7 @@ fn interpret(ast: &Ast, context: &RefContext) -> Result<bool, RefError> {
                     .get(*name)
                     .cloned()
                     .ok_or_else(|| RefError::Missing((*name).to_owned())),
-                Operand::Num(text) => Ok(reference_number(text)),
+                Operand::Num(text) => Ok(reference::literal(text)),
                 Operand::Str(text, _) => Ok(RefValue::Str(text.clone())),
             };
             let left = value(left)?;
@@ -231,10 +231,6 @@ fn interpret(ast: &Ast, context: &RefContext) -> Result<bool, RefError> {
         }
         Ast::Group(inner) => interpret(inner, context),
     }
-}
-
-fn reference_number(text: &str) -> RefValue {
-    reference::literal(text)
 }
 
 /// The crate's outcome by class, to compare with the references.
