@@ -13,13 +13,12 @@
     reason = "a bench aborts on failure"
 )]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use storage::Storage;
-use storage_redis::testing::RedisServer;
+use storage_redis::testing::url_or_private_server;
 use storage_redis::{RedisAdapter, RedisConfig};
 use tokio::runtime::Runtime;
 
@@ -32,7 +31,7 @@ fn document(i: u64) -> Value {
 
 #[derive(Clone)]
 enum Target {
-    Adapter(Arc<RedisAdapter>),
+    Adapter(RedisAdapter),
     Multiplexed(redis::aio::MultiplexedConnection),
 }
 
@@ -91,14 +90,8 @@ async fn run(target: &Target, tasks: u64, iters: u64) -> Duration {
 }
 
 fn set_get(c: &mut Criterion) {
-    let server = match std::env::var("REDIS_URL") {
-        Ok(_) => None,
-        Err(_) => {
-            Some(RedisServer::start().expect("REDIS_URL unset and redis-server did not start"))
-        }
-    };
-    let url = std::env::var("REDIS_URL")
-        .unwrap_or_else(|_| server.as_ref().map(RedisServer::url).unwrap_or_default());
+    let (url, server) =
+        url_or_private_server().expect("REDIS_URL unset and redis-server did not start");
     let runtime: Runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -115,7 +108,7 @@ fn set_get(c: &mut Criterion) {
         )
     });
     let targets = [
-        ("adapter", Target::Adapter(Arc::new(adapter))),
+        ("adapter", Target::Adapter(adapter)),
         ("multiplexed", Target::Multiplexed(multiplexed)),
     ];
     let mut group = c.benchmark_group("storage-redis/set-get");

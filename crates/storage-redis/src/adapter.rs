@@ -218,11 +218,6 @@ impl RedisAdapter {
         Ok(shared)
     }
 
-    /// Drops the shared connection, whichever it is (closing, or a failed `connect`).
-    fn drop_connection(&self) {
-        write(&self.inner.shared).take();
-    }
-
     /// Drops `failed` if it is still the shared connection, so the next attempt checks out
     /// a healthy one. A task that failed on an older connection must not drop the
     /// replacement another task has already checked out.
@@ -265,33 +260,15 @@ impl RedisAdapter {
         let config = &self.inner.config;
         let mut retry = 0;
         loop {
-            // The connection this attempt used, to replace exactly that one if it broke.
-            let mut used = None;
-            let attempt = async {
-                let shared = self.connection().await?;
-                let connection = shared.connection.clone();
-                used = Some(shared);
-                command(connection).await
-            };
-            let failure = match tokio::time::timeout(config.timeout, attempt).await {
-                Ok(Ok(value)) => {
-                    // Only reset when set: an unconditional store makes every success
-                    // write one shared cache line from every core.
-                    if self.inner.consecutive_timeouts.load(Ordering::Relaxed) != 0 {
-                        self.inner.consecutive_timeouts.store(0, Ordering::Relaxed);
-                    }
-                    return Ok(value);
-                }
-                Ok(Err(failure)) => failure,
-                Err(_elapsed) => Failure::TimedOut,
+            let failure = match self.attempt(&command).await {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
             };
             let retryable = match &failure {
                 Failure::NotSent { .. } => true,
                 Failure::Broken(_) | Failure::TimedOut => idempotent,
                 Failure::Refused(_) | Failure::Final(_) => false,
             };
-            self.note_failure(&failure, used.as_ref());
-            drop(used);
             if !retryable || retry >= config.max_retries {
                 return Err(self.storage_error(operation, failure));
             }
@@ -300,6 +277,37 @@ impl RedisAdapter {
             tokio::time::sleep(delay).await;
             retry += 1;
         }
+    }
+
+    /// One attempt of `command` (checkout, command and decoding) under the per-attempt
+    /// timeout. A failure that shows the connection broken replaces it.
+    async fn attempt<T, F, Fut>(&self, command: &F) -> Result<T, Failure>
+    where
+        F: Fn(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        // The connection this attempt used, to replace exactly that one if it broke.
+        let mut used = None;
+        let attempt = async {
+            let shared = self.connection().await?;
+            let connection = shared.connection.clone();
+            used = Some(shared);
+            command(connection).await
+        };
+        let failure = match tokio::time::timeout(self.inner.config.timeout, attempt).await {
+            Ok(Ok(value)) => {
+                // Only reset when set: an unconditional store makes every success write
+                // one shared cache line from every core.
+                if self.inner.consecutive_timeouts.load(Ordering::Relaxed) != 0 {
+                    self.inner.consecutive_timeouts.store(0, Ordering::Relaxed);
+                }
+                return Ok(value);
+            }
+            Ok(Err(failure)) => failure,
+            Err(_elapsed) => Failure::TimedOut,
+        };
+        self.note_failure(&failure, used.as_ref());
+        Err(failure)
     }
 
     /// Scales `delay` by a random factor in [0.5, 1.0), so clients that failed together
@@ -483,7 +491,7 @@ impl Storage for RedisAdapter {
         // Wait out a checkout in progress, or it would install its connection after this
         // and keep the closed adapter serving.
         let _refilling = self.inner.refill.lock().await;
-        self.drop_connection();
+        write(&self.inner.shared).take();
         if let Some(pool) = write(&self.inner.pool).take() {
             pool.close();
         }
@@ -494,25 +502,16 @@ impl Storage for RedisAdapter {
         if read(&self.inner.pool).is_none() {
             return false;
         }
-        let mut used = None;
-        let ping = async {
-            let shared = self.connection().await?;
-            let connection = shared.connection.clone();
-            used = Some(shared);
-            Self::query::<String>(connection, &redis::cmd("PING"), Operation::HealthCheck, "").await
-        };
-        let failure = match tokio::time::timeout(self.inner.config.timeout, ping).await {
-            Ok(Ok(reply)) => {
-                self.inner.consecutive_timeouts.store(0, Ordering::Relaxed);
-                return reply == "PONG";
-            }
-            Ok(Err(failure)) => failure,
-            Err(_elapsed) => Failure::TimedOut,
-        };
-        // A probe alone must replace a dead connection, or it reports the server down
-        // for as long as no other operation runs.
-        self.note_failure(&failure, used.as_ref());
-        false
+        // One attempt, no retry: the probe reports the server as it is now. A failed
+        // attempt still replaces a dead connection, or a probe alone would report the
+        // server down for as long as no other operation runs.
+        let ping = self
+            .attempt(&|connection| async move {
+                Self::query::<String>(connection, &redis::cmd("PING"), Operation::HealthCheck, "")
+                    .await
+            })
+            .await;
+        ping.is_ok_and(|reply| reply == "PONG")
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>> {

@@ -46,10 +46,29 @@ pub fn skip<T>(test: &str, what: &str) -> Option<T> {
 /// The shared test server's URL from `REDIS_URL`, or a skip (see [`skip`]).
 #[must_use]
 pub fn redis_url(test: &str) -> Option<String> {
-    match std::env::var(REDIS_URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => skip(test, "REDIS_URL is not set"),
+    url_from_env().or_else(|| skip(test, "REDIS_URL is not set"))
+}
+
+/// The server a benchmark runs against: the one `REDIS_URL` names, or else a private one
+/// started here. Returns its URL and the private server, which must outlive the URL's use
+/// (dropping it stops the server).
+///
+/// # Errors
+///
+/// When `REDIS_URL` is not set and a private server does not start (see
+/// [`RedisServer::start`]).
+pub fn url_or_private_server() -> io::Result<(String, Option<RedisServer>)> {
+    if let Some(url) = url_from_env() {
+        return Ok((url, None));
     }
+    let server = RedisServer::start()?;
+    Ok((server.url(), Some(server)))
+}
+
+fn url_from_env() -> Option<String> {
+    std::env::var(REDIS_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 /// A key prefix no other test (or run) uses, so tests can share one server.
@@ -252,8 +271,12 @@ impl Drop for RedisServer {
     }
 }
 
-/// A port nothing listens on right now.
-fn free_port() -> io::Result<u16> {
+/// A 127.0.0.1 port nothing listens on right now.
+///
+/// # Errors
+///
+/// If no port can be bound.
+pub fn free_port() -> io::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
 }

@@ -38,7 +38,7 @@ fn keys() -> Arc<Vec<String>> {
 /// One store under test, behind a uniform async interface.
 #[derive(Clone)]
 enum Target {
-    Memory(Arc<MemoryStorage>, Option<Duration>),
+    Memory(MemoryStorage, Option<Duration>),
     Moka(moka::future::Cache<String, Value>),
     DashMap(Arc<DashMap<String, Value>>),
 }
@@ -46,14 +46,8 @@ enum Target {
 impl Target {
     fn all() -> Vec<(&'static str, Self)> {
         vec![
-            (
-                "memory",
-                Self::Memory(Arc::new(MemoryStorage::new()), Some(TTL)),
-            ),
-            (
-                "memory-no-ttl",
-                Self::Memory(Arc::new(MemoryStorage::new()), None),
-            ),
+            ("memory", Self::Memory(MemoryStorage::new(), Some(TTL))),
+            ("memory-no-ttl", Self::Memory(MemoryStorage::new(), None)),
             (
                 "moka",
                 Self::Moka(moka::future::Cache::builder().time_to_live(TTL).build()),

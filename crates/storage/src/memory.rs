@@ -523,11 +523,7 @@ impl Storage for MemoryStorage {
                     data.expiring -= 1;
                     return Ok(amount);
                 }
-                let current = match &entry.value {
-                    Value::Number(n) => n.as_i64(),
-                    _ => None,
-                };
-                let Some(current) = current else {
+                let Some(current) = entry.value.as_i64() else {
                     return Err(StorageError::WrongType {
                         operation: Operation::Increment,
                         key: key.to_owned(),

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use redis::AsyncCommands;
 use serde_json::json;
 use storage::{Storage, StorageError};
-use storage_redis::testing::RedisServer;
+use storage_redis::testing::{RedisServer, free_port};
 use storage_redis::{RedisAdapter, RedisConfig};
+
+use crate::raw;
 
 fn quick(url: String) -> RedisConfig {
     let mut config = RedisConfig::new(url);
@@ -16,11 +18,6 @@ fn quick(url: String) -> RedisConfig {
     config.retry_delay = Duration::from_millis(10);
     config.max_retry_delay = Duration::from_millis(20);
     config
-}
-
-async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(server.url()).unwrap();
-    client.get_multiplexed_async_connection().await.unwrap()
 }
 
 #[tokio::test]
@@ -49,11 +46,7 @@ async fn operations_before_connect_and_after_close_are_not_connected() {
 
 #[tokio::test]
 async fn unreachable_server_is_a_connection_error_naming_the_url_without_password() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port().unwrap();
     let adapter =
         RedisAdapter::from_config(quick(format!("redis://app:hunter2@127.0.0.1:{port}/0")))
             .unwrap();
@@ -212,11 +205,7 @@ async fn replies_that_mean_try_again_later_are_retried() {
     let patient = RedisAdapter::from_config(config).unwrap();
     patient.connect().await.unwrap();
     // A (writable) replica of a master that does not exist, told not to serve stale data.
-    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead_port = free_port().unwrap();
     for command in [
         vec!["CONFIG", "SET", "replica-serve-stale-data", "no"],
         vec!["CONFIG", "SET", "replica-read-only", "no"],

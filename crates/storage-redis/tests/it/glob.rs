@@ -8,6 +8,8 @@ use redis::AsyncCommands;
 use storage::GlobPattern;
 use storage_redis::testing::RedisServer;
 
+use crate::raw;
+
 fn atoms(list: &'static [&'static str], max: usize) -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(list), 0..max).prop_map(|atoms| atoms.concat())
 }
@@ -45,13 +47,7 @@ fn matcher_agrees_with_redis_scan_match() {
         .enable_all()
         .build()
         .unwrap();
-    let connection = runtime.block_on(async {
-        redis::Client::open(server.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    });
+    let connection = runtime.block_on(raw(&server));
     let pattern_atoms = &["a", "b", "*", "?", "[", "]", "^", "-", "\\", "é", "z"];
     let key_atoms = &["a", "b", "-", "]", "[", "*", "é", "\\", "^", "z"];
     let strategy = (

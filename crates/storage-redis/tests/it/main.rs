@@ -12,3 +12,12 @@ mod conformance;
 mod errors;
 mod faults;
 mod glob;
+
+use storage_redis::testing::RedisServer;
+
+/// A plain redis-rs connection to `server`, to write and inspect keys behind the
+/// adapter's back.
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(server.url()).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
