@@ -16,7 +16,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
-use storage_redis::testing::RedisServer;
+use storage_redis::testing::url_or_private_server;
 use storage_redis::{RedisAdapter, RedisConfig};
 
 fn backends(c: &mut Criterion) {
@@ -24,11 +24,8 @@ fn backends(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let server = std::env::var("REDIS_URL")
-        .is_err()
-        .then(|| RedisServer::start().expect("redis-server"));
-    let url = std::env::var("REDIS_URL")
-        .unwrap_or_else(|_| server.as_ref().map(RedisServer::url).unwrap_or_default());
+    let (url, server) =
+        url_or_private_server().expect("REDIS_URL unset and redis-server did not start");
     let memory: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
     let redis: Arc<dyn Storage> = runtime.block_on(async {
         let mut config = RedisConfig::new(url);

@@ -17,7 +17,8 @@ use axum::http::header;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut listen = "127.0.0.1:0".to_owned();
     while let Some(arg) = args.next() {
@@ -29,17 +30,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("constant-server: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve(&listen)) {
+    match serve(&listen).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("constant-server: {error}");

@@ -65,7 +65,8 @@ struct Target {
     authority: String,
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let options = match parse(std::env::args().skip(1).collect()) {
         Ok(options) => options,
         Err(message) => {
@@ -75,17 +76,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("e2e-load: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let errors = runtime.block_on(run(&options));
+    let errors = run(&options).await;
     if errors == 0 {
         ExitCode::SUCCESS
     } else {

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -56,7 +57,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         if options.instructions {
             compare_instructions(path, &medians, threshold)?;
         } else {
-            compare(path, &medians, unit, threshold)?;
+            compare(path, &read_json(path)?, &medians, unit, threshold)?;
         }
     }
     if options.save.is_none() && options.compare.is_none() && !options.instructions {
@@ -87,7 +88,7 @@ fn compare_instructions(
     threshold: f64,
 ) -> Result<()> {
     let recorded = read_json(baseline)?;
-    let outcome = compare(baseline, counts, INSTRUCTIONS_UNIT, threshold);
+    let outcome = compare(baseline, &recorded, counts, INSTRUCTIONS_UNIT, threshold);
     let here = instruction_machine();
     if recorded["machine"]["instructions"] == here {
         return outcome;
@@ -105,14 +106,7 @@ fn compare_instructions(
 /// dispatches on, and valgrind's version.
 fn instruction_machine() -> Value {
     let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |name: &str| {
-        info.lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_once(':'))
-            .map(|(_, value)| value.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let flags = field("flags");
+    let flags = cpuinfo_field(&info, "flags").unwrap_or_default();
     let dispatch: Vec<&str> = [
         "sse4_2", "avx", "avx2", "bmi2", "erms", "fsrm", "avx512f", "avx512bw", "avx512vl",
     ]
@@ -120,24 +114,28 @@ fn instruction_machine() -> Value {
     .filter(|feature| flags.split_whitespace().any(|flag| flag == *feature))
     .collect();
     json!({
-        "cpu": field("model name"),
+        "cpu": cpuinfo_field(&info, "model name").unwrap_or_default(),
         "features": dispatch,
-        "valgrind": output(std::process::Command::new("valgrind").arg("--version"))
-            .map(|version| version.trim().to_owned())
-            .unwrap_or_default(),
+        "valgrind": trimmed_output(Command::new("valgrind").arg("--version")),
     })
 }
 
-fn compile() -> Result<()> {
-    execute(cargo().args([
+/// `cargo bench` of every bench target of the workspace.
+fn cargo_bench() -> Command {
+    let mut command = cargo();
+    command.args([
         "bench",
         "--workspace",
         "--all-features",
         "--locked",
         "--bench",
         "*",
-        "--no-run",
-    ]))
+    ]);
+    command
+}
+
+fn compile() -> Result<()> {
+    execute(cargo_bench().arg("--no-run"))
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -181,18 +179,9 @@ fn measure(options: &Options) -> Result<BTreeMap<String, f64>> {
     if home.exists() {
         fs::remove_dir_all(&home).with_context(|| format!("cannot clear {}", home.display()))?;
     }
-    let mut command = cargo();
+    let mut command = cargo_bench();
     command
-        .args([
-            "bench",
-            "--workspace",
-            "--all-features",
-            "--locked",
-            "--bench",
-            "*",
-            "--",
-            "--noplot",
-        ])
+        .args(["--", "--noplot"])
         .env("CRITERION_HOME", &home);
     if options.quick {
         command.args(["--warm-up-time", "1", "--measurement-time", "2"]);
@@ -240,9 +229,7 @@ fn save(path: &Path, medians: &BTreeMap<String, f64>, unit: &str) -> Result<()> 
             machine()
         },
         "date": utc_now(),
-        "commit": output(std::process::Command::new("git").args(["rev-parse", "HEAD"]).current_dir(project_root()))
-            .map(|commit| commit.trim().to_owned())
-            .unwrap_or_default(),
+        "commit": trimmed_output(Command::new("git").args(["rev-parse", "HEAD"]).current_dir(project_root())),
         "unit": unit,
         "benchmarks": medians,
     });
@@ -256,8 +243,15 @@ fn save(path: &Path, medians: &BTreeMap<String, f64>, unit: &str) -> Result<()> 
     Ok(())
 }
 
-fn compare(path: &Path, now: &BTreeMap<String, f64>, unit: &str, threshold: f64) -> Result<()> {
-    let baseline: Value = read_json(path)?;
+/// Compares `now` with `baseline`, read from `path`; fails if any result regressed past
+/// `threshold` percent.
+fn compare(
+    path: &Path,
+    baseline: &Value,
+    now: &BTreeMap<String, f64>,
+    unit: &str,
+    threshold: f64,
+) -> Result<()> {
     if baseline["unit"] != unit {
         bail!(
             "{} holds {}, but this run measured {unit}",
@@ -342,29 +336,33 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 /// What the numbers were measured on.
-pub(crate) fn machine() -> Value {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
+fn machine() -> Value {
+    let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     json!({
         "os": std::env::consts::OS,
         "arch": std::env::consts::ARCH,
-        "cpu": cpu,
+        "cpu": cpuinfo_field(&info, "model name").unwrap_or_else(|| "unknown".to_owned()),
         "cores": std::thread::available_parallelism().map_or(0, usize::from),
-        "rustc": output(std::process::Command::new("rustc").arg("--version"))
-            .map(|version| version.trim().to_owned())
-            .unwrap_or_default(),
+        "rustc": trimmed_output(Command::new("rustc").arg("--version")),
     })
 }
 
+/// The value of the first line of `/proc/cpuinfo` (`info`) starting with `name`.
+fn cpuinfo_field(info: &str, name: &str) -> Option<String> {
+    let line = info.lines().find(|line| line.starts_with(name))?;
+    line.split_once(':')
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+/// What `command` prints, trimmed; empty if it cannot run or fails.
+fn trimmed_output(command: &mut Command) -> String {
+    output(command)
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// The current UTC time as RFC 3339, without a date crate.
-pub(crate) fn utc_now() -> String {
+fn utc_now() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
