@@ -88,7 +88,7 @@ impl Default for FallbackConfig {
 ///     .stepwise(true);
 /// assert_eq!(damped.get_recovery_evaluations(), 3);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hysteresis {
     min_dwell: Duration,
     recovery_evaluations: u32,
@@ -138,16 +138,36 @@ impl Hysteresis {
     /// See [`recovery_evaluations`](Self::recovery_evaluations); at least 1.
     #[must_use]
     pub const fn get_recovery_evaluations(&self) -> u32 {
-        if self.recovery_evaluations == 0 {
-            1
-        } else {
-            self.recovery_evaluations
-        }
+        self.recovery_evaluations
     }
 
     /// See [`stepwise`](Self::stepwise).
     #[must_use]
     pub const fn is_stepwise(&self) -> bool {
         self.stepwise
+    }
+}
+
+impl Default for Hysteresis {
+    /// [`Hysteresis::new`]: no damping.
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_new_and_counts_at_least_one_evaluation() {
+        assert_eq!(Hysteresis::default(), Hysteresis::new());
+        assert_eq!(Hysteresis::default().get_recovery_evaluations(), 1);
+        assert_eq!(
+            Hysteresis::new()
+                .recovery_evaluations(0)
+                .get_recovery_evaluations(),
+            1
+        );
     }
 }

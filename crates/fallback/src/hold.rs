@@ -71,7 +71,7 @@ impl HoldWord {
     }
 
     /// The deadline, `None` for a hold until released.
-    pub(crate) const fn deadline(self) -> Option<u64> {
+    const fn deadline(self) -> Option<u64> {
         match self.0 & Self::DEADLINE_MASK {
             Self::INDEFINITE => None,
             deadline => Some(deadline),

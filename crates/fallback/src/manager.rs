@@ -164,7 +164,8 @@ struct PendingRecord {
 /// What asks for a mode change.
 #[derive(Clone, Copy)]
 enum Request<'a> {
-    Cascade(&'a HealthState),
+    /// A cascade on the state, with the target the policy found for it.
+    Cascade(&'a HealthState, FallbackMode),
     Manual(FallbackMode, HoldRequest),
 }
 
@@ -201,7 +202,7 @@ pub struct ManagerMetrics {
     /// record for good.
     pub dropped_records: u64,
     /// The operator's hold in force, if any: `null` or `{"mode", "expires_in_seconds"}`
-    /// (`null` until released).
+    /// (`expires_in_seconds` is `null` for a hold until released).
     pub hold: Option<ModeHold>,
 }
 
@@ -456,8 +457,8 @@ impl FallbackManager {
         let current = self.get_current_mode();
         let target = self.policy.target(state);
         if target == current {
-            // A hold pins the current mode: it cannot matter here, so this path reads no
-            // more than it did before holds existed.
+            // A hold pins the current mode, so it cannot matter here: this path does not
+            // read it.
             if self.config.hysteresis.is_some() {
                 self.reset_streak();
             }
@@ -473,7 +474,7 @@ impl FallbackManager {
             return current;
         }
         // Boxed so that the future of the common, unchanged path stays small.
-        match Box::pin(self.change(Request::Cascade(state), "cascade")).await {
+        match Box::pin(self.change(Request::Cascade(state, target), "cascade")).await {
             Ok(Some(transition)) => transition.to,
             Ok(None) => self.get_current_mode(),
             Err(error) => {
@@ -495,13 +496,9 @@ impl FallbackManager {
     /// [`Error::InvalidMode`] for a name that is no mode: nothing changes.
     /// [`Error::Reentrant`] when called from a mode callback of this manager.
     pub async fn set_mode(&self, mode: &str) -> Result<bool> {
-        let mode = match mode.parse::<FallbackMode>() {
-            Ok(mode) => mode,
-            Err(error) => {
-                tracing::warn!(%error, "fallback set_mode refused");
-                return Err(error);
-            }
-        };
+        let mode = mode
+            .parse::<FallbackMode>()
+            .inspect_err(|error| tracing::warn!(%error, "fallback set_mode refused"))?;
         self.set_mode_to(mode).await
     }
 
@@ -621,18 +618,7 @@ impl FallbackManager {
 
     /// Whether an operator's hold is in force; an expired one is cleared and logged.
     fn hold_in_force(&self) -> bool {
-        let word = self.hold_word();
-        if word.is_none() {
-            return false;
-        }
-        match word.deadline() {
-            None => true,
-            Some(deadline) if self.now_nanos() < deadline => true,
-            Some(_) => {
-                self.expire(word);
-                false
-            }
-        }
+        self.current_hold().is_some()
     }
 
     /// Clears the expired hold `word` unless another hold replaced it meanwhile; the
@@ -763,30 +749,31 @@ impl FallbackManager {
                 (to != from).then(|| (to, MANUAL_REASON.to_owned()))
             }
             // Checked again under the lock: a hold taken since the fast path wins.
-            Request::Cascade(_) if self.hold_in_force() => return Ok(None),
-            Request::Cascade(state) => self.plan(state, from),
+            Request::Cascade(..) if self.hold_in_force() => return Ok(None),
+            Request::Cascade(state, target) => self.plan(state, target, from),
         };
-        let pin = match request {
-            Request::Manual(to, HoldRequest::Pin(duration)) => Some((to, duration)),
-            _ => None,
-        };
-        let Some((to, reason)) = planned else {
-            if let Some((mode, duration)) = pin {
-                self.pin(mode, duration);
-            }
+        let transition = planned.map(|(to, reason)| self.make_transition(from, to, reason));
+        if let Request::Manual(mode, HoldRequest::Pin(duration)) = request {
+            // After the mode, before the callbacks and the lock's release: whoever sees
+            // the hold sees the mode held.
+            self.pin(mode, duration);
+        }
+        let Some(transition) = transition else {
             return Ok(None);
         };
+        self.run_mode_callbacks(&transition, guard).await;
+        self.flush_quietly().await;
+        Ok(Some(transition))
+    }
 
+    /// Moves from `from` to `to` under the transition lock: the mode, the time and streak
+    /// of the mode entered, the log, the pending queue, metrics and tracing.
+    fn make_transition(&self, from: FallbackMode, to: FallbackMode, reason: String) -> Transition {
         let transition = Transition::new(Timestamp::now(), from, to, reason);
         self.mode.store(to.level(), Ordering::Release);
         let now = self.now_nanos();
         let entered = self.entered_at.swap(now, Ordering::AcqRel);
         self.healthier_streak.store(0, Ordering::Relaxed);
-        if let Some((mode, duration)) = pin {
-            // After the mode, before the callbacks and the lock's release: whoever sees
-            // the hold sees the mode held.
-            self.pin(mode, duration);
-        }
         self.total_transitions.fetch_add(1, Ordering::Relaxed);
         self.append_to_log(&transition);
         self.enqueue(&transition);
@@ -799,15 +786,16 @@ impl FallbackManager {
         } else {
             tracing::info!(from = %from, to = %to, reason = %transition.reason, "fallback mode recovered");
         }
-
-        self.run_mode_callbacks(&transition, guard).await;
-        self.flush_quietly().await;
-        Ok(Some(transition))
+        transition
     }
 
-    /// The target and reason of a cascade from `from`, under the lock.
-    fn plan(&self, state: &HealthState, from: FallbackMode) -> Option<(FallbackMode, String)> {
-        let target = self.policy.target(state);
+    /// Where a cascade calling for `target` goes from `from`, and why, under the lock.
+    fn plan(
+        &self,
+        state: &HealthState,
+        target: FallbackMode,
+        from: FallbackMode,
+    ) -> Option<(FallbackMode, String)> {
         if target == from {
             return None;
         }
@@ -883,19 +871,17 @@ impl FallbackManager {
             .callbacks
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(list) = callbacks.get_mut(usize::from(mode.level())) {
-            list.push(callback);
-        }
+        callbacks[usize::from(mode.level())].push(callback);
     }
 
     /// How many callbacks are registered for `mode`.
     #[must_use]
     pub fn mode_callback_count(&self, mode: FallbackMode) -> usize {
-        self.callbacks
+        let callbacks = self
+            .callbacks
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(usize::from(mode.level()))
-            .map_or(0, Vec::len)
+            .unwrap_or_else(PoisonError::into_inner);
+        callbacks[usize::from(mode.level())].len()
     }
 
     /// Runs the callbacks of the mode entered, then releases the transition lock.
@@ -904,13 +890,13 @@ impl FallbackManager {
     /// the change (a dropped request, a timeout) cannot cut them short, and the next
     /// change still waits for them.
     async fn run_mode_callbacks(&self, transition: &Transition, guard: OwnedMutexGuard<()>) {
-        let callbacks: Vec<ModeCallback> = self
-            .callbacks
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(usize::from(transition.to.level()))
-            .cloned()
-            .unwrap_or_default();
+        let callbacks: Vec<ModeCallback> = {
+            let registered = self
+                .callbacks
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            registered[usize::from(transition.to.level())].clone()
+        };
         if callbacks.is_empty() {
             return;
         }
@@ -1015,39 +1001,39 @@ impl FallbackManager {
     /// A record storage refuses for good (an invalid argument, a value it cannot encode)
     /// is dropped and counted instead, so that it does not hold back the later ones.
     pub async fn flush_pending(&self) -> Result<usize> {
+        self.flush(true).await
+    }
+
+    /// Flushes after a transition unless another flush runs (it will take our record).
+    async fn flush_quietly(&self) {
+        if let Err(error) = self.flush(false).await {
+            tracing::warn!(
+                error = %error,
+                pending = self.pending_records(),
+                "fallback transition not persisted yet; it stays queued"
+            );
+        }
+    }
+
+    /// Writes the pending records under the flush lock, waiting for it if `wait`, else
+    /// leaving them to whoever holds it.
+    async fn flush(&self, wait: bool) -> Result<usize> {
         let mut written = 0;
         loop {
-            let guard = self.flush_lock.lock().await;
+            let guard = if wait {
+                self.flush_lock.lock().await
+            } else {
+                match self.flush_lock.try_lock() {
+                    Ok(guard) => guard,
+                    Err(_) => return Ok(written),
+                }
+            };
             written += self.drain().await?;
             drop(guard);
             // A transition that queued its record while we held the lock found it taken
             // and left the record to us: look again once the lock is free.
             if self.pending_records() == 0 {
                 return Ok(written);
-            }
-        }
-    }
-
-    /// Flushes after a transition unless another flush runs (it will take our record).
-    async fn flush_quietly(&self) {
-        loop {
-            let Ok(guard) = self.flush_lock.try_lock() else {
-                return;
-            };
-            let result = self.drain().await;
-            drop(guard);
-            match result {
-                Err(error) => {
-                    tracing::warn!(
-                        error = %error,
-                        pending = self.pending_records(),
-                        "fallback transition not persisted yet; it stays queued"
-                    );
-                    return;
-                }
-                // A record queued while we held the lock found it taken: look again.
-                Ok(_) if self.pending_records() == 0 => return,
-                Ok(_) => {}
             }
         }
     }
@@ -1062,25 +1048,13 @@ impl FallbackManager {
                 .records
                 .front()
                 .cloned();
-            let Some(record) = front else {
+            let Some(PendingRecord { key, value }) = front else {
                 return Ok(written);
             };
-            let write = self.storage.set(
-                &record.key,
-                record.value.clone(),
-                Some(self.config.record_ttl),
-            );
-            let result = match tokio::time::timeout(self.config.persist_timeout, write).await {
-                Ok(result) => result,
-                Err(_) => Err(StorageError::Timeout {
-                    operation: Operation::Set,
-                    after: self.config.persist_timeout,
-                }),
-            };
-            match result {
+            match self.write(&key, value, Some(self.config.record_ttl)).await {
                 Ok(()) => {
                     written += 1;
-                    self.remove_front(&record.key, false);
+                    self.remove_front(&key, false);
                 }
                 Err(source) => {
                     if let Some(sink) = &self.sink {
@@ -1091,18 +1065,18 @@ impl FallbackManager {
                         StorageError::InvalidArgument { .. } | StorageError::Serialization { .. }
                     ) {
                         return Err(Error::storage(
-                            format!("persisting transition record {}", record.key),
+                            format!("persisting transition record {key}"),
                             source,
                         ));
                     }
                     // No retry can write this record: kept at the front, it would keep
                     // every later one out of storage.
                     tracing::error!(
-                        key = %record.key,
+                        key = %key,
                         error = %source,
                         "fallback transition record refused by storage for good; dropped"
                     );
-                    if self.remove_front(&record.key, true)
+                    if self.remove_front(&key, true)
                         && let Some(sink) = &self.sink
                     {
                         sink.emit_counter(DROPPED_RECORDS_METRIC, 1, &[]);
@@ -1320,24 +1294,11 @@ impl FallbackManager {
     pub async fn unregister_fallback(&self, name: &str) -> Result<bool> {
         let _registering = self.registration_lock.lock().await;
         let key = self.definition_key(name);
-        match tokio::time::timeout(self.config.persist_timeout, self.storage.delete(&key)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(source)) => {
-                return Err(Error::storage(
-                    format!("deleting fallback definition {name:?}"),
-                    source,
-                ));
-            }
-            Err(_) => {
-                return Err(Error::storage(
-                    format!("deleting fallback definition {name:?}"),
-                    StorageError::Timeout {
-                        operation: Operation::Delete,
-                        after: self.config.persist_timeout,
-                    },
-                ));
-            }
-        }
+        self.timed(Operation::Delete, self.storage.delete(&key))
+            .await
+            .map_err(|source| {
+                Error::storage(format!("deleting fallback definition {name:?}"), source)
+            })?;
         let mut fallbacks = self
             .fallbacks
             .write()
@@ -1417,18 +1378,20 @@ impl FallbackManager {
         value: Value,
         expire: Option<Duration>,
     ) -> storage::Result<()> {
-        match tokio::time::timeout(
-            self.config.persist_timeout,
-            self.storage.set(key, value, expire),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(StorageError::Timeout {
-                operation: Operation::Set,
-                after: self.config.persist_timeout,
-            }),
-        }
+        self.timed(Operation::Set, self.storage.set(key, value, expire))
+            .await
+    }
+
+    /// A storage call cut off after [`FallbackConfig::persist_timeout`].
+    async fn timed<T>(
+        &self,
+        operation: Operation,
+        call: impl Future<Output = storage::Result<T>>,
+    ) -> storage::Result<T> {
+        let after = self.config.persist_timeout;
+        tokio::time::timeout(after, call)
+            .await
+            .unwrap_or(Err(StorageError::Timeout { operation, after }))
     }
 }
 

@@ -1,4 +1,4 @@
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use health::{CircuitState, HealthState, ResourceLevel};
 use serde::{Deserialize, Serialize};
@@ -145,17 +145,13 @@ impl CascadePolicy for ThresholdPolicy {
             return reasons.join("; ");
         }
         if to < from {
-            let mut recovered = String::from("recovered(");
-            // Writing to a String cannot fail.
-            let _ = write!(
-                recovered,
-                "failed_components={}, circuit={}, failures_1h={}, resources={})",
+            return format!(
+                "recovered(failed_components={}, circuit={}, failures_1h={}, resources={})",
                 state.system.failed_components,
                 state.circuit_breaker.state,
                 state.retry.failures_1h,
                 level_name(state.resources.status.overall),
             );
-            return recovered;
         }
         "unknown".to_owned()
     }

@@ -63,7 +63,7 @@ pub(crate) fn next_record_id(timestamp: Timestamp) -> String {
 }
 
 /// A random tag for this process, 16 hex digits.
-pub(crate) fn instance_tag() -> &'static str {
+fn instance_tag() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
     TAG.get_or_init(|| {
         // `RandomState` is seeded from the operating system's randomness; hashing the

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use condition::{ConditionParser, Context};
-use fallback::{FallbackManager, Outcome};
+use fallback::{FallbackManager, FallbackReport, Outcome};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 
@@ -35,6 +35,15 @@ async fn register(
         )
         .await
         .unwrap();
+}
+
+/// What fired and how it ended, in order.
+fn outcomes(report: &FallbackReport) -> Vec<(&str, &Outcome)> {
+    report
+        .fired
+        .iter()
+        .map(|run| (run.name.as_str(), &run.outcome))
+        .collect()
 }
 
 #[tokio::test]
@@ -115,11 +124,7 @@ async fn actions_are_isolated_from_each_other() {
     let report = manager
         .evaluate_fallbacks(&Context::new().with("severity", 1))
         .await;
-    let outcomes: Vec<(&str, &Outcome)> = report
-        .fired
-        .iter()
-        .map(|run| (run.name.as_str(), &run.outcome))
-        .collect();
+    let outcomes = outcomes(&report);
     assert_eq!(
         outcomes,
         [
@@ -253,11 +258,7 @@ async fn an_action_that_panics_before_returning_its_future_is_contained() {
     let report = manager
         .evaluate_fallbacks(&Context::new().with("severity", 1))
         .await;
-    let outcomes: Vec<(&str, &Outcome)> = report
-        .fired
-        .iter()
-        .map(|run| (run.name.as_str(), &run.outcome))
-        .collect();
+    let outcomes = outcomes(&report);
     assert_eq!(outcomes[1], ("last", &Outcome::Completed));
     assert!(
         matches!(outcomes[0], ("eager", Outcome::Panicked(message)) if message.contains("eager action bug")),
@@ -303,11 +304,7 @@ async fn a_slow_action_does_not_hold_back_the_others() {
         Duration::from_secs(10),
         "only the hang cost its timeout"
     );
-    let outcomes: Vec<(&str, &Outcome)> = report
-        .fired
-        .iter()
-        .map(|run| (run.name.as_str(), &run.outcome))
-        .collect();
+    let outcomes = outcomes(&report);
     assert_eq!(
         outcomes,
         [

@@ -1,20 +1,12 @@
 //! Hysteresis on tokio's paused clock: dwell time, consecutive healthier evaluations,
 //! stepwise recovery, and degradation that is never delayed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use fallback::{FallbackManager, FallbackMode, Hysteresis};
-use storage::MemoryStorage;
 use tokio::time::advance;
 
-use crate::support::{failed, healthy, open};
-
-fn damped(hysteresis: Hysteresis) -> FallbackManager {
-    FallbackManager::builder(Arc::new(MemoryStorage::new()))
-        .hysteresis(hysteresis)
-        .build()
-}
+use crate::support::{damped, failed, healthy, open, reasons};
 
 #[tokio::test(start_paused = true)]
 async fn off_by_default_recovery_is_immediate() {
@@ -70,13 +62,8 @@ async fn stepwise_recovery_goes_one_mode_at_a_time_and_says_so() {
     assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Heuristic);
     advance(Duration::from_secs(1)).await;
     assert_eq!(manager.cascade(&healthy()).await, FallbackMode::Primary);
-    let reasons: Vec<String> = manager
-        .get_transitions_log(10)
-        .into_iter()
-        .map(|record| record.reason)
-        .collect();
     assert_eq!(
-        reasons,
+        reasons(&manager),
         [
             "multiple_failures(3)",
             "recovered(failed_components=0, circuit=CLOSED, failures_1h=0, resources=unknown); stepwise_recovery(target=primary)",

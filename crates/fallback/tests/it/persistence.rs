@@ -4,18 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fallback::{DROPPED_RECORDS_METRIC, Error, FallbackManager, FallbackMode, Transition};
+use fallback::{DROPPED_RECORDS_METRIC, Error, FallbackManager, FallbackMode};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 
 use crate::support::{Emitted, FlakyStorage, RecordingSink, failed, healthy, open, stored_records};
-
-fn as_records(values: Vec<serde_json::Value>) -> Vec<Transition> {
-    values
-        .into_iter()
-        .map(|value| serde_json::from_value(value).unwrap())
-        .collect()
-}
 
 #[tokio::test]
 async fn records_wait_out_an_outage_and_are_written_in_order_afterwards() {
@@ -50,7 +43,7 @@ async fn records_wait_out_an_outage_and_are_written_in_order_afterwards() {
     // The next transition writes its own record and the queued ones, oldest first.
     assert_eq!(manager.cascade(&open(2.0)).await, FallbackMode::Heuristic);
     assert_eq!(manager.pending_records(), 0);
-    let stored = as_records(stored_records(&*storage, "fallback").await);
+    let stored = stored_records(&*storage).await;
     assert_eq!(stored, manager.get_transitions_log(10));
     assert_eq!(stored.len(), 4);
 }
@@ -63,7 +56,7 @@ async fn flush_pending_writes_the_queue_without_a_transition() {
     storage.set_failing(false);
     assert_eq!(manager.flush_pending().await.unwrap(), 1);
     assert_eq!(manager.flush_pending().await.unwrap(), 0);
-    let stored = as_records(stored_records(&*storage, "fallback").await);
+    let stored = stored_records(&*storage).await;
     assert_eq!(stored, manager.get_transitions_log(1));
     assert_eq!(stored[0].reason, "manual");
 }
@@ -81,7 +74,7 @@ async fn the_queue_is_bounded_and_keeps_the_newest() {
     assert_eq!((metrics.pending_records, metrics.dropped_records), (2, 3));
     storage.set_failing(false);
     assert_eq!(manager.flush_pending().await.unwrap(), 2);
-    let stored = as_records(stored_records(&*storage, "fallback").await);
+    let stored = stored_records(&*storage).await;
     assert_eq!(
         stored,
         manager.get_transitions_log(2),

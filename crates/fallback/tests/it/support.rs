@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fallback::{AnomalyDetector, BoxError, Detection, FallbackManager};
+use fallback::{AnomalyDetector, BoxError, Detection, FallbackManager, Hysteresis, Transition};
 use health::HealthState;
 use serde_json::{Value, json};
 use storage::{MemoryStorage, Operation, Storage, StorageError};
@@ -44,17 +44,31 @@ pub(crate) fn manager() -> (FallbackManager, Arc<dyn Storage>) {
     (FallbackManager::new(storage.clone()), storage)
 }
 
-/// The stored transition records, oldest first (ids sort by time).
-pub(crate) async fn stored_records(storage: &dyn Storage, namespace: &str) -> Vec<Value> {
+/// A manager on a fresh `MemoryStorage` that damps recoveries with `hysteresis`.
+pub(crate) fn damped(hysteresis: Hysteresis) -> FallbackManager {
+    FallbackManager::builder(Arc::new(MemoryStorage::new()))
+        .hysteresis(hysteresis)
+        .build()
+}
+
+/// The transition records stored under the default namespace, oldest first (ids sort by
+/// time).
+pub(crate) async fn stored_records(storage: &dyn Storage) -> Vec<Transition> {
     let mut records = Vec::new();
-    for key in storage
-        .keys(&format!("{namespace}:transition:*"))
-        .await
-        .unwrap()
-    {
-        records.push(storage.get(&key).await.unwrap().unwrap());
+    for key in storage.keys("fallback:transition:*").await.unwrap() {
+        let value = storage.get(&key).await.unwrap().unwrap();
+        records.push(serde_json::from_value(value).unwrap());
     }
     records
+}
+
+/// The reasons of the logged transitions, oldest first.
+pub(crate) fn reasons(manager: &FallbackManager) -> Vec<String> {
+    manager
+        .get_transitions_log(usize::MAX)
+        .into_iter()
+        .map(|record| record.reason)
+        .collect()
 }
 
 /// A `MemoryStorage` whose writes fail or hang while told to.
