@@ -10,22 +10,6 @@ use std::borrow::Cow;
 /// Returns the input unchanged (borrowed) when it already conforms. The empty name has no
 /// valid form and is returned as is; callers reject it.
 pub(crate) fn normalize_metric_name(name: &str) -> Cow<'_, str> {
-    normalize_identifier(name)
-}
-
-/// Rewrites a label key like [`normalize_metric_name`], and also collapses a leading `__`
-/// (reserved for Prometheus' own labels, e.g. `__name__`) to a single `_`.
-pub(crate) fn normalize_label_key(key: &str) -> Cow<'_, str> {
-    let normalized = normalize_identifier(key);
-    // Checked after mapping: a key of two non-ASCII characters becomes `__` too.
-    let underscores = normalized.bytes().take_while(|&b| b == b'_').count();
-    if underscores < 2 {
-        return normalized;
-    }
-    Cow::Owned(normalized[underscores - 1..].to_owned())
-}
-
-fn normalize_identifier(name: &str) -> Cow<'_, str> {
     let starts_with_digit = name.bytes().next().is_some_and(|b| b.is_ascii_digit());
     if !starts_with_digit && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Cow::Borrowed(name);
@@ -36,6 +20,18 @@ fn normalize_identifier(name: &str) -> Cow<'_, str> {
     }
     normalized.extend(name.chars().map(identifier_char));
     Cow::Owned(normalized)
+}
+
+/// Rewrites a label key like [`normalize_metric_name`], and also collapses a leading `__`
+/// (reserved for Prometheus' own labels, e.g. `__name__`) to a single `_`.
+pub(crate) fn normalize_label_key(key: &str) -> Cow<'_, str> {
+    let normalized = normalize_metric_name(key);
+    // Checked after mapping: a key of two non-ASCII characters becomes `__` too.
+    let underscores = normalized.bytes().take_while(|&b| b == b'_').count();
+    if underscores < 2 {
+        return normalized;
+    }
+    Cow::Owned(normalized[underscores - 1..].to_owned())
 }
 
 fn identifier_char(c: char) -> char {

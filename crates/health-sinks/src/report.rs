@@ -1,4 +1,4 @@
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,7 +111,14 @@ pub(crate) struct Reporter {
     sink: &'static str,
     normalized: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
-    warned: Mutex<HashSet<(&'static str, String)>>,
+    warned: Mutex<Warned>,
+}
+
+/// The names warned about, by category (a drop reason, `normalized`, `warn_once`).
+#[derive(Default)]
+struct Warned {
+    names: HashMap<&'static str, HashSet<String>>,
+    total: usize,
 }
 
 impl Reporter {
@@ -120,7 +127,7 @@ impl Reporter {
             sink,
             normalized: AtomicU64::new(0),
             dropped: Default::default(),
-            warned: Mutex::new(HashSet::new()),
+            warned: Mutex::default(),
         }
     }
 
@@ -179,10 +186,15 @@ impl Reporter {
             .warned
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if warned.len() >= MAX_WARNED {
+        let Warned { names, total } = &mut *warned;
+        let names = names.entry(category).or_default();
+        // Looked up before anything is allocated: this runs on every dropped emission.
+        if *total >= MAX_WARNED || names.contains(name) {
             return false;
         }
-        warned.insert((category, name.to_owned()))
+        names.insert(name.to_owned());
+        *total += 1;
+        true
     }
 }
 
@@ -207,6 +219,16 @@ mod tests {
     }
 
     #[test]
+    fn warnings_are_once_per_category_and_name() {
+        let reporter = Reporter::new("test");
+        assert!(reporter.first_time("normalized", "db-pool"));
+        assert!(!reporter.first_time("normalized", "db-pool"));
+        assert!(reporter.first_time("empty_name", "db-pool"));
+        assert!(reporter.first_time("normalized", "other"));
+        assert_eq!(reporter.warned.lock().unwrap().total, 3);
+    }
+
+    #[test]
     fn stats_count_every_drop_but_warnings_are_bounded() {
         let reporter = Reporter::new("test");
         for i in 0..(MAX_WARNED + 10) {
@@ -223,7 +245,7 @@ mod tests {
         assert_eq!(stats.dropped(DropReason::TooLarge), 1);
         assert_eq!(stats.dropped_total(), (MAX_WARNED + 11) as u64);
         assert_eq!(stats.normalized(), 1);
-        let warned = reporter.warned.lock().unwrap().len();
+        let warned = reporter.warned.lock().unwrap().total;
         assert_eq!(warned, MAX_WARNED);
     }
 }

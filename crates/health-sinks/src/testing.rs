@@ -1,12 +1,14 @@
 //! Test support (feature `testing`): checking an exposition with `promtool`, the strict
-//! Prometheus text-format checker, and a [`RecordingSink`] that keeps what it is given,
-//! for every crate whose tests emit or render metrics.
+//! Prometheus text-format checker, reading its samples ([`sample`], [`samples`]), and a
+//! [`RecordingSink`] that keeps what it is given, for every crate whose tests emit or
+//! render metrics.
 //!
 //! promtool is found through the `PROMTOOL` environment variable or `PATH` (Debian ships
 //! it in the `prometheus` package; `.ci/run` extracts it without installing the server).
 //! Without it a check fails when `RESILIENCE_CI=1` is set (as `cargo xtask ci` does) and
 //! is skipped with a loud message otherwise.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -89,6 +91,37 @@ pub fn assert_promtool(exposition: &str, expected: Promtool) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The samples of a text exposition: each series (`name{labels}`, exactly as rendered) and
+/// its value, as text.
+///
+/// # Panics
+///
+/// On a line that is neither a comment nor a sample.
+#[must_use]
+pub fn samples(exposition: &str) -> BTreeMap<String, String> {
+    exposition
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| match line.rsplit_once(' ') {
+            Some((series, value)) => (series.to_owned(), value.to_owned()),
+            None => panic!("not a sample line: {line:?}"),
+        })
+        .collect()
+}
+
+/// The value of one rendered series, e.g. `sample(&text, r#"up{check="redis"}"#)`.
+///
+/// # Panics
+///
+/// When the exposition holds no such series (the message shows the exposition).
+#[must_use]
+#[track_caller]
+pub fn sample(exposition: &str, series: &str) -> String {
+    samples(exposition)
+        .remove(series)
+        .unwrap_or_else(|| panic!("no sample {series} in\n{exposition}"))
 }
 
 /// One emission a [`RecordingSink`] saw: name, value and tags (in the order given).

@@ -9,7 +9,8 @@
 //!   cached results (the steady state of a polling cascade).
 //! - `health/state/cached-10-resources`: as `cached-10`, with resources sampled (in the
 //!   background) and cached, as a default monitor does.
-//! - `health/cached-state/10`: `cached_state`, the readiness-probe read.
+//! - `health/cached-state/10`: `cached_state`, the whole state from the cache.
+//! - `health/cached-summary/10`: `cached_summary`, the readiness-probe read.
 #![allow(missing_docs, reason = "criterion generates the entry points")]
 #![allow(
     clippy::unwrap_used,
@@ -98,6 +99,10 @@ fn state(c: &mut Criterion) {
         let _guard = runtime.enter();
         b.iter(|| black_box(cached.cached_state()));
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("health/cached-summary");
+    group.bench_function("10", |b| b.iter(|| black_box(cached.cached_summary())));
     group.finish();
 }
 

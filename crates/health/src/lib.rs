@@ -129,8 +129,9 @@ pub use result::HealthCheckResult;
 
 mod state;
 pub use state::{
-    BreakerSnapshot, CircuitState, ComponentHealth, HealthState, ResourceHealth, ResourceLevel,
-    ResourceLevels, ResourceMetrics, RetryHealth, RetryState, SystemHealth, SystemStatus,
+    BreakerSnapshot, CircuitState, ComponentHealth, HealthState, HealthSummary, ResourceHealth,
+    ResourceLevel, ResourceLevels, ResourceMetrics, RetryHealth, RetryState, SystemHealth,
+    SystemStatus,
 };
 
 mod status;

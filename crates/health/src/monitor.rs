@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
@@ -14,12 +15,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::check::{CatchUnwind, panic_message, run_check_timed};
 use crate::error::{HealthError, positive};
-use crate::resources::ResourceSampler;
+use crate::resources::{ResourceSampler, unavailable};
 use crate::retry::FailureWindow;
 use crate::{
     BreakerSnapshot, BreakerStatus, ComponentCounts, ComponentRegistry, ComponentStatus,
-    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthState, ResourceConfig, ResourceHealth,
-    ResourceLevel, ResourceLevels, RetryStatus, Timestamp,
+    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthState, HealthSummary, ResourceConfig,
+    ResourceHealth, RetryStatus, SystemHealth, Timestamp,
 };
 
 /// Default [`HealthMonitorBuilder::failure_window`]: one hour, as the original.
@@ -72,9 +73,10 @@ pub struct StatusChange {
 ///   through [`MetricsSink::emit_health_check`].
 /// - [`get_comprehensive_state`](Self::get_comprehensive_state) first re-runs the checks
 ///   whose cached result is older than the [cache TTL](HealthMonitorBuilder::cache_ttl);
-///   [`cached_state`](Self::cached_state) runs nothing and is what readiness probes should
-///   call. A [refresher](Self::spawn_refresher) keeps the cache fresh in the background,
-///   so probes never hammer dependencies.
+///   [`cached_state`](Self::cached_state) runs nothing, and
+///   [`cached_summary`](Self::cached_summary), which readiness probes should call, also
+///   copies nothing. A [refresher](Self::spawn_refresher) keeps the cache fresh in the
+///   background, so probes never hammer dependencies.
 /// - A cached result older than [`max_staleness`](HealthMonitorBuilder::max_staleness)
 ///   reads `unknown`: a stale "healthy" is never served.
 /// - Unhealthy checks count as failed components in `system`, so a dead dependency can
@@ -427,8 +429,8 @@ impl HealthMonitor {
     /// Runs the checks whose cached result is older than the cache TTL (or missing), and
     /// returns every check's latest result.
     pub async fn refresh(&self) -> BTreeMap<String, HealthCheckResult> {
-        self.inner.run_all(Run::IfExpired).await;
-        self.cached_results()
+        // Every result is fresh (younger than the TTL, hence than the staleness bound).
+        self.inner.run_all(Run::IfExpired).await
     }
 
     /// Every check's latest result without running anything: a result older than the
@@ -455,12 +457,12 @@ impl HealthMonitor {
     /// [`STATE_DURATION_METRIC`] gauge.
     pub async fn get_comprehensive_state(&self) -> HealthState {
         let started = Instant::now();
-        self.inner.run_all(Run::IfExpired).await;
+        let health_checks = self.refresh().await;
         let resources = match &self.inner.resources {
             Some(sampler) => sampler.current().await,
-            None => no_resources(),
+            None => unavailable(),
         };
-        let state = self.assemble(resources);
+        let state = self.assemble(health_checks, resources);
         self.inner.sink.emit(
             STATE_DURATION_METRIC,
             started.elapsed().as_secs_f64(),
@@ -470,17 +472,49 @@ impl HealthMonitor {
         state
     }
 
-    /// The state from what is cached, running no check and waiting for nothing: the call
-    /// for readiness probes. Stale results read `unknown`; before the first resource
-    /// sample, resources read `available: false`.
+    /// The state from what is cached, running no check and waiting for nothing (a
+    /// readiness probe needs only [`cached_summary`](Self::cached_summary)). Stale results
+    /// read `unknown`; before the first resource sample, resources read
+    /// `available: false`.
     #[must_use]
     pub fn cached_state(&self) -> HealthState {
         let resources = self
             .inner
             .resources
             .as_ref()
-            .map_or_else(no_resources, ResourceSampler::cached);
-        self.assemble(resources)
+            .map_or_else(unavailable, ResourceSampler::cached);
+        self.assemble(self.cached_results(), resources)
+    }
+
+    /// What a readiness probe needs, from what is cached and without copying any component
+    /// or check result: the `system` section, counted exactly as
+    /// [`cached_state`](Self::cached_state) counts it, and the names of the failed
+    /// components and unhealthy checks. Runs nothing and waits for nothing.
+    #[must_use]
+    pub fn cached_summary(&self) -> HealthSummary {
+        let inner = &self.inner;
+        // Both read guards live until the names borrowed from them are counted. Lock
+        // order: the registry, then the checks, then one check's result at a time.
+        let components = inner.registry.read();
+        let checks = read(&inner.checks);
+        let now = Instant::now();
+        let mut system = SystemTally::default();
+        let mut summary = HealthSummary::default();
+        for (name, component) in components.iter() {
+            system.count(name.into(), component.status.into());
+            if component.status == ComponentStatus::Failed {
+                summary.failed_components.push(name.clone());
+            }
+        }
+        for (name, entry) in checks.iter() {
+            let (status, counted_as) = inner.current_status(name, entry, now);
+            system.count(counted_as, status);
+            if status == HealthCheckStatus::Unhealthy {
+                summary.unhealthy_checks.push(name.clone());
+            }
+        }
+        summary.system = system.finish();
+        summary
     }
 
     /// Adds a listener told about every change of a check's status, including a check's
@@ -517,37 +551,19 @@ impl HealthMonitor {
         Ok(RefresherHandle { task })
     }
 
-    fn assemble(&self, resources: ResourceHealth) -> HealthState {
+    fn assemble(
+        &self,
+        health_checks: BTreeMap<String, HealthCheckResult>,
+        resources: ResourceHealth,
+    ) -> HealthState {
         let inner = &self.inner;
-        let health_checks = self.cached_results();
         let components = inner.registry.get_all_health();
-
-        // Components and checks count together; a check named like a component, or
-        // naming it in its `component` metadata, is the same thing seen twice and counts
-        // once, as the worse of the two.
-        let mut merged: BTreeMap<&str, HealthCheckStatus> = components
-            .iter()
-            .map(|(name, component)| (name.as_str(), component.status.into()))
-            .collect();
-        for (name, result) in &health_checks {
-            let counted_as = result
-                .metadata
-                .get("component")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or(name);
-            merged
-                .entry(counted_as)
-                .and_modify(|status| *status = (*status).max(result.status))
-                .or_insert(result.status);
+        let mut system = SystemTally::default();
+        for (name, component) in &components {
+            system.count(name.into(), component.status.into());
         }
-        let mut counts = ComponentCounts::default();
-        for status in merged.into_values() {
-            counts.add(match status {
-                HealthCheckStatus::Healthy => ComponentStatus::Healthy,
-                HealthCheckStatus::Degraded => ComponentStatus::Degraded,
-                HealthCheckStatus::Unhealthy => ComponentStatus::Failed,
-                HealthCheckStatus::Unknown => ComponentStatus::Unknown,
-            });
+        for (name, result) in &health_checks {
+            system.count(counted_as(name, result).into(), result.status);
         }
 
         let circuit_breaker =
@@ -564,7 +580,7 @@ impl HealthMonitor {
 
         HealthState {
             timestamp: Timestamp::now(),
-            system: counts.to_system_health(),
+            system: system.finish(),
             circuit_breaker,
             retry,
             resources,
@@ -633,10 +649,10 @@ impl Inner {
             return HealthCheckResult::new(name, HealthCheckStatus::Unknown)
                 .with_message("health check has not run yet");
         };
-        let age = now.saturating_duration_since(latest.finished);
-        if age <= self.max_staleness {
+        if self.is_fresh(&latest, now) {
             return latest.result;
         }
+        let age = now.saturating_duration_since(latest.finished);
         let last = latest.result;
         let message = format!(
             "stale: the last result ({}: {}) is {} old, more than the {} allowed",
@@ -653,6 +669,35 @@ impl Inner {
         }
         .with_metadata("stale", true)
         .with_metadata("last_status", last_status.as_str())
+    }
+
+    /// The status [`view`](Self::view) shows for `entry` and the name it counts under
+    /// (see [`counted_as`]), without copying the result.
+    fn current_status<'a>(
+        &self,
+        name: &'a str,
+        entry: &Entry,
+        now: Instant,
+    ) -> (HealthCheckStatus, Cow<'a, str>) {
+        let latest = lock(&entry.latest);
+        let Some(latest) = latest.as_ref() else {
+            return (HealthCheckStatus::Unknown, Cow::Borrowed(name));
+        };
+        let status = if self.is_fresh(latest, now) {
+            latest.result.status
+        } else {
+            HealthCheckStatus::Unknown
+        };
+        let counted_as = match counted_as(name, &latest.result) {
+            same if same == name => Cow::Borrowed(name),
+            other => Cow::Owned(other.to_owned()),
+        };
+        (status, counted_as)
+    }
+
+    /// Whether `latest` is young enough to be shown; older, it reads `unknown`.
+    fn is_fresh(&self, latest: &Latest, now: Instant) -> bool {
+        now.saturating_duration_since(latest.finished) <= self.max_staleness
     }
 
     fn notify(&self, change: &StatusChange) {
@@ -779,6 +824,47 @@ impl fmt::Debug for HealthMonitor {
     }
 }
 
+/// Counts components and checks together into the `system` section. A check named like a
+/// registered component, or naming it in its `component` metadata, is the same thing seen
+/// twice and counts once, as the worse of the two. The state and the summary both count
+/// through it, so they never disagree.
+#[derive(Default)]
+struct SystemTally<'a> {
+    statuses: BTreeMap<Cow<'a, str>, HealthCheckStatus>,
+}
+
+impl<'a> SystemTally<'a> {
+    fn count(&mut self, name: Cow<'a, str>, status: HealthCheckStatus) {
+        self.statuses
+            .entry(name)
+            .and_modify(|worst| *worst = (*worst).max(status))
+            .or_insert(status);
+    }
+
+    fn finish(self) -> SystemHealth {
+        let mut counts = ComponentCounts::default();
+        for status in self.statuses.into_values() {
+            counts.add(match status {
+                HealthCheckStatus::Healthy => ComponentStatus::Healthy,
+                HealthCheckStatus::Degraded => ComponentStatus::Degraded,
+                HealthCheckStatus::Unhealthy => ComponentStatus::Failed,
+                HealthCheckStatus::Unknown => ComponentStatus::Unknown,
+            });
+        }
+        counts.to_system_health()
+    }
+}
+
+/// The name a check's result counts under: its `component` metadata entry (as
+/// [`ComponentHealthCheck`](crate::ComponentHealthCheck)'s results carry), else the check's.
+fn counted_as<'a>(name: &'a str, result: &'a HealthCheckResult) -> &'a str {
+    result
+        .metadata
+        .get("component")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or(name)
+}
+
 /// Calls user code that should not panic, logging and returning `None` if it does.
 fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Option<T> {
     match panic::catch_unwind(AssertUnwindSafe(call)) {
@@ -787,17 +873,6 @@ fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Option<T> {
             tracing::error!(message = %panic_message(panic.as_ref()), "{what} panicked");
             None
         }
-    }
-}
-
-fn no_resources() -> ResourceHealth {
-    ResourceHealth {
-        status: ResourceLevels::from_levels(
-            ResourceLevel::Unknown,
-            ResourceLevel::Unknown,
-            ResourceLevel::Unknown,
-        ),
-        ..ResourceHealth::default()
     }
 }
 

@@ -279,7 +279,8 @@ impl ComponentRegistry {
         });
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, ComponentHealth>> {
+    /// Every component, borrowed under the read lock (for counting without copying).
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, ComponentHealth>> {
         // A panic while holding the lock cannot leave a half-written entry behind (every
         // edit is a few field stores), so a poisoned lock is still consistent.
         self.components

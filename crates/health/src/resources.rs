@@ -351,16 +351,9 @@ impl SamplerInner {
     }
 }
 
-fn unavailable() -> ResourceHealth {
-    ResourceHealth {
-        status: ResourceLevels::from_levels(
-            ResourceLevel::Unknown,
-            ResourceLevel::Unknown,
-            ResourceLevel::Unknown,
-        ),
-        current_metrics: ResourceMetrics::default(),
-        available: false,
-    }
+/// Resources not measured: `available: false`, every level `unknown` (the defaults).
+pub(crate) fn unavailable() -> ResourceHealth {
+    ResourceHealth::default()
 }
 
 impl Probe {

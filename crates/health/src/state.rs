@@ -69,6 +69,35 @@ pub struct SystemHealth {
     pub total_components: u64,
 }
 
+/// What a readiness probe reads: the `system` section of the cached state and the names
+/// of what failed, from [`HealthMonitor::cached_summary`](crate::HealthMonitor::cached_summary),
+/// which copies no component and no check result.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthSummary {
+    /// The `system` section, counted as [`HealthState::system`] is.
+    pub system: SystemHealth,
+    /// Components marked failed, sorted.
+    pub failed_components: Vec<String>,
+    /// Checks whose current result is `unhealthy`, sorted.
+    pub unhealthy_checks: Vec<String>,
+}
+
+impl HealthSummary {
+    /// Failed components and unhealthy checks together, sorted, each name once.
+    #[must_use]
+    pub fn failed_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .failed_components
+            .iter()
+            .chain(&self.unhealthy_checks)
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
 /// One component's health, as the registry keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

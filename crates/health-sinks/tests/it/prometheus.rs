@@ -242,9 +242,7 @@ struct Expect {
 fn check(case: &str, emit: impl FnOnce(&PrometheusMetricsSink), expect: &Expect) {
     let sink = PrometheusMetricsSink::new();
     emit(&sink);
-    let text = sink.render();
-    types(&text);
-    assert_promtool(&text, Promtool::LintClean);
+    let text = render_checked(&sink, Promtool::LintClean);
     for (series, value) in expect.samples {
         assert_eq!(&sample(&text, series), value, "{case}: {series}\n{text}");
     }
@@ -758,10 +756,8 @@ proptest! {
                 _ => sink.emit_histogram(name, *value, &tags),
             }
         }
-        let text = sink.render();
-        types(&text);
         // Arbitrary names may be lint findings (`_count` on a gauge, `le` on a gauge),
         // never parse errors.
-        assert_promtool(&text, Promtool::Parses);
+        render_checked(&sink, Promtool::Parses);
     }
 }

@@ -9,27 +9,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
-pub(crate) use health_sinks::testing::{Promtool, assert_promtool};
-
-/// The exposition's samples: `name{labels}` exactly as rendered → value.
-pub(crate) fn samples(exposition: &str) -> BTreeMap<String, String> {
-    exposition
-        .lines()
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| {
-            let (series, value) = line.rsplit_once(' ').unwrap();
-            (series.to_owned(), value.to_owned())
-        })
-        .collect()
-}
-
-/// The value of one rendered series, e.g. `sample(&text, "up{check=\"redis\"}")`.
-#[track_caller]
-pub(crate) fn sample(exposition: &str, series: &str) -> String {
-    samples(exposition)
-        .remove(series)
-        .unwrap_or_else(|| panic!("no sample {series} in\n{exposition}"))
-}
+pub(crate) use health_sinks::testing::{Promtool, assert_promtool, sample, samples};
 
 /// `# TYPE` lines: family name → type, asserting each family is typed once.
 pub(crate) fn types(exposition: &str) -> BTreeMap<String, String> {
@@ -68,22 +48,41 @@ pub(crate) struct Captured {
     pub fields: BTreeMap<String, String>,
 }
 
-/// A subscriber that records events up to `max_level`, for the current thread only.
-#[derive(Clone)]
-struct Capture {
+/// A subscriber handing every event at `max_level` or more severe to `on_event`.
+struct OnEvent<F> {
     max_level: Level,
-    events: Arc<Mutex<Vec<Captured>>>,
+    on_event: F,
+}
+
+/// An [`OnEvent`] subscriber (the bound gives the closure its higher-ranked signature).
+fn on_event<F: Fn(&Event<'_>) + Send + Sync + 'static>(
+    max_level: Level,
+    on_event: F,
+) -> OnEvent<F> {
+    OnEvent {
+        max_level,
+        on_event,
+    }
 }
 
 /// Runs `f` with a subscriber recording events at `max_level` and more severe on this
 /// thread, and returns them.
 pub(crate) fn capture_events(max_level: Level, f: impl FnOnce()) -> Vec<Captured> {
-    let capture = Capture {
-        max_level,
-        events: Arc::default(),
-    };
-    tracing::subscriber::with_default(capture.clone(), f);
-    capture.events.lock().unwrap().clone()
+    let events: Arc<Mutex<Vec<Captured>>> = Arc::default();
+    let recorded = Arc::clone(&events);
+    let capture = on_event(max_level, move |event| {
+        let mut fields = BTreeMap::new();
+        event.record(&mut FieldVisitor(&mut fields));
+        let message = fields.remove("message").unwrap_or_default();
+        recorded.lock().unwrap().push(Captured {
+            level: *event.metadata().level(),
+            target: event.metadata().target().to_owned(),
+            message,
+            fields,
+        });
+    });
+    tracing::subscriber::with_default(capture, f);
+    std::mem::take(&mut *events.lock().unwrap())
 }
 
 struct FieldVisitor<'a>(&'a mut BTreeMap<String, String>);
@@ -98,7 +97,7 @@ impl Visit for FieldVisitor<'_> {
     }
 }
 
-impl Subscriber for Capture {
+impl<F: Fn(&Event<'_>) + Send + Sync + 'static> Subscriber for OnEvent<F> {
     fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
         // Ask `enabled` every time: other tests' subscribers run at other levels.
         Interest::sometimes()
@@ -117,45 +116,7 @@ impl Subscriber for Capture {
     fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut FieldVisitor(&mut fields));
-        let message = fields.remove("message").unwrap_or_default();
-        self.events.lock().unwrap().push(Captured {
-            level: *event.metadata().level(),
-            target: event.metadata().target().to_owned(),
-            message,
-            fields,
-        });
-    }
-
-    fn enter(&self, _span: &Id) {}
-
-    fn exit(&self, _span: &Id) {}
-}
-
-/// A subscriber that counts every warning into a metrics sink, as a service bridging its
-/// logs to its metrics would.
-struct WarningsToMetrics(Arc<dyn health_sinks::MetricsSink>);
-
-impl Subscriber for WarningsToMetrics {
-    fn register_callsite(&self, _metadata: &'static Metadata<'static>) -> Interest {
-        Interest::sometimes()
-    }
-
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        *metadata.level() <= Level::WARN
-    }
-
-    fn new_span(&self, _span: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-
-    fn record(&self, _span: &Id, _values: &Record<'_>) {}
-
-    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
-
-    fn event(&self, _event: &Event<'_>) {
-        self.0.emit_counter("log_warnings", 1, &[]);
+        (self.on_event)(event);
     }
 
     fn enter(&self, _span: &Id) {}
@@ -170,8 +131,12 @@ pub(crate) fn run_with_warnings_counted_into(
     f: impl FnOnce() + Send + 'static,
 ) {
     let (done, finished) = std::sync::mpsc::channel();
+    // As a service bridging its log warnings to its metrics would.
+    let warnings_to_metrics = on_event(Level::WARN, move |_event| {
+        sink.emit_counter("log_warnings", 1, &[]);
+    });
     std::thread::spawn(move || {
-        tracing::subscriber::with_default(WarningsToMetrics(sink), f);
+        tracing::subscriber::with_default(warnings_to_metrics, f);
         let _ = done.send(());
     });
     finished

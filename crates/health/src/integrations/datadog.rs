@@ -2,7 +2,7 @@ use serde_json::{Map, Value};
 
 use super::{
     AdapterParseError, Alert, AlertImpact, MonitoringAdapter, copy_fields, expect_object,
-    first_nonblank, first_text, kind_of, list_of_objects, text_of,
+    first_nonblank, first_text, list_of_objects, text_of,
 };
 
 const PROVIDER: &str = "datadog";
@@ -91,15 +91,8 @@ impl MonitoringAdapter for DatadogAdapter {
         if ALERT_KEYS.iter().any(|key| object.contains_key(*key)) {
             return Ok(vec![alert(object)]);
         }
-        match object.get("events") {
-            Some(Value::Array(events)) => Ok(list_of_objects(PROVIDER, "events", events)?
-                .into_iter()
-                .map(alert)
-                .collect()),
-            Some(other) => Err(AdapterParseError::new(
-                PROVIDER,
-                format!("events must be a list, got {}", kind_of(other)),
-            )),
+        match list_of_objects(PROVIDER, object, "events")? {
+            Some(events) => Ok(events.into_iter().map(alert).collect()),
             None => Err(AdapterParseError::new(
                 PROVIDER,
                 "unrecognized Datadog payload: expected alert fields (alert_type, event_type, \
@@ -142,14 +135,7 @@ fn alert(object: &Map<String, Value>) -> Alert {
     // The cycle key is the same from trigger to recovery, so what the alert does to its
     // component is part of the key (a renotification does the same, a recovery does not).
     let dedup_key = first_nonblank(object, &["alert_cycle_key"])
-        .map(|cycle| {
-            let state = match AlertImpact::from_severity(&severity) {
-                AlertImpact::Failed => "failed",
-                AlertImpact::Degraded => "degraded",
-                AlertImpact::Healthy => "healthy",
-            };
-            format!("{cycle}:{state}")
-        })
+        .map(|cycle| format!("{cycle}:{}", AlertImpact::from_severity(&severity).status()))
         .or_else(|| {
             let alert_id = text_of(object.get("alert_id"))?;
             let date = text_of(object.get("date"))?;

@@ -77,6 +77,16 @@ impl AlertImpact {
             Self::Healthy
         }
     }
+
+    /// The status the component is marked with.
+    #[must_use]
+    pub const fn status(self) -> ComponentStatus {
+        match self {
+            Self::Failed => ComponentStatus::Failed,
+            Self::Degraded => ComponentStatus::Degraded,
+            Self::Healthy => ComponentStatus::Healthy,
+        }
+    }
 }
 
 /// A webhook payload an adapter did not understand (not the shape of any notification the
@@ -146,11 +156,7 @@ pub fn ingest_alerts(alerts: &[Alert], registry: &ComponentRegistry) -> usize {
             name => name,
         };
         let message = truncate(&alert.message, MAX_ALERT_TEXT_CHARS);
-        let status = match alert.impact() {
-            AlertImpact::Failed => ComponentStatus::Failed,
-            AlertImpact::Degraded => ComponentStatus::Degraded,
-            AlertImpact::Healthy => ComponentStatus::Healthy,
-        };
+        let status = alert.impact().status();
         let mut last_alert = Map::new();
         last_alert.insert(
             "provider".into(),
@@ -246,12 +252,23 @@ pub(crate) fn expect_object<'a>(
     })
 }
 
-/// The elements of a list payload (`events`, `violations`), each an object.
+/// The elements of the list payload `object[field]` (`events`, `violations`), each an
+/// object; `None` when the payload has no such field.
 pub(crate) fn list_of_objects<'a>(
     provider: &'static str,
+    object: &'a Map<String, Value>,
     field: &str,
-    items: &'a [Value],
-) -> Result<Vec<&'a Map<String, Value>>, AdapterParseError> {
+) -> Result<Option<Vec<&'a Map<String, Value>>>, AdapterParseError> {
+    let items = match object.get(field) {
+        None => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            return Err(AdapterParseError::new(
+                provider,
+                format!("{field} must be a list, got {}", kind_of(other)),
+            ));
+        }
+    };
     if items.len() > MAX_ALERTS_PER_PAYLOAD {
         return Err(AdapterParseError::new(
             provider,
@@ -272,10 +289,11 @@ pub(crate) fn list_of_objects<'a>(
                 )
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
-pub(crate) fn kind_of(value: &Value) -> &'static str {
+fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

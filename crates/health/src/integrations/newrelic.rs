@@ -2,7 +2,7 @@ use serde_json::{Map, Value};
 
 use super::{
     AdapterParseError, Alert, MonitoringAdapter, copy_fields, expect_object, first_nonblank,
-    first_text, kind_of, list_of_objects, text_of,
+    first_text, list_of_objects, text_of,
 };
 
 const PROVIDER: &str = "newrelic";
@@ -99,17 +99,8 @@ impl MonitoringAdapter for NewRelicAdapter {
         {
             return Ok(vec![workflow_alert(object)]);
         }
-        match object.get("violations") {
-            Some(Value::Array(violations)) => {
-                Ok(list_of_objects(PROVIDER, "violations", violations)?
-                    .into_iter()
-                    .map(violation_alert)
-                    .collect())
-            }
-            Some(other) => Err(AdapterParseError::new(
-                PROVIDER,
-                format!("violations must be a list, got {}", kind_of(other)),
-            )),
+        match list_of_objects(PROVIDER, object, "violations")? {
+            Some(violations) => Ok(violations.into_iter().map(violation_alert).collect()),
             None => Err(AdapterParseError::new(
                 PROVIDER,
                 "unrecognized New Relic payload: expected an incident (condition_name, \

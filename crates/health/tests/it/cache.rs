@@ -9,7 +9,7 @@ use health::{
     HealthCheckStatus, HealthError, HealthMonitor, StatusChange, StatusListener, SystemStatus,
 };
 
-use crate::support::Knob;
+use crate::support::{Knob, quiet};
 
 fn monitor(ttl: Duration, staleness: Duration) -> HealthMonitor {
     HealthMonitor::builder()
@@ -73,12 +73,14 @@ async fn cached_state_runs_nothing_and_stale_results_read_unknown() {
         "health check has not run yet"
     );
     assert_eq!(before.system.status, SystemStatus::Unknown);
+    assert_eq!(monitor.cached_summary().system, before.system);
 
     monitor.run_checks().await;
     tokio::time::advance(Duration::from_secs(5)).await;
     let fresh = monitor.cached_state();
     assert_eq!(fresh.health_checks["db"].status, HealthCheckStatus::Healthy);
     assert_eq!(fresh.system.status, SystemStatus::Healthy);
+    assert_eq!(monitor.cached_summary().system, fresh.system);
 
     tokio::time::advance(Duration::from_millis(1)).await;
     let stale = monitor.cached_state();
@@ -94,6 +96,7 @@ async fn cached_state_runs_nothing_and_stale_results_read_unknown() {
     assert_eq!(result.metadata["stale"], true);
     assert_eq!(result.metadata["last_status"], "healthy");
     assert_eq!(stale.system.status, SystemStatus::Unknown);
+    assert_eq!(monitor.cached_summary().system, stale.system);
     assert_eq!(knob.runs(), 1);
 
     // A state read refreshes it.
@@ -152,12 +155,22 @@ async fn a_dropped_handle_or_monitor_ends_the_refresher() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_stale_unhealthy_result_is_no_longer_named_failed() {
+    let monitor = monitor(Duration::from_secs(1), Duration::from_secs(5));
+    monitor.register_check(Knob::new("queue", HealthCheckStatus::Unhealthy));
+    monitor.run_checks().await;
+    assert_eq!(monitor.cached_summary().unhealthy_checks, ["queue"]);
+    tokio::time::advance(Duration::from_millis(5001)).await;
+    let summary = monitor.cached_summary();
+    assert!(summary.unhealthy_checks.is_empty(), "{summary:?}");
+    assert_eq!(summary.system.status, SystemStatus::Unknown);
+    assert_eq!(summary.system, monitor.cached_state().system);
+}
+
 #[test]
 fn a_refresher_needs_a_runtime_and_an_interval() {
-    let monitor = HealthMonitor::builder()
-        .without_resources()
-        .build()
-        .unwrap();
+    let monitor = quiet();
     assert!(matches!(
         monitor.spawn_refresher(Duration::from_secs(1)),
         Err(HealthError::NoRuntime { .. })

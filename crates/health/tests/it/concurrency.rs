@@ -12,7 +12,7 @@ use health::{
 use tokio::sync::Barrier;
 use tokio::time::Instant;
 
-use crate::support::Knob;
+use crate::support::{Knob, quiet};
 
 fn register_sleepers(monitor: &HealthMonitor, count: usize) -> Knob {
     let first = Knob::healthy("check-000").sleeping(Duration::from_millis(50));
@@ -29,10 +29,7 @@ fn register_sleepers(monitor: &HealthMonitor, count: usize) -> Knob {
 
 #[tokio::test(start_paused = true)]
 async fn a_hundred_checks_run_at_once() {
-    let monitor = HealthMonitor::builder()
-        .without_resources()
-        .build()
-        .unwrap();
+    let monitor = quiet();
     let counters = register_sleepers(&monitor, 100);
     let started = Instant::now();
     let results = monitor.run_checks().await;
@@ -67,10 +64,7 @@ async fn the_concurrency_bound_holds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panics_errors_and_timeouts_among_many_checks_stay_isolated() {
-    let monitor = HealthMonitor::builder()
-        .without_resources()
-        .build()
-        .unwrap();
+    let monitor = quiet();
     for index in 0..100 {
         let name = format!("check-{index:03}");
         match index % 4 {

@@ -14,14 +14,7 @@ use health::{
 use health_sinks::{LoggingMetricsSink, MetricsSink, NoOpMetricsSink};
 use serde_json::json;
 
-use crate::support::{Emitted, Knob, RecordingSink};
-
-fn quiet() -> HealthMonitor {
-    HealthMonitor::builder()
-        .without_resources()
-        .build()
-        .unwrap()
-}
+use crate::support::{Emitted, Knob, RecordingSink, quiet, recorded};
 
 #[test]
 fn the_given_sink_is_kept_and_the_default_is_noop() {
@@ -142,12 +135,7 @@ async fn the_state_has_the_originals_sections_and_no_fallback_mode() {
 
 #[tokio::test]
 async fn the_state_emits_its_duration_and_each_checks_result() {
-    let sink = Arc::new(RecordingSink::default());
-    let monitor = HealthMonitor::builder()
-        .metrics_sink(sink.clone())
-        .without_resources()
-        .build()
-        .unwrap();
+    let (monitor, sink) = recorded();
     monitor.register_check(Knob::new("db-connection", HealthCheckStatus::Degraded));
     monitor.get_comprehensive_state().await;
     let emitted = sink.all();
@@ -263,6 +251,55 @@ async fn a_renamed_component_check_still_counts_with_its_component() {
     );
     let state = monitor.get_comprehensive_state().await;
     assert_eq!(state.system.total_components, 3);
+}
+
+#[tokio::test]
+async fn the_summary_counts_as_the_state_does_and_names_what_failed() {
+    let registry = ComponentRegistry::new();
+    registry.mark_failed("database", Some("down"), None);
+    registry.mark_failed("payments", Some("down"), None);
+    registry.mark_degraded("cache", Some("slow"), true, None);
+    registry.mark_healthy("model", None);
+    let monitor = HealthMonitor::builder()
+        .registry(registry.clone())
+        .without_resources()
+        .build()
+        .unwrap();
+    monitor.register_check(
+        ComponentHealthCheck::new("database", registry.clone()).with_name("database-check"),
+    );
+    monitor.register_check(Knob::new("payments", HealthCheckStatus::Unhealthy));
+    monitor.register_check(Knob::new("model", HealthCheckStatus::Unhealthy));
+    monitor.register_check(Knob::healthy("disk"));
+    monitor.run_checks().await;
+    monitor.register_check(Knob::healthy("not-run-yet"));
+
+    let summary = monitor.cached_summary();
+    assert_eq!(summary.system, monitor.cached_state().system);
+    let system = &summary.system;
+    assert_eq!(system.status, SystemStatus::Failed);
+    // database (its check counts with it), payments and model (the worse of the two)
+    // failed; cache degraded; disk healthy; not-run-yet unknown.
+    assert_eq!(
+        (
+            system.failed_components,
+            system.degraded_components,
+            system.healthy_components,
+            system.total_components
+        ),
+        (3, 1, 1, 6)
+    );
+    assert_eq!(summary.failed_components, ["database", "payments"]);
+    assert_eq!(
+        summary.unhealthy_checks,
+        ["database-check", "model", "payments"]
+    );
+    assert_eq!(
+        summary.failed_names(),
+        ["database", "database-check", "model", "payments"]
+    );
+
+    assert_eq!(quiet().cached_summary(), health::HealthSummary::default());
 }
 
 #[tokio::test]

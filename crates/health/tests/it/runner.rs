@@ -11,7 +11,7 @@ use health::{
     run_check,
 };
 
-use crate::support::DropFlag;
+use crate::support::{DropFlag, quiet};
 
 /// A check that only says what it is; the runner supplies everything else.
 struct Minimal;
@@ -150,10 +150,7 @@ async fn a_panic_in_timeout_is_unhealthy_and_does_not_escape() {
         result.message
     );
     // Inside the monitor, the other checks are unaffected.
-    let monitor = health::HealthMonitor::builder()
-        .without_resources()
-        .build()
-        .unwrap();
+    let monitor = quiet();
     monitor.register_check(check);
     monitor.register_check(check_fn("fine", || async {
         Ok(CheckOutcome::healthy("ok"))

@@ -7,16 +7,11 @@ use std::time::Duration;
 use health::{CheckOutcome, HealthCheckStatus, HealthMonitor, check_fn};
 use health_sinks::{FanoutMetricsSink, MetricsSink, PrometheusMetricsSink};
 
-use crate::support::{Emitted, Knob, RecordingSink, assert_promtool_clean, sample};
+use crate::support::{Emitted, Knob, RecordingSink, assert_promtool_clean, recorded, sample};
 
 #[tokio::test]
 async fn every_status_reaches_the_sink_with_its_gauge_value() {
-    let sink = Arc::new(RecordingSink::default());
-    let monitor = HealthMonitor::builder()
-        .metrics_sink(sink.clone())
-        .without_resources()
-        .build()
-        .unwrap();
+    let (monitor, sink) = recorded();
     for (name, status) in [
         ("up", HealthCheckStatus::Healthy),
         ("slow", HealthCheckStatus::Degraded),
@@ -50,12 +45,7 @@ async fn every_status_reaches_the_sink_with_its_gauge_value() {
 
 #[tokio::test(start_paused = true)]
 async fn latencies_reach_the_sink_in_seconds() {
-    let sink = Arc::new(RecordingSink::default());
-    let monitor = HealthMonitor::builder()
-        .metrics_sink(sink.clone())
-        .without_resources()
-        .build()
-        .unwrap();
+    let (monitor, sink) = recorded();
     monitor.register_check(Knob::healthy("db").sleeping(Duration::from_millis(250)));
     monitor.run_checks().await;
     let latency = sink

@@ -1,5 +1,5 @@
-//! Shared test helpers: checks with knobs, a recording sink, a tiny HTTP server,
-//! `promtool`.
+//! Shared test helpers: quiet monitors, checks with knobs, a recording sink, a tiny HTTP
+//! server, `promtool`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use health::{CheckError, CheckOutcome, HealthCheck, HealthCheckStatus};
+use health::{CheckError, CheckOutcome, HealthCheck, HealthCheckStatus, HealthMonitor};
 use health_sinks::testing::{Promtool, assert_promtool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -22,7 +22,6 @@ pub(crate) struct Knob {
     in_flight: Arc<AtomicUsize>,
     max_in_flight: Arc<AtomicUsize>,
     delay: Duration,
-    timeout: Duration,
 }
 
 impl Knob {
@@ -34,7 +33,6 @@ impl Knob {
             in_flight: Arc::default(),
             max_in_flight: Arc::default(),
             delay: Duration::ZERO,
-            timeout: health::DEFAULT_CHECK_TIMEOUT,
         }
     }
 
@@ -74,10 +72,6 @@ impl HealthCheck for Knob {
         &self.name
     }
 
-    fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     async fn check(&self) -> Result<CheckOutcome, CheckError> {
         self.runs.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -91,6 +85,25 @@ impl HealthCheck for Knob {
     }
 }
 
+/// A monitor that samples no resources (slow, and beside the point of most tests).
+pub(crate) fn quiet() -> HealthMonitor {
+    HealthMonitor::builder()
+        .without_resources()
+        .build()
+        .unwrap()
+}
+
+/// A [`quiet`] monitor whose metrics go to the returned sink.
+pub(crate) fn recorded() -> (HealthMonitor, Arc<RecordingSink>) {
+    let sink = Arc::new(RecordingSink::default());
+    let monitor = HealthMonitor::builder()
+        .metrics_sink(sink.clone())
+        .without_resources()
+        .build()
+        .unwrap();
+    (monitor, sink)
+}
+
 /// Sets a flag when dropped: proves a future was cancelled rather than left running.
 #[derive(Debug)]
 pub(crate) struct DropFlag(pub Arc<AtomicBool>);
@@ -101,7 +114,7 @@ impl Drop for DropFlag {
     }
 }
 
-pub(crate) use health_sinks::testing::{Emitted, RecordingSink};
+pub(crate) use health_sinks::testing::{Emitted, RecordingSink, sample};
 
 /// What the test HTTP server saw of one request.
 #[derive(Debug, Clone, Default)]
@@ -115,7 +128,7 @@ pub(crate) struct SeenRequest {
 /// `/hang` → never answers. Records each request head and whether the client hung up.
 pub(crate) struct TestServer {
     pub addr: SocketAddr,
-    pub seen: Arc<Mutex<Vec<SeenRequest>>>,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -194,17 +207,4 @@ impl Drop for TestServer {
 /// [`health_sinks::testing::assert_promtool`] for where promtool comes from.
 pub(crate) fn assert_promtool_clean(exposition: &str) {
     assert_promtool(exposition, Promtool::LintClean);
-}
-
-/// The value of one rendered series, e.g. `sample(&text, "up{check=\"redis\"}")`.
-#[track_caller]
-pub(crate) fn sample(exposition: &str, series: &str) -> String {
-    exposition
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            (name == series).then(|| value.to_owned())
-        })
-        .unwrap_or_else(|| panic!("no sample {series} in\n{exposition}"))
 }
