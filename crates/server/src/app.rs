@@ -15,7 +15,7 @@ use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode, Hysteresis, ThresholdPolicy};
 use health::{
     DiskSpaceCheck, DownstreamServiceCheck, HealthCheck, HealthCheckStatus, HealthMonitor,
-    RefresherHandle, ResourceConfig, StorageHealthCheck, Thresholds,
+    RefresherHandle, StorageHealthCheck,
 };
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
@@ -36,7 +36,6 @@ use crate::telemetry::{REQUEST_DURATION_METRIC, REQUESTS_METRIC};
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) storage: Arc<dyn Storage>,
-    pub(crate) storage_backend: &'static str,
     /// The name of the storage check, whose cached result says whether storage answers.
     pub(crate) storage_check: Option<String>,
     pub(crate) prometheus: PrometheusMetricsSink,
@@ -131,10 +130,9 @@ pub(crate) fn build_sinks(config: &Config) -> Result<Sinks, ServerError> {
     let dogstatsd = match &config.sinks.dogstatsd {
         None => None,
         Some(section) => {
-            let mut builder = DogStatsdMetricsSink::builder().address(&section.address);
-            if !section.prefix.is_empty() {
-                builder = builder.prefix(&section.prefix);
-            }
+            let mut builder = DogStatsdMetricsSink::builder()
+                .address(&section.address)
+                .prefix(&section.prefix);
             for (key, value) in &section.tags {
                 builder = builder.constant_tag(key, value);
             }
@@ -203,22 +201,6 @@ pub(crate) fn build_checks(
     Ok(checks)
 }
 
-fn resource_config(config: &Config) -> Result<ResourceConfig, ServerError> {
-    let section = &config.monitor.resources;
-    let thresholds = |key: &str, [warning, critical]: [f64; 2]| {
-        Thresholds::new(warning, critical).map_err(|error| {
-            ServerError::config(format!("monitor.resources.{key}"), error.to_string())
-        })
-    };
-    let mut resources = ResourceConfig::default();
-    resources.thresholds.cpu = thresholds("cpu", section.cpu)?;
-    resources.thresholds.memory = thresholds("memory", section.memory)?;
-    resources.thresholds.disk = thresholds("disk", section.disk)?;
-    resources.disk_path.clone_from(&section.disk_path);
-    resources.sample_interval = config.monitor.refresh_interval;
-    Ok(resources)
-}
-
 fn build_monitor(
     config: &Config,
     sink: Arc<dyn MetricsSink>,
@@ -229,7 +211,7 @@ fn build_monitor(
     let staleness = refresh.saturating_mul(3).max(health::DEFAULT_MAX_STALENESS);
     HealthMonitor::builder()
         .metrics_sink(sink)
-        .resources(resource_config(config)?)
+        .resources(config.monitor.resource_config()?)
         .max_staleness(staleness)
         .build()
         .map_err(|error| ServerError::config("monitor", error.to_string()))
@@ -273,12 +255,7 @@ async fn register_rule(
     index: usize,
     rule: &FallbackRule,
 ) -> Result<bool, ServerError> {
-    let target: Option<FallbackMode> = match &rule.mode {
-        None => None,
-        Some(mode) => Some(mode.parse().map_err(|error: fallback::Error| {
-            ServerError::config(format!("fallbacks[{index}].mode"), error.to_string())
-        })?),
-    };
+    let target = rule.mode;
     let weak: Weak<FallbackManager> = Arc::downgrade(manager);
     let name = rule.name.clone();
     let action = move |_context: Context| {
@@ -342,7 +319,6 @@ pub(crate) fn check_config(config: &Config) -> Result<String, ServerError> {
     let sinks = build_sinks(config)?;
     let storage = build_storage(config)?;
     let checks = build_checks(config, &storage)?;
-    resource_config(config)?;
     let names: Vec<&str> = checks.iter().map(|check| check.name()).collect();
     let mut sink_names = vec!["prometheus"];
     if config.sinks.logging {
@@ -435,12 +411,12 @@ impl App {
             }
         }
 
-        monitor.get_comprehensive_state().await;
-        fallback.cascade(&monitor.cached_state()).await;
+        fallback
+            .cascade(&monitor.get_comprehensive_state().await)
+            .await;
 
         let app = Arc::new(Self {
             storage,
-            storage_backend: config.storage.backend_name(),
             storage_check: config
                 .checks
                 .storage
@@ -467,18 +443,15 @@ impl App {
         Ok((app, Background { refresher, cascade }))
     }
 
-    /// Whether storage is degraded: its check is not healthy, or transition records wait
-    /// for it.
-    pub(crate) fn storage_degraded(
+    /// Whether the storage check's result in `checks` is other than healthy.
+    pub(crate) fn storage_check_failing(
         &self,
         checks: &std::collections::BTreeMap<String, health::HealthCheckResult>,
     ) -> bool {
-        let check_failing = self
-            .storage_check
+        self.storage_check
             .as_ref()
             .and_then(|name| checks.get(name))
-            .is_some_and(|result| result.status != HealthCheckStatus::Healthy);
-        check_failing || self.fallback.pending_records() > 0
+            .is_some_and(|result| result.status != HealthCheckStatus::Healthy)
     }
 
     /// The names of the configured fallback rules not registered yet.

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use fallback::{FallbackConfig, FallbackMode, ThresholdPolicy};
+use health::{ResourceConfig, Thresholds};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Map, Value};
@@ -440,13 +442,35 @@ pub struct ResourcesSection {
 }
 
 impl Default for ResourcesSection {
+    /// The `health` crate's defaults.
     fn default() -> Self {
+        let ResourceConfig {
+            thresholds,
+            disk_path,
+            ..
+        } = ResourceConfig::default();
+        let levels = |Thresholds { warning, critical }| [warning, critical];
         Self {
-            disk_path: PathBuf::from("/"),
-            cpu: [70.0, 90.0],
-            memory: [75.0, 90.0],
-            disk: [80.0, 95.0],
+            disk_path,
+            cpu: levels(thresholds.cpu),
+            memory: levels(thresholds.memory),
+            disk: levels(thresholds.disk),
         }
+    }
+}
+
+impl MonitorSection {
+    /// The monitor's resource sampling: these thresholds, sampled as often as the checks
+    /// are refreshed.
+    pub(crate) fn resource_config(&self) -> Result<ResourceConfig, ServerError> {
+        let section = &self.resources;
+        let mut resources = ResourceConfig::default();
+        resources.thresholds.cpu = thresholds("monitor.resources.cpu", section.cpu)?;
+        resources.thresholds.memory = thresholds("monitor.resources.memory", section.memory)?;
+        resources.thresholds.disk = thresholds("monitor.resources.disk", section.disk)?;
+        resources.disk_path.clone_from(&section.disk_path);
+        resources.sample_interval = self.refresh_interval;
+        Ok(resources)
     }
 }
 
@@ -593,16 +617,19 @@ pub struct CascadeSection {
 }
 
 impl Default for CascadeSection {
+    /// The `fallback` crate's defaults, and a cascade every 5 s.
     fn default() -> Self {
+        let policy = ThresholdPolicy::ORIGINAL;
+        let manager = FallbackConfig::default();
         Self {
             interval: Duration::from_secs(5),
-            safe_failed_components: 2,
-            safe_on_critical_resources: true,
-            heuristic_on_open_circuit: true,
-            heuristic_retry_failures: 50,
+            safe_failed_components: policy.safe_failed_components,
+            safe_on_critical_resources: policy.safe_on_critical_resources,
+            heuristic_on_open_circuit: policy.heuristic_on_open_circuit,
+            heuristic_retry_failures: policy.heuristic_retry_failures,
             hysteresis: None,
-            max_log_entries: 100,
-            record_ttl: Duration::from_secs(24 * 60 * 60),
+            max_log_entries: manager.max_log_entries,
+            record_ttl: manager.record_ttl,
         }
     }
 }
@@ -633,7 +660,7 @@ pub struct FallbackRule {
     /// The mode to enter when the condition holds, unless an operator holds the mode (a
     /// one-shot change: the next cascade decides again); none only records that it fired.
     #[serde(default)]
-    pub mode: Option<String>,
+    pub mode: Option<FallbackMode>,
     /// Free-form metadata kept with the stored definition.
     #[serde(default)]
     pub metadata: Map<String, Value>,
@@ -778,14 +805,7 @@ impl Config {
         crate::telemetry::parse_filter(&self.log.level)
             .map_err(|message| ServerError::config("log.level", message))?;
         positive("monitor.refresh_interval", self.monitor.refresh_interval)?;
-        let resources = &self.monitor.resources;
-        for (key, [warning, critical]) in [
-            ("monitor.resources.cpu", resources.cpu),
-            ("monitor.resources.memory", resources.memory),
-            ("monitor.resources.disk", resources.disk),
-        ] {
-            thresholds(key, warning, critical)?;
-        }
+        self.monitor.resource_config()?;
         Ok(())
     }
 
@@ -840,7 +860,7 @@ impl Config {
         let mut names = Vec::new();
         for (index, disk) in self.checks.disk.iter().enumerate() {
             let key = format!("checks.disk[{index}]");
-            thresholds(&key, disk.warning_percent, disk.critical_percent)?;
+            thresholds(&key, [disk.warning_percent, disk.critical_percent])?;
             positive(&format!("{key}.timeout"), disk.timeout)?;
             names.push((format!("{key}.name"), disk.check_name()));
         }
@@ -911,11 +931,6 @@ impl Config {
             condition::parse_condition(&rule.condition).map_err(|error| {
                 ServerError::config(format!("{key}.condition"), error.to_string())
             })?;
-            if let Some(mode) = &rule.mode {
-                mode.parse::<fallback::FallbackMode>().map_err(|error| {
-                    ServerError::config(format!("{key}.mode"), error.to_string())
-                })?;
-            }
         }
         Ok(())
     }
@@ -944,16 +959,9 @@ fn positive(key: &str, value: Duration) -> Result<(), ServerError> {
     }
 }
 
-fn thresholds(key: &str, warning: f64, critical: f64) -> Result<(), ServerError> {
-    if (0.0..=100.0).contains(&warning) && (0.0..=100.0).contains(&critical) && warning <= critical
-    {
-        Ok(())
-    } else {
-        Err(ServerError::config(
-            key,
-            format!("need 0 <= warning <= critical <= 100, got {warning} and {critical}"),
-        ))
-    }
+/// The `[warning, critical]` levels at `key`, checked by the `health` crate.
+fn thresholds(key: &str, [warning, critical]: [f64; 2]) -> Result<Thresholds, ServerError> {
+    Thresholds::new(warning, critical).map_err(|error| ServerError::config(key, error.to_string()))
 }
 
 /// `message` with `line L, column C` when `span` points into `text`.
@@ -1272,7 +1280,7 @@ mod tests {
         let end = start + readme[start..].find("```").unwrap();
         let config = Config::from_toml_str(&readme[start..end]).unwrap();
         assert_eq!(config.checks.http[0].name, "billing");
-        assert_eq!(config.fallbacks[0].mode.as_deref(), Some("heuristic"));
+        assert_eq!(config.fallbacks[0].mode, Some(FallbackMode::Heuristic));
         assert!(config.cascade.hysteresis.is_some());
         assert!(config.sinks.dogstatsd.is_some());
     }

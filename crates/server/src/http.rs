@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// An answer that is not a success: a status and the JSON body every error shares,
 /// `{"error": "<code>", "detail": "<message>"}`, plus route-specific fields.
@@ -206,15 +206,6 @@ pub(crate) fn ok(body: Value) -> Response {
 /// A JSON answer with `status`.
 pub(crate) fn with_status(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
-}
-
-/// The body of a `storage` section: which backend, and whether it answers.
-pub(crate) fn storage_section(backend: &str, degraded: bool, pending_records: usize) -> Value {
-    json!({
-        "backend": backend,
-        "status": if degraded { "degraded" } else { "ok" },
-        "pending_records": pending_records,
-    })
 }
 
 #[cfg(test)]

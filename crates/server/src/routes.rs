@@ -1,7 +1,7 @@
 //! The routes: each reads the one monitor and the one fallback manager, runs no health
 //! check itself (except `POST /health/cascade`, which asks for a fresh evaluation).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -15,14 +15,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use condition::Context;
-use fallback::{FallbackMode, ModeHold, RECENT_TRANSITIONS};
-use health::{ComponentStatus, HealthCheckResult, HealthCheckStatus, HealthState, Timestamp};
+use fallback::{FallbackMode, ManagerMetrics, ModeHold, RECENT_TRANSITIONS};
+use health::{HealthCheckResult, HealthState, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::app::{App, error_chain};
 use crate::auth::bearer;
-use crate::http::{ApiError, ok, read_json, read_json_value, storage_section, with_status};
+use crate::http::{ApiError, ok, read_json, read_json_value, with_status};
 
 /// The key prefix of integrations registered through `/monitoring/register`.
 pub const INTEGRATION_KEY_PREFIX: &str = "monitoring:integration:";
@@ -87,27 +87,18 @@ impl FromRequestParts<Arc<App>> for Admin {
 
 // ----- health ----------------------------------------------------------------------------
 
-async fn live() -> Response {
-    ok(json!({"status": "alive", "timestamp": Timestamp::now()}))
+#[derive(Serialize)]
+struct LiveBody {
+    status: &'static str,
+    timestamp: Timestamp,
 }
 
-/// Names of what counts as failed: failed components and unhealthy checks.
-fn failed_names(state: &HealthState) -> Vec<&str> {
-    let components = state
-        .components
-        .iter()
-        .filter(|(_, component)| component.status == ComponentStatus::Failed)
-        .map(|(name, _)| name.as_str());
-    let checks = state
-        .health_checks
-        .iter()
-        .filter(|(_, result)| result.status == HealthCheckStatus::Unhealthy)
-        .map(|(name, _)| name.as_str());
-    components
-        .chain(checks)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+/// Serialized straight from a struct: the probe most often called builds no JSON tree.
+async fn live() -> axum::Json<LiveBody> {
+    axum::Json(LiveBody {
+        status: "alive",
+        timestamp: Timestamp::now(),
+    })
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
@@ -123,9 +114,10 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             }),
         );
     }
-    let state = app.monitor.cached_state();
-    let failed = failed_names(&state);
-    if mode == FallbackMode::Primary && failed.is_empty() && state.system.failed_components == 0 {
+    // Probed every few seconds: the summary copies no component and no check result.
+    let summary = app.monitor.cached_summary();
+    let failed = summary.failed_names();
+    if mode == FallbackMode::Primary && failed.is_empty() && summary.system.failed_components == 0 {
         return ok(json!({"status": "ready"}));
     }
     let mut reasons = Vec::new();
@@ -142,17 +134,21 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             "mode": mode,
             "failed_components": failed,
             "detail": format!("Service not ready: {}", reasons.join("; ")),
-            "storage": storage_json(&app, &state.health_checks),
+            "storage": storage_json(&app, &app.monitor.cached_results()),
         }),
     )
 }
 
+/// The `storage` section: which backend, and whether it answers (degraded when its
+/// check is not healthy or transition records wait for it).
 fn storage_json(app: &App, checks: &BTreeMap<String, HealthCheckResult>) -> Value {
-    storage_section(
-        app.storage_backend,
-        app.storage_degraded(checks),
-        app.fallback.pending_records(),
-    )
+    let pending_records = app.fallback.pending_records();
+    let degraded = pending_records > 0 || app.storage_check_failing(checks);
+    json!({
+        "backend": app.storage.backend(),
+        "status": if degraded { "degraded" } else { "ok" },
+        "pending_records": pending_records,
+    })
 }
 
 #[derive(Serialize)]
@@ -251,15 +247,18 @@ async fn transitions(
     })))
 }
 
-async fn fallback_metrics(State(app): State<Arc<App>>) -> Response {
-    let checks = app.monitor.cached_results();
-    let metrics = serde_json::to_value(app.fallback.get_metrics()).unwrap_or(Value::Null);
-    let mut body = match metrics {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    body.insert("storage".to_owned(), storage_json(&app, &checks));
-    ok(Value::Object(body))
+#[derive(Serialize)]
+struct FallbackMetricsBody {
+    #[serde(flatten)]
+    metrics: ManagerMetrics,
+    storage: Value,
+}
+
+async fn fallback_metrics(State(app): State<Arc<App>>) -> axum::Json<FallbackMetricsBody> {
+    axum::Json(FallbackMetricsBody {
+        metrics: app.fallback.get_metrics(),
+        storage: storage_json(&app, &app.monitor.cached_results()),
+    })
 }
 
 async fn current_mode(State(app): State<Arc<App>>) -> Response {
@@ -311,8 +310,8 @@ async fn set_mode(
     body: Body,
 ) -> Result<Response, ApiError> {
     let ModeBody { mode, hold_seconds } = read_json(&headers, body, app.max_body_bytes).await?;
-    let valid: Vec<&str> = FallbackMode::ALL.iter().map(|mode| mode.as_str()).collect();
     let Ok(target) = mode.parse::<FallbackMode>() else {
+        let valid: Vec<&str> = FallbackMode::ALL.iter().map(|mode| mode.as_str()).collect();
         return Err(ApiError::bad_request(
             "invalid_mode",
             // The valid names first: a long input is cut from the detail.

@@ -1,6 +1,7 @@
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::middleware;
 use axum::serve::ListenerExt;
@@ -19,7 +20,8 @@ use crate::telemetry::{RequestTelemetry, request_span};
 pub struct Server {
     app: Arc<App>,
     background: Background,
-    config: Config,
+    /// `server.shutdown_grace`, the one setting serving still needs.
+    shutdown_grace: Duration,
 }
 
 impl Server {
@@ -41,7 +43,7 @@ impl Server {
         Ok(Self {
             app,
             background,
-            config,
+            shutdown_grace: config.server.shutdown_grace,
         })
     }
 
@@ -60,7 +62,7 @@ impl Server {
         let Self {
             app,
             background,
-            config,
+            shutdown_grace: grace,
         } = self;
         // Request metrics go to Prometheus only: per-request datagrams or log lines in the
         // other sinks would cost more than the request.
@@ -71,7 +73,7 @@ impl Server {
         let router = routes::router(app.clone())
             .layer(middleware::from_fn_with_state(telemetry, request_span));
         if let Ok(address) = listener.local_addr() {
-            tracing::info!(%address, storage = app.storage_backend, "serving");
+            tracing::info!(%address, storage = app.storage.backend(), "serving");
         }
 
         let (started_tx, mut started_rx) = watch::channel(false);
@@ -92,7 +94,6 @@ impl Server {
         let server = axum::serve(listener, router)
             .with_graceful_shutdown(signal)
             .into_future();
-        let grace = config.server.shutdown_grace;
         let deadline = async move {
             if started_rx.wait_for(|started| *started).await.is_err() {
                 std::future::pending::<()>().await;

@@ -2,13 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN, DATADOG, NEWRELIC, TestServer};
-
-const JSON: (&str, &str) = ("content-type", "application/json");
-
-fn admin() -> String {
-    format!("Bearer {ADMIN}")
-}
+use crate::support::{ADMIN, DATADOG, JSON, NEWRELIC, TestServer, admin_bearer};
 
 /// Sends one request and checks the status, the error code and, when given, a piece of
 /// the detail.
@@ -42,7 +36,7 @@ async fn check(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_kind_of_bad_input_gets_its_status() {
     let server = TestServer::memory("").await;
-    let admin = admin();
+    let admin = admin_bearer();
     let with_admin = [JSON, ("authorization", admin.as_str())];
     let mode = ("POST", "/fallback/mode");
     let register = ("POST", "/monitoring/register");
@@ -401,7 +395,7 @@ async fn each_kind_of_bad_input_gets_its_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_body_makes_a_write_route_fail_with_a_500() {
     let server = TestServer::memory("").await;
-    let admin = admin();
+    let admin = admin_bearer();
     let bodies: [&[u8]; 17] = [
         b"",
         b"null",

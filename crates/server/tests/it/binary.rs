@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::support::{Reply, request};
+use crate::support::{JSON, Reply, request};
 
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
@@ -231,13 +231,12 @@ async fn no_log_line_reveals_a_token_a_secret_or_the_redis_password() {
         ],
     )
     .await;
-    let json = ("content-type", "application/json");
     let bearer = format!("Bearer {admin}");
     let wrong = format!("Bearer {admin}-wrong");
     running
         .post(
             "/fallback/mode",
-            &[json, ("authorization", &bearer)],
+            &[JSON, ("authorization", &bearer)],
             r#"{"mode": "safe"}"#,
         )
         .await
@@ -245,7 +244,7 @@ async fn no_log_line_reveals_a_token_a_secret_or_the_redis_password() {
     running
         .post(
             "/fallback/mode",
-            &[json, ("authorization", &wrong)],
+            &[JSON, ("authorization", &wrong)],
             r#"{"mode": "safe"}"#,
         )
         .await
@@ -253,7 +252,7 @@ async fn no_log_line_reveals_a_token_a_secret_or_the_redis_password() {
     running
         .post(
             "/monitoring/register",
-            &[json, ("authorization", &bearer)],
+            &[JSON, ("authorization", &bearer)],
             r#"{"provider": "datadog", "name": "x"}"#,
         )
         .await
@@ -261,7 +260,7 @@ async fn no_log_line_reveals_a_token_a_secret_or_the_redis_password() {
     running
         .post(
             "/monitoring/datadog/webhook",
-            &[json, ("x-webhook-secret", datadog)],
+            &[JSON, ("x-webhook-secret", datadog)],
             r#"{"alert_type": "error", "check": "db"}"#,
         )
         .await
@@ -269,7 +268,7 @@ async fn no_log_line_reveals_a_token_a_secret_or_the_redis_password() {
     running
         .post(
             "/monitoring/newrelic/webhook",
-            &[json, ("x-webhook-secret", datadog)],
+            &[JSON, ("x-webhook-secret", datadog)],
             "{}",
         )
         .await
@@ -324,12 +323,11 @@ async fn a_generated_admin_token_is_printed_once_and_works() {
     assert_eq!(running.stdout.matches(&token).count(), 1);
     assert!(running.stdout.contains("generated datadog webhook secret"));
     assert!(running.stdout.contains("generated newrelic webhook secret"));
-    let json = ("content-type", "application/json");
     let bearer = format!("Bearer {token}");
     running
         .post(
             "/fallback/mode",
-            &[json, ("authorization", &bearer)],
+            &[JSON, ("authorization", &bearer)],
             r#"{"mode": "heuristic"}"#,
         )
         .await

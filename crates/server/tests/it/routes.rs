@@ -1,15 +1,12 @@
 //! Every route against MemoryStorage, in-process.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{TestServer, eventually};
+use crate::support::{JSON, TestServer, downstream_service, eventually};
 
 fn is_timestamp(value: &Value) -> bool {
     value
@@ -130,32 +127,9 @@ async fn checks_lists_the_latest_results_of_every_configured_check() {
     server.stop().await.unwrap();
 }
 
-/// A downstream service that counts how often it is probed.
-async fn counting_service() -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let probes = Arc::new(AtomicUsize::new(0));
-    let counter = probes.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buffer = [0u8; 1024];
-                let _ = stream.read(&mut buffer).await;
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
-    (addr, probes)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_state_and_checks_are_served_from_the_cache_never_by_running_checks() {
-    let (addr, probes) = counting_service().await;
+    let (addr, probes) = downstream_service(usize::MAX, Duration::ZERO).await;
     let server = TestServer::memory(&format!(
         "[[checks.http]]\nname = \"billing\"\nurl = \"http://{addr}/health\"\n"
     ))
@@ -557,12 +531,7 @@ condition = "confidence < 0.1"
         .await
         .expect(422);
     server
-        .request(
-            "POST",
-            "/fallback/evaluate",
-            &[("content-type", "application/json")],
-            Some(b"{}".to_vec()),
-        )
+        .request("POST", "/fallback/evaluate", &[JSON], Some(b"{}".to_vec()))
         .await
         .expect(401);
     server.stop().await.unwrap();

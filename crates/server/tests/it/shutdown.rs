@@ -2,39 +2,16 @@
 //! grace period bounds the wait.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{ADMIN, TestServer, eventually, request};
+use crate::support::{TestServer, admin_bearer, downstream_service, eventually, request};
 
 /// A downstream service that answers its first two probes (start-up and the refresher's
 /// first round) at once and every later one after `delay`.
 async fn slow_service(delay: Duration) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let probes = Arc::new(AtomicUsize::new(0));
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let fast = probes.fetch_add(1, Ordering::SeqCst) < 2;
-            tokio::spawn(async move {
-                let mut buffer = [0u8; 1024];
-                let _ = stream.read(&mut buffer).await;
-                if !fast {
-                    tokio::time::sleep(delay).await;
-                }
-                let _ = stream
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
+    downstream_service(2, delay).await.0
 }
 
 fn slow_check(addr: SocketAddr) -> String {
@@ -46,7 +23,7 @@ fn slow_check(addr: SocketAddr) -> String {
 async fn slow_request(addr: SocketAddr) -> tokio::task::JoinHandle<u16> {
     // Let the start-up results pass the monitor's 1 s cache TTL.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let bearer = format!("Bearer {ADMIN}");
+    let bearer = admin_bearer();
     let in_flight = tokio::spawn(async move {
         request(
             addr,

@@ -1,6 +1,8 @@
 //! A server started in-process on an ephemeral port, and a small HTTP/1.1 client.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
@@ -9,6 +11,7 @@ use hyper::header::HeaderMap;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use server::{Config, Secret, ServerError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -16,6 +19,14 @@ use tokio::task::JoinHandle;
 pub(crate) const ADMIN: &str = "test-admin-token-0123456789";
 pub(crate) const DATADOG: &str = "test-datadog-secret-0123456789";
 pub(crate) const NEWRELIC: &str = "test-newrelic-secret-0123456789";
+
+/// The content-type header of a JSON body.
+pub(crate) const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// The `Authorization` value carrying [`ADMIN`].
+pub(crate) fn admin_bearer() -> String {
+    format!("Bearer {ADMIN}")
+}
 
 /// The configuration every in-process test starts from: memory storage, checks that
 /// cannot fail on a busy or full CI machine, no SAFE mode from critical resources (a
@@ -104,14 +115,10 @@ impl TestServer {
 
     /// `POST` with a JSON body and the admin token.
     pub(crate) async fn admin_post(&self, path: &str, body: &str) -> Reply {
-        let bearer = format!("Bearer {ADMIN}");
         self.request(
             "POST",
             path,
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &bearer),
-            ],
+            &[JSON, ("authorization", &admin_bearer())],
             Some(body.as_bytes().to_vec()),
         )
         .await
@@ -134,8 +141,7 @@ impl TestServer {
 
     /// `DELETE` with the admin token.
     pub(crate) async fn admin_delete(&self, path: &str) -> Reply {
-        let bearer = format!("Bearer {ADMIN}");
-        self.request("DELETE", path, &[("authorization", &bearer)], None)
+        self.request("DELETE", path, &[("authorization", &admin_bearer())], None)
             .await
     }
 
@@ -149,10 +155,7 @@ impl TestServer {
         self.request(
             "POST",
             &format!("/monitoring/{provider}/webhook"),
-            &[
-                ("content-type", "application/json"),
-                ("x-webhook-secret", secret),
-            ],
+            &[JSON, ("x-webhook-secret", secret)],
             Some(body.as_bytes().to_vec()),
         )
         .await
@@ -265,6 +268,36 @@ where
         assert!(Instant::now() < deadline, "{what}: not within {within:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A downstream service for HTTP checks: answers every probe `200 ok` and counts them;
+/// the probes after the first `fast_probes` wait `delay` first.
+pub(crate) async fn downstream_service(
+    fast_probes: usize,
+    delay: Duration,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let probes = Arc::new(AtomicUsize::new(0));
+    let counter = probes.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let slow = counter.fetch_add(1, Ordering::SeqCst) >= fast_probes;
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 1024];
+                let _ = stream.read(&mut buffer).await;
+                if slow {
+                    tokio::time::sleep(delay).await;
+                }
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (addr, probes)
 }
 
 /// A fixture from `tests/it/fixtures`.

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{DATADOG, TestServer, fixture};
+use crate::support::{DATADOG, JSON, TestServer, fixture};
 
 /// Posts each fixture to a fresh server and checks the component it names and the
 /// status it leaves.
@@ -144,10 +144,7 @@ async fn secrets_are_per_provider_and_bearer_is_accepted() {
         .request(
             "POST",
             "/monitoring/newrelic/webhook",
-            &[
-                ("content-type", "application/json"),
-                ("x-webhook-secret", DATADOG),
-            ],
+            &[JSON, ("x-webhook-secret", DATADOG)],
             Some(body.clone()),
         )
         .await
@@ -156,10 +153,7 @@ async fn secrets_are_per_provider_and_bearer_is_accepted() {
         .request(
             "POST",
             "/monitoring/datadog/webhook",
-            &[
-                ("content-type", "application/json"),
-                ("authorization", &bearer),
-            ],
+            &[JSON, ("authorization", &bearer)],
             Some(br#"{"title": "x", "alert_type": "info"}"#.to_vec()),
         )
         .await
@@ -169,10 +163,7 @@ async fn secrets_are_per_provider_and_bearer_is_accepted() {
         .request(
             "POST",
             "/monitoring/DataDog/webhook",
-            &[
-                ("content-type", "application/json"),
-                ("x-webhook-secret", DATADOG),
-            ],
+            &[JSON, ("x-webhook-secret", DATADOG)],
             Some(br#"{"title": "x", "alert_type": "info"}"#.to_vec()),
         )
         .await
