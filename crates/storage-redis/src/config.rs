@@ -146,6 +146,29 @@ impl RedisConfig {
         redact_url(&self.redis_url)
     }
 
+    /// Sets the password of `redis_url` to `password` (percent-encoded), replacing any it
+    /// had, where the client reads it: the user-info of a TCP URL
+    /// (`redis://user:password@host`, the user kept), or the `pass` query parameter of a
+    /// Unix socket URL (`redis+unix:///run/redis.sock?pass=password`).
+    ///
+    /// ```
+    /// use storage_redis::RedisConfig;
+    ///
+    /// let mut config = RedisConfig::new("redis://app:old@db:6379/0");
+    /// config.set_password("p@ss word");
+    /// assert_eq!(config.redis_url, "redis://app:p%40ss%20word@db:6379/0");
+    ///
+    /// let mut socket = RedisConfig::new("redis+unix:///run/redis.sock?db=1");
+    /// socket.set_password("s3cret");
+    /// assert_eq!(socket.redis_url, "redis+unix:///run/redis.sock?db=1&pass=s3cret");
+    /// assert_eq!(socket.redacted_url(), "redis+unix:///run/redis.sock?db=1&pass=***");
+    /// ```
+    ///
+    /// A URL without a scheme is left as it is, for [`validate`](Self::validate) to refuse.
+    pub fn set_password(&mut self, password: &str) {
+        self.redis_url = with_password(&self.redis_url, password);
+    }
+
     /// The backoff before retry number `retry` (0-based), before jitter.
     #[must_use]
     pub fn backoff(&self, retry: u32) -> Duration {
@@ -196,10 +219,11 @@ impl fmt::Debug for RedisConfig {
 /// ```
 #[must_use]
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let (scheme, rest) = url.split_at(scheme_end);
+    // Without `//` there is no user-info, but a query may still carry a password
+    // (`unix:/run/redis.sock?pass=...` is a valid socket URL).
+    let (scheme, rest) = url
+        .find("://")
+        .map_or(("", url), |index| url.split_at(index + 3));
     let mut redacted = String::with_capacity(url.len());
     redacted.push_str(scheme);
     // The credentials end at the last `@`: a password may hold `@`, or an unencoded `/`,
@@ -207,7 +231,7 @@ pub fn redact_url(url: &str) -> String {
     // hides more than needed only if a path or query holds `@`. A URL that starts with a
     // path (a Unix socket) has no credentials there.
     let location = match rest.rfind('@') {
-        Some(at) if !rest.starts_with('/') => {
+        Some(at) if !scheme.is_empty() && !rest.starts_with('/') => {
             let credentials = &rest[..at];
             match credentials.find(':') {
                 Some(colon) => {
@@ -242,6 +266,81 @@ pub fn redact_url(url: &str) -> String {
         }
     }
     redacted
+}
+
+/// The URL schemes whose password is the `pass` query parameter (redis-rs reads Unix
+/// socket URLs' credentials from the query, TCP URLs' from the user-info).
+const UNIX_SCHEMES: [&str; 3] = ["unix", "redis+unix", "valkey+unix"];
+
+/// `url` with its password set to `password`; see [`RedisConfig::set_password`].
+fn with_password(url: &str, password: &str) -> String {
+    let encoded = percent_encode(password);
+    let Some((scheme, _)) = url.split_once(':') else {
+        return url.to_owned();
+    };
+    if UNIX_SCHEMES
+        .iter()
+        .any(|unix| unix.eq_ignore_ascii_case(scheme))
+    {
+        return with_pass_parameter(url, &encoded);
+    }
+    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
+        return url.to_owned();
+    };
+    let (scheme, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // As in `redact_url`, the credentials end at the last `@` of the authority.
+    let (user, host) = match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let credentials = &rest[..at];
+            let user = credentials
+                .split_once(':')
+                .map_or(credentials, |(user, _)| user);
+            (user, &rest[at + 1..])
+        }
+        None => ("", rest),
+    };
+    format!("{scheme}{user}:{encoded}@{host}")
+}
+
+/// `url` with every `pass` query parameter removed and `pass=<encoded>` appended: the
+/// client keeps the last of several, so one left behind could win.
+fn with_pass_parameter(url: &str, encoded: &str) -> String {
+    let (before_fragment, fragment) = url.split_at(url.find('#').unwrap_or(url.len()));
+    let (path, query) = before_fragment
+        .split_once('?')
+        .unwrap_or((before_fragment, ""));
+    let mut result = String::with_capacity(url.len() + encoded.len() + 6);
+    result.push_str(path);
+    result.push('?');
+    for pair in query.split('&') {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        if !pair.is_empty() && name != "pass" {
+            result.push_str(pair);
+            result.push('&');
+        }
+    }
+    result.push_str("pass=");
+    result.push_str(encoded);
+    result.push_str(fragment);
+    result
+}
+
+/// `text` with every byte but the unreserved ones (RFC 3986) as `%XX`: safe in a
+/// user-info and in a query, where the client decodes it.
+fn percent_encode(text: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push('%');
+            encoded.push(char::from(HEX[usize::from(byte >> 4)]));
+            encoded.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+    }
+    encoded
 }
 
 /// `Duration` as a number of seconds (integer or decimal), the original's format.
@@ -392,9 +491,85 @@ mod tests {
                 "unix:///run/r.sock?pass=***&user=app",
             ),
             ("redis+unix:///tmp/a@b.sock", "redis+unix:///tmp/a@b.sock"),
+            // A socket URL without `//` still carries its password in the query.
+            ("unix:/run/r.sock?pass=p", "unix:/run/r.sock?pass=***"),
         ] {
             assert_eq!(redact_url(url), expected, "{url}");
         }
+    }
+
+    #[test]
+    fn passwords_replace_or_join_the_url_credentials() {
+        fn check(url: &str, password: &str, expected: &str) {
+            let mut config = RedisConfig::new(url);
+            config.set_password(password);
+            assert_eq!(config.redis_url, expected, "{url}");
+            // The client reads back exactly the password given, and logs never show it.
+            // (It refuses `rediss://` without a TLS feature; the user-info reads the same.)
+            let parseable = expected.replacen("rediss://", "redis://", 1);
+            let info = redis::IntoConnectionInfo::into_connection_info(parseable.as_str())
+                .unwrap_or_else(|error| panic!("{expected}: {error}"));
+            assert_eq!(info.redis_settings().password(), Some(password), "{url}");
+            let redacted = config.redacted_url();
+            assert!(
+                !redacted.contains(&percent_encode(password)),
+                "{url}: {redacted}"
+            );
+        }
+        // TCP: the user-info, the user kept.
+        check("redis://host:6379/0", "pw", "redis://:pw@host:6379/0");
+        check("redis://user@host", "pw", "redis://user:pw@host");
+        check(
+            "redis://user:old@host/1",
+            "new pw",
+            "redis://user:new%20pw@host/1",
+        );
+        check("rediss://:old@host", "a/b", "rediss://:a%2Fb@host");
+        check(
+            "redis://u:p@ss@h:1",
+            "p@ss:word",
+            "redis://u:p%40ss%3Aword@h:1",
+        );
+        check(
+            "valkey://h/2?protocol=resp3",
+            "pw",
+            "valkey://:pw@h/2?protocol=resp3",
+        );
+        // Unix sockets: the `pass` query parameter, never a user-info the client refuses.
+        check(
+            "redis+unix:///run/redis.sock",
+            "pw",
+            "redis+unix:///run/redis.sock?pass=pw",
+        );
+        check(
+            "redis+unix:///run/redis.sock?db=2&user=app",
+            "p&w+ #=",
+            "redis+unix:///run/redis.sock?db=2&user=app&pass=p%26w%2B%20%23%3D",
+        );
+        check(
+            "unix:///run/r.sock?pass=old&db=1",
+            "new",
+            "unix:///run/r.sock?db=1&pass=new",
+        );
+        check(
+            "valkey+unix:///s.sock?pass=a&pass=b&pass",
+            "new",
+            "valkey+unix:///s.sock?pass=new",
+        );
+        check("unix:/run/r.sock", "pw", "unix:/run/r.sock?pass=pw");
+        check(
+            "REDIS+UNIX:///r.sock?",
+            "pw",
+            "REDIS+UNIX:///r.sock?pass=pw",
+        );
+    }
+
+    #[test]
+    fn a_password_without_a_scheme_to_put_it_in_leaves_the_url_for_validate() {
+        let mut config = RedisConfig::new("db:6379");
+        config.set_password("pw");
+        assert_eq!(config.redis_url, "db:6379");
+        assert!(config.validate().is_err());
     }
 
     #[test]
