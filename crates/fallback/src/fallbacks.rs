@@ -24,6 +24,18 @@ pub struct FallbackDefinition {
     pub registered_at: Timestamp,
 }
 
+/// Where [`FallbackManager::register_fallback_or_queue`](crate::FallbackManager::register_fallback_or_queue)
+/// left a fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Its definition is stored and it is active:
+    /// [`evaluate_fallbacks`](crate::FallbackManager::evaluate_fallbacks) runs it.
+    Active,
+    /// Storage failed transiently: it waits, inactive, until its definition is stored
+    /// (see [`FallbackManager::pending_fallbacks`](crate::FallbackManager::pending_fallbacks)).
+    Pending,
+}
+
 /// A fallback whose condition held, and how its action ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

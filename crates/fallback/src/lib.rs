@@ -29,10 +29,12 @@
 //!   the current mode ([`RuleBasedDetector`] is a heuristic one whose rules are
 //!   [`condition`] expressions); [`FallbackManager::register_fallback`] stores a named
 //!   condition and action, and [`FallbackManager::evaluate_fallbacks`] runs the actions
-//!   whose conditions hold.
+//!   whose conditions hold. [`FallbackManager::register_fallback_or_queue`] waits out a
+//!   storage outage: the fallback becomes active once its definition is stored.
 //! - **Metrics** through an optional [`health_sinks::MetricsSink`]: the mode gauge
 //!   ([`MODE_METRIC`], 0/1/2), transitions by `from`/`to` ([`TRANSITIONS_METRIC`]) and time
-//!   spent in each mode ([`TIME_IN_MODE_METRIC`]).
+//!   spent in each mode ([`TIME_IN_MODE_METRIC`]); [`METRIC_DESCRIPTIONS`] holds the help
+//!   text of each.
 //!
 //! What it deliberately does not do: gather health (the `health` crate's `HealthMonitor`
 //! builds the [`health::HealthState`], circuit breaker included, and is the one source
@@ -97,7 +99,9 @@ mod error;
 pub use error::{BoxError, Error, Result};
 
 mod fallbacks;
-pub use fallbacks::{FallbackDefinition, FallbackReport, FallbackRun, SkippedFallback};
+pub use fallbacks::{
+    FallbackDefinition, FallbackReport, FallbackRun, Registration, SkippedFallback,
+};
 
 mod hold;
 pub use hold::ModeHold;
@@ -108,8 +112,8 @@ pub use isolate::Outcome;
 mod manager;
 pub use manager::{
     CALLBACK_FAILURES_METRIC, DROPPED_RECORDS_METRIC, FallbackManager, FallbackManagerBuilder,
-    MODE_METRIC, ManagerMetrics, PERSIST_FAILURES_METRIC, RECENT_TRANSITIONS, TIME_IN_MODE_METRIC,
-    TRANSITIONS_METRIC,
+    METRIC_DESCRIPTIONS, MODE_METRIC, ManagerMetrics, PERSIST_FAILURES_METRIC, RECENT_TRANSITIONS,
+    TIME_IN_MODE_METRIC, TRANSITIONS_METRIC,
 };
 
 mod mode;

@@ -16,14 +16,14 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::error::json_kind;
-use crate::fallbacks::{Action, Registered};
+use crate::fallbacks::Registered;
 use crate::hold::HoldWord;
 use crate::isolate::{self, BoxFuture};
 use crate::transition::next_record_id;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
     FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, ModeHold, Outcome,
-    Result, SkippedFallback, ThresholdPolicy, Transition,
+    Registration, Result, SkippedFallback, ThresholdPolicy, Transition,
 };
 
 /// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
@@ -40,6 +40,35 @@ pub const DROPPED_RECORDS_METRIC: &str = "fallback_records_dropped";
 /// The counter of mode callbacks that failed, panicked or timed out, tagged `mode` and
 /// `outcome`.
 pub const CALLBACK_FAILURES_METRIC: &str = "fallback_callback_failures";
+
+/// The `# HELP` text of each metric above, by name: what a Prometheus sink describes
+/// them with (`PrometheusSinkBuilder::describe`).
+pub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        MODE_METRIC,
+        "The fallback mode: 0 primary, 1 heuristic, 2 safe",
+    ),
+    (
+        TRANSITIONS_METRIC,
+        "Fallback mode changes, by the mode left and the mode entered",
+    ),
+    (
+        TIME_IN_MODE_METRIC,
+        "Seconds spent in a fallback mode before leaving it",
+    ),
+    (
+        PERSIST_FAILURES_METRIC,
+        "Failed attempts to persist a fallback transition record (it stays queued)",
+    ),
+    (
+        DROPPED_RECORDS_METRIC,
+        "Fallback transition records dropped unpersisted: the queue was full, or storage refused them for good",
+    ),
+    (
+        CALLBACK_FAILURES_METRIC,
+        "Fallback mode callbacks that failed, panicked or timed out, by mode and outcome",
+    ),
+];
 
 /// How many transitions [`FallbackManager::get_metrics`] lists.
 pub const RECENT_TRANSITIONS: usize = 10;
@@ -76,7 +105,9 @@ tokio::task_local! {
 /// - [`detect_anomaly`](Self::detect_anomaly) asks the detector of the current mode;
 ///   [`register_fallback`](Self::register_fallback) and
 ///   [`evaluate_fallbacks`](Self::evaluate_fallbacks) run actions whose `condition`
-///   expressions hold.
+///   expressions hold. [`register_fallback_or_queue`](Self::register_fallback_or_queue)
+///   rides out a storage outage as transitions do: the fallback waits, inactive, until
+///   its definition is stored.
 ///
 /// See the [crate documentation](crate) for an example.
 pub struct FallbackManager {
@@ -110,7 +141,11 @@ pub struct FallbackManager {
     flush_lock: tokio::sync::Mutex<()>,
     callbacks: RwLock<[Vec<ModeCallback>; 3]>,
     fallbacks: RwLock<Vec<Arc<Registered>>>,
-    /// Serializes fallback registrations, so storage and registry agree.
+    /// Fallbacks whose definition storage has not taken yet, inactive, oldest first:
+    /// see [`FallbackManager::register_fallback_or_queue`].
+    pending_fallbacks: Mutex<Vec<Arc<Registered>>>,
+    /// Serializes fallback registrations and definition writes, so storage and registry
+    /// agree.
     registration_lock: tokio::sync::Mutex<()>,
 }
 
@@ -335,6 +370,7 @@ impl FallbackManagerBuilder {
             flush_lock: tokio::sync::Mutex::new(()),
             callbacks: RwLock::new([Vec::new(), Vec::new(), Vec::new()]),
             fallbacks: RwLock::new(Vec::new()),
+            pending_fallbacks: Mutex::new(Vec::new()),
             registration_lock: tokio::sync::Mutex::new(()),
         };
         manager.emit_mode(FallbackMode::Primary);
@@ -840,7 +876,7 @@ impl FallbackManager {
         if max == 0 {
             return;
         }
-        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut log = lock(&self.log);
         while log.len() >= max {
             log.pop_front();
         }
@@ -960,7 +996,7 @@ impl FallbackManager {
             }
         };
         let dropped = {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut pending = lock(&self.pending);
             pending.records.push_back(PendingRecord { key, value });
             let mut dropped = 0;
             while pending.records.len() > self.config.max_pending_records.max(1) {
@@ -984,33 +1020,43 @@ impl FallbackManager {
     /// How many transition records wait for storage.
     #[must_use]
     pub fn pending_records(&self) -> usize {
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .records
-            .len()
+        lock(&self.pending).records.len()
     }
 
-    /// Writes the transition records that storage refused earlier, oldest first, and
-    /// returns how many were written. Waits for a flush already in progress.
+    /// Writes what storage refused earlier, oldest first: the transition records, then
+    /// the definitions of the [pending fallbacks](Self::pending_fallbacks), each of which
+    /// becomes active once stored. Returns how many transition records were written.
+    /// Waits for a flush or a registration already in progress. With nothing pending it
+    /// touches no storage: cheap enough to call on every tick of a background loop.
     ///
     /// # Errors
     ///
     /// [`Error::Storage`] from the first write that fails (or exceeds
-    /// [`FallbackConfig::persist_timeout`]); that record and the later ones stay queued.
-    /// A record storage refuses for good (an invalid argument, a value it cannot encode)
-    /// is dropped and counted instead, so that it does not hold back the later ones.
+    /// [`FallbackConfig::persist_timeout`]); that record or definition and the later ones
+    /// stay queued. One that storage refuses for good (an invalid argument, a value it cannot
+    /// encode) is dropped instead (a record is counted), so that it does not hold back
+    /// the later ones.
     pub async fn flush_pending(&self) -> Result<usize> {
-        self.flush(true).await
+        let written = self.flush(true).await?;
+        self.store_pending_fallbacks(true).await?;
+        Ok(written)
     }
 
-    /// Flushes after a transition unless another flush runs (it will take our record).
+    /// Flushes after a transition unless another flush or a registration runs (they will
+    /// take what is queued, or the next flush will).
     async fn flush_quietly(&self) {
         if let Err(error) = self.flush(false).await {
             tracing::warn!(
                 error = %error,
                 pending = self.pending_records(),
                 "fallback transition not persisted yet; it stays queued"
+            );
+            return;
+        }
+        if let Err(error) = self.store_pending_fallbacks(false).await {
+            tracing::warn!(
+                error = %error,
+                "fallback definition not stored yet; its fallback stays inactive"
             );
         }
     }
@@ -1041,13 +1087,7 @@ impl FallbackManager {
     async fn drain(&self) -> Result<usize> {
         let mut written = 0;
         loop {
-            let front = self
-                .pending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .records
-                .front()
-                .cloned();
+            let front = lock(&self.pending).records.front().cloned();
             let Some(PendingRecord { key, value }) = front else {
                 return Ok(written);
             };
@@ -1060,10 +1100,7 @@ impl FallbackManager {
                     if let Some(sink) = &self.sink {
                         sink.emit_counter(PERSIST_FAILURES_METRIC, 1, &[]);
                     }
-                    if !matches!(
-                        source,
-                        StorageError::InvalidArgument { .. } | StorageError::Serialization { .. }
-                    ) {
+                    if !refused_for_good(&source) {
                         return Err(Error::storage(
                             format!("persisting transition record {key}"),
                             source,
@@ -1089,7 +1126,7 @@ impl FallbackManager {
     /// Removes the front record if it is still `key` (a full queue may have dropped it
     /// meanwhile), counting it as dropped if told; whether it did.
     fn remove_front(&self, key: &str, dropped: bool) -> bool {
-        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = lock(&self.pending);
         let is_front = pending
             .records
             .front()
@@ -1107,7 +1144,7 @@ impl FallbackManager {
     /// for 0). The log keeps at most [`FallbackConfig::max_log_entries`].
     #[must_use]
     pub fn get_transitions_log(&self, limit: usize) -> Vec<Transition> {
-        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let log = lock(&self.log);
         let skip = log.len().saturating_sub(limit);
         log.iter().skip(skip).cloned().collect()
     }
@@ -1124,7 +1161,7 @@ impl FallbackManager {
     pub fn get_metrics(&self) -> ManagerMetrics {
         let current_mode = self.get_current_mode();
         let (pending_records, dropped_records) = {
-            let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let pending = lock(&self.pending);
             (pending.records.len(), pending.dropped)
         };
         ManagerMetrics {
@@ -1215,12 +1252,15 @@ impl FallbackManager {
     /// The condition is parsed at once with the manager's parser, and the definition
     /// `{name, condition, metadata, registered_at}` is stored as a JSON object under
     /// `<namespace>:definition:<name>` before the fallback is registered. Registering a
-    /// name again replaces it. `metadata` is a JSON object, or null for none.
+    /// name again replaces it (a [pending](Self::pending_fallbacks) one too). `metadata`
+    /// is a JSON object, or null for none.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidCondition`], [`Error::InvalidMetadata`], or [`Error::Storage`] if
     /// the definition could not be stored; in each case nothing is registered.
+    /// [`register_fallback_or_queue`](Self::register_fallback_or_queue) waits out a
+    /// storage outage instead.
     pub async fn register_fallback<F, Fut>(
         &self,
         name: &str,
@@ -1228,6 +1268,91 @@ impl FallbackManager {
         action: F,
         metadata: Value,
     ) -> Result<FallbackDefinition>
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let registered = self.prepare(name, condition, action, metadata)?;
+        let _registering = self.registration_lock.lock().await;
+        self.store_definition(&registered.definition).await?;
+        let definition = registered.definition.clone();
+        self.activate(registered);
+        Ok(definition)
+    }
+
+    /// [`register_fallback`](Self::register_fallback) that rides out a storage outage, as
+    /// transition records do: when storage fails transiently (a timeout, a broken
+    /// connection, an error from the server), the fallback is kept pending, inactive (no
+    /// [`evaluate_fallbacks`](Self::evaluate_fallbacks) runs it, a fallback of the same
+    /// name already active stays), and becomes active once its definition is stored by
+    /// [`flush_pending`](Self::flush_pending) or after the next transition.
+    /// [`pending_fallbacks`](Self::pending_fallbacks) names the fallbacks waiting.
+    ///
+    /// Registering a pending name again replaces its definition in place.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCondition`] and [`Error::InvalidMetadata`] as
+    /// [`register_fallback`](Self::register_fallback); [`Error::Storage`] only when
+    /// storage refuses the definition for good (an invalid argument, a value it cannot
+    /// encode). In each case nothing is registered.
+    pub async fn register_fallback_or_queue<F, Fut>(
+        &self,
+        name: &str,
+        condition: &str,
+        action: F,
+        metadata: Value,
+    ) -> Result<Registration>
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let registered = self.prepare(name, condition, action, metadata)?;
+        let _registering = self.registration_lock.lock().await;
+        match self.store_definition(&registered.definition).await {
+            Ok(()) => {
+                self.activate(registered);
+                Ok(Registration::Active)
+            }
+            Err(Error::Storage { source, .. }) if !refused_for_good(&source) => {
+                tracing::warn!(
+                    fallback = %name,
+                    error = %source,
+                    "fallback definition not stored: the fallback waits, inactive, until storage takes it"
+                );
+                let mut pending = lock(&self.pending_fallbacks);
+                match pending
+                    .iter_mut()
+                    .find(|waiting| waiting.definition.name == name)
+                {
+                    Some(slot) => *slot = registered,
+                    None => pending.push(registered),
+                }
+                Ok(Registration::Pending)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The names of the fallbacks whose definition waits for storage (see
+    /// [`register_fallback_or_queue`](Self::register_fallback_or_queue)), oldest first;
+    /// they are not active yet.
+    #[must_use]
+    pub fn pending_fallbacks(&self) -> Vec<String> {
+        lock(&self.pending_fallbacks)
+            .iter()
+            .map(|waiting| waiting.definition.name.clone())
+            .collect()
+    }
+
+    /// Parses and checks a registration, before any lock or storage is touched.
+    fn prepare<F, Fut>(
+        &self,
+        name: &str,
+        condition: &str,
+        action: F,
+        metadata: Value,
+    ) -> Result<Arc<Registered>>
     where
         F: Fn(Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
@@ -1249,16 +1374,23 @@ impl FallbackManager {
                 });
             }
         };
-        let definition = FallbackDefinition {
-            name: name.to_owned(),
-            condition: condition.to_owned(),
-            metadata,
-            registered_at: Timestamp::now(),
-        };
-        let action: Action = Arc::new(move |context| Box::pin(action(context)));
-        let _registering = self.registration_lock.lock().await;
+        Ok(Arc::new(Registered {
+            definition: FallbackDefinition {
+                name: name.to_owned(),
+                condition: condition.to_owned(),
+                metadata,
+                registered_at: Timestamp::now(),
+            },
+            condition: parsed,
+            action: Arc::new(move |context| Box::pin(action(context))),
+        }))
+    }
+
+    /// Writes `definition` under its key; the caller holds the registration lock.
+    async fn store_definition(&self, definition: &FallbackDefinition) -> Result<()> {
+        let name = &definition.name;
         let key = self.definition_key(name);
-        let value = serde_json::to_value(&definition).map_err(|source| {
+        let value = serde_json::to_value(definition).map_err(|source| {
             Error::storage(
                 format!("encoding fallback definition {name:?}"),
                 StorageError::serialization(&key, source),
@@ -1266,27 +1398,70 @@ impl FallbackManager {
         })?;
         self.write(&key, value, None).await.map_err(|source| {
             Error::storage(format!("storing fallback definition {name:?}"), source)
-        })?;
-        let registered = Arc::new(Registered {
-            definition: definition.clone(),
-            condition: parsed,
-            action,
-        });
-        let mut fallbacks = self
-            .fallbacks
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        match fallbacks
-            .iter_mut()
-            .find(|known| known.definition.name == name)
-        {
-            Some(slot) => *slot = registered,
-            None => fallbacks.push(registered),
-        }
-        Ok(definition)
+        })
     }
 
-    /// Removes a fallback and its stored definition; whether it was registered.
+    /// Makes a stored fallback active, replacing one of the same name, active or
+    /// pending; the caller holds the registration lock. Added before it leaves the
+    /// pending list, so that it is never in neither.
+    fn activate(&self, registered: Arc<Registered>) {
+        let name = registered.definition.name.clone();
+        {
+            let mut fallbacks = self
+                .fallbacks
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            match fallbacks
+                .iter_mut()
+                .find(|known| known.definition.name == name)
+            {
+                Some(slot) => *slot = registered,
+                None => fallbacks.push(registered),
+            }
+        }
+        lock(&self.pending_fallbacks).retain(|waiting| waiting.definition.name != name);
+    }
+
+    /// Stores the pending fallbacks' definitions, oldest first, activating each; stops
+    /// at the first transient failure (one storage timeout per call at most). Waits for
+    /// a registration in progress if `wait`, else leaves them to the next flush.
+    async fn store_pending_fallbacks(&self, wait: bool) -> Result<()> {
+        if lock(&self.pending_fallbacks).is_empty() {
+            return Ok(());
+        }
+        let _registering = if wait {
+            self.registration_lock.lock().await
+        } else {
+            match self.registration_lock.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(()),
+            }
+        };
+        loop {
+            let Some(waiting) = lock(&self.pending_fallbacks).first().cloned() else {
+                return Ok(());
+            };
+            let name = &waiting.definition.name;
+            match self.store_definition(&waiting.definition).await {
+                Ok(()) => {
+                    tracing::info!(fallback = %name, "fallback definition stored; the fallback is active");
+                    self.activate(Arc::clone(&waiting));
+                }
+                Err(Error::Storage { source, .. }) if refused_for_good(&source) => {
+                    tracing::error!(
+                        fallback = %name,
+                        error = %source,
+                        "fallback definition refused by storage for good; the fallback is dropped"
+                    );
+                    lock(&self.pending_fallbacks).retain(|other| !Arc::ptr_eq(other, &waiting));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Removes a fallback and its stored definition; whether it was registered (active
+    /// or [pending](Self::pending_fallbacks)).
     ///
     /// # Errors
     ///
@@ -1299,16 +1474,23 @@ impl FallbackManager {
             .map_err(|source| {
                 Error::storage(format!("deleting fallback definition {name:?}"), source)
             })?;
+        let was_pending = {
+            let mut pending = lock(&self.pending_fallbacks);
+            let before = pending.len();
+            pending.retain(|waiting| waiting.definition.name != name);
+            pending.len() != before
+        };
         let mut fallbacks = self
             .fallbacks
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         let before = fallbacks.len();
         fallbacks.retain(|known| known.definition.name != name);
-        Ok(fallbacks.len() != before)
+        Ok(fallbacks.len() != before || was_pending)
     }
 
-    /// The registered fallbacks' definitions, in registration order.
+    /// The active fallbacks' definitions, in registration order (the
+    /// [pending](Self::pending_fallbacks) ones are not among them).
     #[must_use]
     pub fn fallback_definitions(&self) -> Vec<FallbackDefinition> {
         self.fallbacks
@@ -1395,6 +1577,20 @@ impl FallbackManager {
     }
 }
 
+/// Whether storage refused a write for good, so no retry can succeed: such a record or
+/// definition is dropped rather than kept at the front of its queue forever.
+fn refused_for_good(error: &StorageError) -> bool {
+    matches!(
+        error,
+        StorageError::InvalidArgument { .. } | StorageError::Serialization { .. }
+    )
+}
+
+/// The guard of `mutex`, poisoned or not: no holder leaves data half-updated.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Default for FallbackManager {
     /// [`FallbackManager::in_memory`].
     fn default() -> Self {
@@ -1469,6 +1665,47 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// The value of every `const <NAME>_METRIC: &str` in this crate's sources.
+    fn metric_constants() -> Vec<String> {
+        let mut names = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|extension| extension == "rs") {
+                    let source = std::fs::read_to_string(&path).unwrap();
+                    for line in source.lines() {
+                        if line.contains("const ")
+                            && let Some((_, value)) = line.split_once("_METRIC: &str = \"")
+                        {
+                            names.push(value.trim_end_matches("\";").to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_metric_has_a_description_and_every_description_a_metric() {
+        let mut described: Vec<String> = METRIC_DESCRIPTIONS
+            .iter()
+            .map(|(name, help)| {
+                assert!(!help.trim().is_empty(), "{name} has an empty description");
+                (*name).to_owned()
+            })
+            .collect();
+        described.sort();
+        assert_eq!(described, metric_constants());
     }
 
     #[test]

@@ -71,11 +71,13 @@ pub(crate) fn reasons(manager: &FallbackManager) -> Vec<String> {
         .collect()
 }
 
-/// A `MemoryStorage` whose writes fail or hang while told to.
+/// A `MemoryStorage` whose operations fail (transiently or for good) or hang while told
+/// to.
 #[derive(Debug, Default)]
 pub(crate) struct FlakyStorage {
     pub(crate) inner: MemoryStorage,
     pub(crate) failing: AtomicBool,
+    pub(crate) refusing: AtomicBool,
     pub(crate) hanging: AtomicBool,
     pub(crate) set_calls: AtomicUsize,
 }
@@ -89,6 +91,11 @@ impl FlakyStorage {
 
     pub(crate) fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// Refuses every operation as an invalid argument, which no retry can get past.
+    pub(crate) fn set_refusing(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
     }
 
     pub(crate) fn set_hanging(&self, hanging: bool) {
@@ -106,6 +113,12 @@ impl FlakyStorage {
                 message: "connection refused (on purpose)".to_owned(),
                 source: None,
             });
+        }
+        if self.refusing.load(Ordering::SeqCst) {
+            return Err(StorageError::invalid_argument(
+                operation,
+                "refused for good (on purpose)",
+            ));
         }
         Ok(())
     }
