@@ -113,15 +113,16 @@ mod integrations;
 pub use integrations::{
     AdapterParseError, Alert, AlertImpact, DEFAULT_ALERT_COMPONENT, DatadogAdapter,
     MAX_ALERT_COMPONENT_CHARS, MAX_ALERT_METADATA_ENTRIES, MAX_ALERT_TEXT_CHARS,
-    MAX_ALERTS_PER_PAYLOAD, MonitoringAdapter, NewRelicAdapter, adapter_for, ingest_alerts,
+    MAX_ALERTS_PER_PAYLOAD, MonitoringAdapter, NewRelicAdapter, PROVIDERS, adapter_for,
+    ingest_alerts,
 };
 
 mod monitor;
 pub use monitor::{
     DEFAULT_CACHE_TTL, DEFAULT_FAILURE_WINDOW, DEFAULT_LISTENER_TIMEOUT,
     DEFAULT_MAX_CONCURRENT_CHECKS, DEFAULT_MAX_STALENESS, HealthMonitor, HealthMonitorBuilder,
-    LISTENER_QUEUE_CAPACITY, RETRY_FAILURES_METRIC, RefresherHandle, STATE_DURATION_METRIC,
-    StatusChange, StatusListener,
+    LISTENER_QUEUE_CAPACITY, METRIC_DESCRIPTIONS, RETRY_FAILURES_METRIC, RefresherHandle,
+    STATE_DURATION_METRIC, StatusChange, StatusListener,
 };
 
 mod result;

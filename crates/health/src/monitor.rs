@@ -41,6 +41,19 @@ pub const LISTENER_QUEUE_CAPACITY: usize = 1024;
 pub const STATE_DURATION_METRIC: &str = "health_check_duration_seconds";
 /// The counter [`HealthMonitor::record_retry_failure`] increments (the original's name).
 pub const RETRY_FAILURES_METRIC: &str = "retry_failures_total";
+/// The `# HELP` text of each metric above, by name: what a Prometheus sink describes
+/// them with (`PrometheusSinkBuilder::describe`). The check metrics come from
+/// `health_sinks`, which describes its own.
+pub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        STATE_DURATION_METRIC,
+        "Seconds the last full health state took to assemble",
+    ),
+    (
+        RETRY_FAILURES_METRIC,
+        "Retry failures recorded by the health monitor",
+    ),
+];
 
 /// Told when a check's status changes; see [`HealthMonitor::add_status_listener`].
 #[async_trait]
@@ -75,7 +88,8 @@ pub struct StatusChange {
 ///   whose cached result is older than the [cache TTL](HealthMonitorBuilder::cache_ttl);
 ///   [`cached_state`](Self::cached_state) runs nothing, and
 ///   [`cached_summary`](Self::cached_summary), which readiness probes should call, also
-///   copies nothing. A [refresher](Self::spawn_refresher) keeps the cache fresh in the
+///   copies nothing, nor does [`cached_status`](Self::cached_status) (one check's
+///   status). A [refresher](Self::spawn_refresher) keeps the cache fresh in the
 ///   background, so probes never hammer dependencies.
 /// - A cached result older than [`max_staleness`](HealthMonitorBuilder::max_staleness)
 ///   reads `unknown`: a stale "healthy" is never served.
@@ -444,6 +458,17 @@ impl HealthMonitor {
             .collect()
     }
 
+    /// The status [`cached_results`](Self::cached_results) shows for the check `name`,
+    /// without copying any result or running anything: `unknown` when it never ran or
+    /// its result is older than the maximum staleness; `None` when no check has that name.
+    #[must_use]
+    pub fn cached_status(&self, name: &str) -> Option<HealthCheckStatus> {
+        let checks = read(&self.inner.checks);
+        let entry = checks.get(name)?;
+        let latest = lock(&entry.latest);
+        Some(self.inner.shown_status(latest.as_ref(), Instant::now()))
+    }
+
     /// Records one retry failure now (and increments [`RETRY_FAILURES_METRIC`]).
     pub fn record_retry_failure(&self) {
         lock(&self.inner.failures).record(Instant::now());
@@ -680,19 +705,23 @@ impl Inner {
         now: Instant,
     ) -> (HealthCheckStatus, Cow<'a, str>) {
         let latest = lock(&entry.latest);
+        let status = self.shown_status(latest.as_ref(), now);
         let Some(latest) = latest.as_ref() else {
-            return (HealthCheckStatus::Unknown, Cow::Borrowed(name));
-        };
-        let status = if self.is_fresh(latest, now) {
-            latest.result.status
-        } else {
-            HealthCheckStatus::Unknown
+            return (status, Cow::Borrowed(name));
         };
         let counted_as = match counted_as(name, &latest.result) {
             same if same == name => Cow::Borrowed(name),
             other => Cow::Owned(other.to_owned()),
         };
         (status, counted_as)
+    }
+
+    /// The status [`view`](Self::view) shows for a check whose latest result is `latest`.
+    fn shown_status(&self, latest: Option<&Latest>, now: Instant) -> HealthCheckStatus {
+        match latest {
+            Some(latest) if self.is_fresh(latest, now) => latest.result.status,
+            _ => HealthCheckStatus::Unknown,
+        }
     }
 
     /// Whether `latest` is young enough to be shown; older, it reads `unknown`.
@@ -892,6 +921,47 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The value of every `const <NAME>_METRIC: &str` in this crate's sources.
+    fn metric_constants() -> Vec<String> {
+        let mut names = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|extension| extension == "rs") {
+                    let source = std::fs::read_to_string(&path).unwrap();
+                    for line in source.lines() {
+                        if line.contains("const ")
+                            && let Some((_, value)) = line.split_once("_METRIC: &str = \"")
+                        {
+                            names.push(value.trim_end_matches("\";").to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_metric_has_a_description_and_every_description_a_metric() {
+        let mut described: Vec<String> = METRIC_DESCRIPTIONS
+            .iter()
+            .map(|(name, help)| {
+                assert!(!help.trim().is_empty(), "{name} has an empty description");
+                (*name).to_owned()
+            })
+            .collect();
+        described.sort();
+        assert_eq!(described, metric_constants());
+    }
 
     #[test]
     fn the_defaults_are_valid() {

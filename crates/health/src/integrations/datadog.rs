@@ -5,7 +5,7 @@ use super::{
     first_nonblank, first_text, list_of_objects, text_of,
 };
 
-const PROVIDER: &str = "datadog";
+pub(super) const PROVIDER: &str = "datadog";
 
 /// Keys that make a payload a single Datadog alert: the original's (`alert_type`,
 /// `event_type`, `title`) plus the alert variables of a webhook template.

@@ -135,17 +135,20 @@ pub trait MonitoringAdapter: Send + Sync + fmt::Debug {
     }
 }
 
-/// The adapter for `provider` (`"datadog"` or `"newrelic"`, any case), as a webhook route
+/// The providers [`adapter_for`] knows, as their adapters name them: the valid
+/// `{provider}` of a webhook route, for listing in its errors.
+pub const PROVIDERS: &[&str] = &[datadog::PROVIDER, newrelic::PROVIDER];
+
+/// The adapter of each of [`PROVIDERS`], in that order.
+const ADAPTERS: [&dyn MonitoringAdapter; 2] = [&DatadogAdapter, &NewRelicAdapter];
+
+/// The adapter for `provider` (one of [`PROVIDERS`], any case), as a webhook route
 /// `/monitoring/{provider}/webhook` needs.
 #[must_use]
 pub fn adapter_for(provider: &str) -> Option<&'static dyn MonitoringAdapter> {
-    if provider.eq_ignore_ascii_case(DatadogAdapter.provider()) {
-        Some(&DatadogAdapter)
-    } else if provider.eq_ignore_ascii_case(NewRelicAdapter.provider()) {
-        Some(&NewRelicAdapter)
-    } else {
-        None
-    }
+    ADAPTERS
+        .into_iter()
+        .find(|adapter| provider.eq_ignore_ascii_case(adapter.provider()))
 }
 
 /// [`MonitoringAdapter::ingest`], for any alerts.
@@ -360,5 +363,12 @@ mod tests {
         assert_eq!(adapter_for("Datadog").unwrap().provider(), "datadog");
         assert_eq!(adapter_for("NEWRELIC").unwrap().provider(), "newrelic");
         assert!(adapter_for("pagerduty").is_none());
+        // Each listed provider has its adapter, under its own name, and no adapter is
+        // left unlisted.
+        assert_eq!(PROVIDERS, ["datadog", "newrelic"]);
+        assert_eq!(ADAPTERS.map(|adapter| adapter.provider()), PROVIDERS);
+        for provider in PROVIDERS {
+            assert_eq!(adapter_for(provider).unwrap().provider(), *provider);
+        }
     }
 }

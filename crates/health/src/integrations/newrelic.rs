@@ -5,7 +5,7 @@ use super::{
     first_text, list_of_objects, text_of,
 };
 
-const PROVIDER: &str = "newrelic";
+pub(super) const PROVIDER: &str = "newrelic";
 
 /// Keys of a notification-channel incident (and of the original's accepted shape).
 const CHANNEL_KEYS: [&str; 4] = [

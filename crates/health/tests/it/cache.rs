@@ -106,6 +106,37 @@ async fn cached_state_runs_nothing_and_stale_results_read_unknown() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn cached_status_is_the_cached_results_status_without_running_anything() {
+    let monitor = monitor(Duration::from_secs(1), Duration::from_secs(5));
+    let knob = Knob::healthy("db");
+    monitor.register_check(knob.clone());
+    let check = |expected: HealthCheckStatus| {
+        assert_eq!(monitor.cached_status("db"), Some(expected));
+        assert_eq!(monitor.cached_results()["db"].status, expected);
+    };
+
+    check(HealthCheckStatus::Unknown); // never ran
+    assert_eq!(knob.runs(), 0, "cached_status never runs a check");
+    assert_eq!(monitor.cached_status("nope"), None);
+
+    monitor.run_checks().await;
+    check(HealthCheckStatus::Healthy);
+    knob.set(HealthCheckStatus::Unhealthy);
+    monitor.run_checks().await;
+    check(HealthCheckStatus::Unhealthy);
+
+    // The same freshness bound as every cached read: shown up to the limit, then unknown.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    check(HealthCheckStatus::Unhealthy);
+    tokio::time::advance(Duration::from_millis(1)).await;
+    check(HealthCheckStatus::Unknown);
+    assert_eq!(knob.runs(), 2);
+
+    monitor.unregister_check("db");
+    assert_eq!(monitor.cached_status("db"), None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_refresher_keeps_the_cache_fresh_until_stopped() {
     let monitor = monitor(Duration::from_secs(1), Duration::from_secs(3));
     let knob = Knob::healthy("db");
