@@ -2,11 +2,12 @@
 //! background tasks that keep it current.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 use std::task::{self, Poll};
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use axum::http::HeaderName;
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode, Hysteresis, ThresholdPolicy};
 use health::{
-    DiskSpaceCheck, DownstreamServiceCheck, HealthCheck, HealthCheckStatus, HealthMonitor,
-    RefresherHandle, StorageHealthCheck,
+    DiskSpaceCheck, DownstreamServiceCheck, HealthCheck, HealthCheckResult, HealthCheckStatus,
+    HealthMonitor, RefresherHandle, StorageHealthCheck,
 };
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
@@ -47,28 +48,25 @@ pub(crate) struct App {
     pub(crate) access_log: bool,
     /// Set when shutdown starts: readiness fails first, so balancers stop sending.
     pub(crate) shutting_down: AtomicBool,
-    /// Configured fallback rules whose definition storage has not taken yet (it was down
-    /// at start-up): the cascade loop registers them once it answers.
-    unregistered_rules: Mutex<Vec<(usize, FallbackRule)>>,
 }
 
 /// The credentials the routes check.
 #[derive(Debug)]
 pub(crate) struct Auth {
     pub(crate) admin: Secret,
-    pub(crate) datadog: Secret,
-    pub(crate) newrelic: Secret,
+    /// The shared secret of each of `health::PROVIDERS`.
+    webhook_secrets: Vec<(&'static str, Secret)>,
     pub(crate) webhook_header: HeaderName,
 }
 
 impl Auth {
-    /// The shared secret of `provider` (`datadog` or `newrelic`, as the adapter names it).
+    /// The shared secret of `provider` (one of `health::PROVIDERS`, as its adapter names
+    /// it).
     pub(crate) fn webhook_secret(&self, provider: &str) -> Option<&Secret> {
-        match provider {
-            "datadog" => Some(&self.datadog),
-            "newrelic" => Some(&self.newrelic),
-            _ => None,
-        }
+        self.webhook_secrets
+            .iter()
+            .find(|(name, _)| *name == provider)
+            .map(|(_, secret)| secret)
     }
 }
 
@@ -80,7 +78,7 @@ pub(crate) struct Sinks {
 }
 
 pub(crate) fn build_sinks(config: &Config) -> Result<Sinks, ServerError> {
-    let prometheus = PrometheusMetricsSink::builder()
+    let mut prometheus = PrometheusMetricsSink::builder()
         .describe(
             REQUESTS_METRIC,
             "HTTP requests served, by route pattern, method and status",
@@ -88,39 +86,14 @@ pub(crate) fn build_sinks(config: &Config) -> Result<Sinks, ServerError> {
         .describe(
             REQUEST_DURATION_METRIC,
             "HTTP request latency in seconds, by route pattern",
-        )
-        .describe(
-            fallback::MODE_METRIC,
-            "The fallback mode: 0 primary, 1 heuristic, 2 safe",
-        )
-        .describe(
-            fallback::TRANSITIONS_METRIC,
-            "Fallback mode changes, by the mode left and the mode entered",
-        )
-        .describe(
-            fallback::TIME_IN_MODE_METRIC,
-            "Seconds spent in a fallback mode before leaving it",
-        )
-        .describe(
-            fallback::PERSIST_FAILURES_METRIC,
-            "Fallback transition records storage refused (they wait in a queue)",
-        )
-        .describe(
-            fallback::DROPPED_RECORDS_METRIC,
-            "Fallback transition records dropped unpersisted because the queue was full",
-        )
-        .describe(
-            fallback::CALLBACK_FAILURES_METRIC,
-            "Fallback mode callbacks and actions that failed, panicked or timed out",
-        )
-        .describe(
-            health::STATE_DURATION_METRIC,
-            "Seconds the last full health state took to assemble",
-        )
-        .describe(
-            health::RETRY_FAILURES_METRIC,
-            "Retry failures recorded by the health monitor",
-        )
+        );
+    for (name, help) in fallback::METRIC_DESCRIPTIONS
+        .iter()
+        .chain(health::METRIC_DESCRIPTIONS)
+    {
+        prometheus = prometheus.describe(name, help);
+    }
+    let prometheus = prometheus
         .build()
         .map_err(|error| ServerError::startup("the prometheus sink", error))?;
     let mut all = FanoutMetricsSink::default().with(prometheus.clone());
@@ -248,13 +221,13 @@ fn build_fallback(
 /// `/fallback/evaluate`, it is logged and, if the rule names a mode, that mode is set,
 /// unless an operator holds the mode (a rule never undoes an operator).
 ///
-/// Returns `false` when storage did not take the rule's definition: the rule is not
-/// registered yet and is retried later, so that a storage outage does not stop start-up.
+/// A storage outage does not stop start-up: the manager keeps the rule pending until
+/// storage takes its definition (the cascade loop's `flush_pending`).
 async fn register_rule(
     manager: &Arc<FallbackManager>,
     index: usize,
     rule: &FallbackRule,
-) -> Result<bool, ServerError> {
+) -> Result<(), ServerError> {
     let target = rule.mode;
     let weak: Weak<FallbackManager> = Arc::downgrade(manager);
     let name = rule.name.clone();
@@ -274,18 +247,11 @@ async fn register_rule(
     };
     let metadata = Value::Object(rule.metadata.clone());
     match manager
-        .register_fallback(&rule.name, &rule.condition, action, metadata)
+        .register_fallback_or_queue(&rule.name, &rule.condition, action, metadata)
         .await
     {
-        Ok(_) => Ok(true),
-        Err(error @ fallback::Error::Storage { .. }) => {
-            tracing::warn!(
-                fallback = %rule.name,
-                error = %error_chain(&error),
-                "fallback rule not registered yet: storage did not take its definition; retrying"
-            );
-            Ok(false)
-        }
+        // Active, or pending until storage takes it (the manager logged why).
+        Ok(_) => Ok(()),
         Err(
             error @ (fallback::Error::InvalidCondition { .. }
             | fallback::Error::InvalidMetadata { .. }),
@@ -368,21 +334,23 @@ impl App {
     /// Builds every library from `config` (with every secret set), runs the checks and
     /// one cascade so the first answers are real, and starts the background tasks.
     pub(crate) async fn start(config: &Config) -> Result<(Arc<Self>, Background), ServerError> {
-        let secret = |secret: &Option<Secret>, key: &str| {
+        let secret = |secret: Option<&Secret>, key: &str| {
             secret
-                .clone()
+                .cloned()
                 .ok_or_else(|| ServerError::config(key, "must be set before the server starts"))
         };
         let auth = Auth {
-            admin: secret(&config.auth.admin_token, "auth.admin_token")?,
-            datadog: secret(
-                &config.auth.webhook_secrets.datadog,
-                "auth.webhook_secrets.datadog",
-            )?,
-            newrelic: secret(
-                &config.auth.webhook_secrets.newrelic,
-                "auth.webhook_secrets.newrelic",
-            )?,
+            admin: secret(config.auth.admin_token.as_ref(), "auth.admin_token")?,
+            webhook_secrets: health::PROVIDERS
+                .iter()
+                .map(|&provider| {
+                    let key = format!("auth.webhook_secrets.{provider}");
+                    Ok((
+                        provider,
+                        secret(config.auth.webhook_secrets.get(provider), &key)?,
+                    ))
+                })
+                .collect::<Result<_, ServerError>>()?,
             webhook_header: HeaderName::from_bytes(
                 config.auth.webhook_header.to_ascii_lowercase().as_bytes(),
             )
@@ -404,11 +372,8 @@ impl App {
             monitor.register_shared_check(check);
         }
         let fallback = Arc::new(build_fallback(config, storage.clone(), sinks.all.clone()));
-        let mut unregistered_rules = Vec::new();
         for (index, rule) in config.fallbacks.iter().enumerate() {
-            if !register_rule(&fallback, index, rule).await? {
-                unregistered_rules.push((index, rule.clone()));
-            }
+            register_rule(&fallback, index, rule).await?;
         }
 
         fallback
@@ -430,7 +395,6 @@ impl App {
             max_body_bytes: config.server.max_body_bytes,
             access_log: config.log.access_log,
             shutting_down: AtomicBool::new(false),
-            unregistered_rules: Mutex::new(unregistered_rules),
         });
         let refresher = app
             .monitor
@@ -443,58 +407,17 @@ impl App {
         Ok((app, Background { refresher, cascade }))
     }
 
-    /// Whether the storage check's result in `checks` is other than healthy.
-    pub(crate) fn storage_check_failing(
+    /// The storage check's status: from `snapshot` when the caller already holds the
+    /// check results (so one response never disagrees with itself), else from the cache
+    /// without copying any result.
+    pub(crate) fn storage_check_status(
         &self,
-        checks: &std::collections::BTreeMap<String, health::HealthCheckResult>,
-    ) -> bool {
-        self.storage_check
-            .as_ref()
-            .and_then(|name| checks.get(name))
-            .is_some_and(|result| result.status != HealthCheckStatus::Healthy)
-    }
-
-    /// The names of the configured fallback rules not registered yet.
-    pub(crate) fn unregistered_rules(&self) -> Vec<String> {
-        self.unregistered_rules
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(_, rule)| rule.name.clone())
-            .collect()
-    }
-
-    /// Registers the rules storage refused at start-up, oldest first, stopping at the
-    /// first it still refuses (one storage timeout per call at most).
-    async fn register_waiting_rules(&self) {
-        loop {
-            let next = self
-                .unregistered_rules
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .first()
-                .cloned();
-            let Some((index, rule)) = next else {
-                return;
-            };
-            match register_rule(&self.fallback, index, &rule).await {
-                Ok(true) => {
-                    tracing::info!(fallback = %rule.name, "fallback rule registered");
-                    self.unregistered_rules
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .retain(|(waiting, _)| *waiting != index);
-                }
-                Ok(false) => return,
-                Err(error) => {
-                    // Validated at start-up: cannot happen; never retried forever.
-                    tracing::error!(fallback = %rule.name, %error, "fallback rule cannot be registered");
-                    self.unregistered_rules
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .retain(|(waiting, _)| *waiting != index);
-                }
-            }
+        snapshot: Option<&BTreeMap<String, HealthCheckResult>>,
+    ) -> Option<HealthCheckStatus> {
+        let name = self.storage_check.as_deref()?;
+        match snapshot {
+            Some(results) => results.get(name).map(|result| result.status),
+            None => self.monitor.cached_status(name),
         }
     }
 
@@ -535,20 +458,17 @@ impl App {
     }
 }
 
-/// Cascades on the monitor's latest state every `interval`, and retries transition
-/// records and fallback rules that storage refused.
+/// Cascades on the monitor's latest state every `interval`, and retries the transition
+/// records and fallback rule definitions that storage refused.
 async fn cascade_every(app: Arc<App>, interval: Duration) {
     every(interval, move || {
         let app = app.clone();
         async move {
             let state = app.monitor.cached_state();
             app.fallback.cascade(&state).await;
-            if app.fallback.pending_records() > 0
-                && let Err(error) = app.fallback.flush_pending().await
-            {
-                tracing::debug!(error = %error_chain(&error), "transition records still wait for storage");
+            if let Err(error) = app.fallback.flush_pending().await {
+                tracing::debug!(error = %error_chain(&error), "transition records or fallback rules still wait for storage");
             }
-            app.register_waiting_rules().await;
             app.prometheus.run_upkeep();
         }
     })

@@ -186,6 +186,18 @@ pub struct WebhookSecrets {
     pub newrelic: Option<Secret>,
 }
 
+impl WebhookSecrets {
+    /// The secret of `provider` (as `health::PROVIDERS` names it), if set; `None` for a
+    /// provider this section has no key for.
+    pub(crate) fn get(&self, provider: &str) -> Option<&Secret> {
+        match provider {
+            "datadog" => self.datadog.as_ref(),
+            "newrelic" => self.newrelic.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// A secret the server generated because none was configured; shown once at start-up.
 #[derive(Debug, Clone)]
 pub struct GeneratedSecret {
@@ -294,7 +306,7 @@ impl StorageSection {
         Ok(())
     }
 
-    /// Puts `password` into the Redis URL (percent-encoded).
+    /// Puts `password` into the Redis URL (see [`RedisConfig::set_password`]).
     ///
     /// # Errors
     ///
@@ -306,39 +318,9 @@ impl StorageSection {
                 format!("{REDIS_PASSWORD_VAR} is set but the storage backend is memory"),
             ));
         };
-        config.redis_url = with_password(&config.redis_url, password);
+        config.set_password(password);
         config.validate().map_err(|error| redis_error(&error))
     }
-}
-
-/// `url` with its password replaced by (or set to) `password`, percent-encoded.
-fn with_password(url: &str, password: &str) -> String {
-    let encoded: String = password
-        .bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-                char::from(byte).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect();
-    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (user, host) = match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let credentials = &rest[..at];
-            let user = credentials
-                .split_once(':')
-                .map_or(credentials, |(user, _)| user);
-            (user, &rest[at + 1..])
-        }
-        None => ("", rest),
-    };
-    format!("{}{user}:{encoded}@{host}", &url[..scheme_end])
 }
 
 /// The Redis key an error is about and what is wrong with it.
@@ -1256,21 +1238,6 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.key(), Some("auth.admin_token"));
         assert!(!error.to_string().contains("short\""));
-    }
-
-    #[test]
-    fn passwords_replace_or_join_the_url_credentials() {
-        fn check(url: &str, password: &str, expected: &str) {
-            assert_eq!(with_password(url, password), expected, "{url}");
-        }
-        check("redis://host:6379/0", "pw", "redis://:pw@host:6379/0");
-        check("redis://user@host", "pw", "redis://user:pw@host");
-        check(
-            "redis://user:old@host/1",
-            "new pw",
-            "redis://user:new%20pw@host/1",
-        );
-        check("rediss://:old@host", "a/b", "rediss://:a%2Fb@host");
     }
 
     #[test]

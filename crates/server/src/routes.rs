@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use condition::Context;
 use fallback::{FallbackMode, ManagerMetrics, ModeHold, RECENT_TRANSITIONS};
-use health::{HealthCheckResult, HealthState, Timestamp};
+use health::{HealthCheckResult, HealthCheckStatus, HealthState, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -40,6 +40,9 @@ const MAX_INTEGRATION_NAME: usize = 128;
 
 const ADMIN_CHALLENGE: &str = "Bearer realm=\"resilience\"";
 const WEBHOOK_CHALLENGE: &str = "Bearer realm=\"webhooks\"";
+
+/// The readiness probe's success body, its most frequent answer: a constant, built once.
+const READY_BODY: &str = r#"{"status":"ready"}"#;
 
 pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -118,7 +121,7 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
     let summary = app.monitor.cached_summary();
     let failed = summary.failed_names();
     if mode == FallbackMode::Primary && failed.is_empty() && summary.system.failed_components == 0 {
-        return ok(json!({"status": "ready"}));
+        return ([(header::CONTENT_TYPE, "application/json")], READY_BODY).into_response();
     }
     let mut reasons = Vec::new();
     if mode != FallbackMode::Primary {
@@ -134,16 +137,20 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             "mode": mode,
             "failed_components": failed,
             "detail": format!("Service not ready: {}", reasons.join("; ")),
-            "storage": storage_json(&app, &app.monitor.cached_results()),
+            "storage": storage_json(&app, None),
         }),
     )
 }
 
 /// The `storage` section: which backend, and whether it answers (degraded when its
-/// check is not healthy or transition records wait for it).
-fn storage_json(app: &App, checks: &BTreeMap<String, HealthCheckResult>) -> Value {
+/// check is not healthy or transition records wait for it). Routes that hold the check
+/// results pass them, so the section agrees with the results they show.
+fn storage_json(app: &App, snapshot: Option<&BTreeMap<String, HealthCheckResult>>) -> Value {
     let pending_records = app.fallback.pending_records();
-    let degraded = pending_records > 0 || app.storage_check_failing(checks);
+    let degraded = pending_records > 0
+        || app
+            .storage_check_status(snapshot)
+            .is_some_and(|status| status != HealthCheckStatus::Healthy);
     json!({
         "backend": app.storage.backend(),
         "status": if degraded { "degraded" } else { "ok" },
@@ -169,14 +176,14 @@ async fn state(State(app): State<Arc<App>>) -> Response {
     let body = StateBody {
         state: &state,
         fallback,
-        storage: storage_json(&app, &state.health_checks),
+        storage: storage_json(&app, Some(&state.health_checks)),
     };
     axum::Json(body).into_response()
 }
 
 async fn checks(State(app): State<Arc<App>>) -> Response {
     let checks = app.monitor.cached_results();
-    let storage = storage_json(&app, &checks);
+    let storage = storage_json(&app, Some(&checks));
     ok(json!({"checks": checks, "timestamp": Timestamp::now(), "storage": storage}))
 }
 
@@ -239,11 +246,10 @@ async fn transitions(
             format!("limit must be between 1 and {MAX_TRANSITIONS_LIMIT}, got {limit}"),
         ));
     }
-    let checks = app.monitor.cached_results();
     Ok(ok(json!({
         "transitions": app.fallback.get_transitions_log(limit),
         "total_transitions": app.fallback.total_transitions(),
-        "storage": storage_json(&app, &checks),
+        "storage": storage_json(&app, None),
     })))
 }
 
@@ -257,7 +263,7 @@ struct FallbackMetricsBody {
 async fn fallback_metrics(State(app): State<Arc<App>>) -> axum::Json<FallbackMetricsBody> {
     axum::Json(FallbackMetricsBody {
         metrics: app.fallback.get_metrics(),
-        storage: storage_json(&app, &app.monitor.cached_results()),
+        storage: storage_json(&app, None),
     })
 }
 
@@ -394,7 +400,7 @@ async fn evaluate(
         "report": report,
         "mode": app.fallback.get_current_mode(),
         // Rules storage has not taken yet (down since start-up) cannot fire: say so.
-        "unregistered_rules": app.unregistered_rules(),
+        "unregistered_rules": app.fallback.pending_fallbacks(),
     })))
 }
 
@@ -423,9 +429,12 @@ async fn register_integration(
     let Some(adapter) = health::adapter_for(provider.trim()) else {
         return Err(ApiError::bad_request(
             "unknown_provider",
-            format!("not a supported provider: expected datadog or newrelic, got {provider:?}"),
+            format!(
+                "not a supported provider: expected {}, got {provider:?}",
+                health::PROVIDERS.join(" or ")
+            ),
         )
-        .with("valid_providers", ["datadog", "newrelic"].as_slice()));
+        .with("valid_providers", health::PROVIDERS));
     };
     let name = name.trim();
     if name.is_empty()
@@ -470,8 +479,11 @@ async fn webhook(
         .ok()
         .and_then(|Path(provider)| health::adapter_for(&provider))
         .ok_or_else(|| {
-            ApiError::not_found("provider not supported: expected datadog or newrelic")
-                .with("valid_providers", ["datadog", "newrelic"].as_slice())
+            ApiError::not_found(format!(
+                "provider not supported: expected {}",
+                health::PROVIDERS.join(" or ")
+            ))
+            .with("valid_providers", health::PROVIDERS)
         })?;
     let provider = adapter.provider();
     let secret = app
