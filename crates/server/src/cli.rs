@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::config::{Config, LogFormat, StorageBackend};
+use crate::config::Config;
 use crate::error::ServerError;
+use crate::telemetry::LogFormat;
 
 /// The help text of `server --help`.
 pub const USAGE: &str = "\
@@ -136,28 +137,26 @@ impl Command {
 
 impl Cli {
     /// The configuration: the file (or the embedded default), then the environment
-    /// through `env`, then these flags, validated.
+    /// through `env`, then these flags; not yet validated.
     ///
     /// # Errors
     ///
-    /// Any [`ServerError`] of reading, parsing or validating, naming the key or flag.
+    /// Any [`ServerError`] of reading or parsing the file, naming the key; a flag whose
+    /// value cannot be used, naming the flag.
     pub fn load_config(&self, env: impl Fn(&str) -> Option<String>) -> Result<Config, ServerError> {
         let mut config = match &self.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
-        config.apply_env(env)?;
+        config.apply_env(env);
         if let Some(listen) = self.listen {
-            config.server.listen = listen;
+            config.set_listen(listen);
         }
         if let Some(storage) = &self.storage {
             if storage == "memory" {
-                config.storage.backend = StorageBackend::Memory;
+                config.use_memory_storage();
             } else if storage.starts_with("redis://") || storage.starts_with("rediss://") {
-                config
-                    .storage
-                    .use_redis_url(storage)
-                    .map_err(|error| usage(format!("--storage: {}", error_message(&error))))?;
+                config.use_redis_storage(storage.clone());
             } else {
                 return Err(usage(
                     "--storage: expected `memory` or a redis:// URL".to_owned(),
@@ -165,15 +164,32 @@ impl Cli {
             }
         }
         if let Some(format) = self.log_format {
-            config.log.format = format;
+            config.set_log_format(format);
         }
         if let Some(level) = &self.log_level {
-            crate::telemetry::parse_filter(level)
-                .map_err(|message| usage(format!("--log-level: {message}")))?;
-            level.clone_into(&mut config.log.level);
+            config.set_log_level(level.clone());
         }
-        config.validate()?;
         Ok(config)
+    }
+
+    /// [`load_config`](Self::load_config), validated into the plan; an error about a
+    /// key a flag set names the flag.
+    ///
+    /// # Errors
+    ///
+    /// As [`load_config`](Self::load_config) and [`Config::validate`].
+    pub fn load_plan(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<crate::Plan, ServerError> {
+        self.load_config(env)?.validate().map_err(|error| {
+            let flag = match error.key() {
+                Some("log.level") if self.log_level.is_some() => "--log-level",
+                Some("storage.redis_url") if self.storage.is_some() => "--storage",
+                _ => return error,
+            };
+            usage(format!("{flag}: {}", error_message(&error)))
+        })
     }
 }
 
@@ -248,28 +264,32 @@ mod tests {
             "--listen",
             "127.0.0.1:0",
         ]);
-        let config = cli.load_config(|_| None).unwrap();
-        assert_eq!(config.storage.backend_name(), "redis");
-        assert_eq!(config.server.listen.port(), 0);
+        let plan = cli.load_plan(|_| None).unwrap();
+        assert!(
+            plan.to_string()
+                .contains("storage redis at redis://127.0.0.1:6390/0"),
+            "{plan}"
+        );
+        assert_eq!(plan.listen().port(), 0);
 
         let memory = run(&["--storage", "memory"]);
-        let config = memory
-            .load_config(|name| {
+        let plan = memory
+            .load_plan(|name| {
                 (name == crate::config::REDIS_URL_VAR).then(|| "redis://127.0.0.1:1/0".to_owned())
             })
             .unwrap();
-        assert_eq!(config.storage.backend_name(), "memory");
+        assert!(plan.to_string().contains("storage memory"), "{plan}");
 
         let error = run(&["--storage", "etcd://x"])
-            .load_config(|_| None)
+            .load_plan(|_| None)
             .unwrap_err();
         assert!(error.to_string().contains("--storage"), "{error}");
         let error = run(&["--log-level", "loud"])
-            .load_config(|_| None)
+            .load_plan(|_| None)
             .unwrap_err();
         assert!(error.to_string().contains("--log-level"), "{error}");
         let error = run(&["--config", "/nonexistent/server.toml"])
-            .load_config(|_| None)
+            .load_plan(|_| None)
             .unwrap_err();
         assert!(matches!(error, ServerError::ConfigFile { .. }), "{error}");
     }

@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use server::{Cli, Command, Config, Server, ServerError, USAGE};
+use server::{Cli, Command, Plan, Server, ServerError, USAGE};
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 
@@ -37,20 +37,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> ExitCode {
-    let config = match cli.load_config(|name| std::env::var(name).ok()) {
-        Ok(config) => config,
+    let plan = match cli.load_plan(|name| std::env::var(name).ok()) {
+        Ok(plan) => plan,
         Err(error) => return fail(&error),
     };
     if cli.check_config {
-        return match server::check_config(&config) {
-            Ok(summary) => {
-                println!("{summary}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => fail(&error),
-        };
+        println!("configuration ok: {plan}");
+        return ExitCode::SUCCESS;
     }
-    if let Err(error) = server::init_logging(&config.log) {
+    if let Err(error) = plan.init_logging() {
         return fail(&error);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -60,7 +55,7 @@ fn run(cli: &Cli) -> ExitCode {
         Ok(runtime) => runtime,
         Err(source) => return fail(&ServerError::Serve { source }),
     };
-    match run_to_end(runtime, start_and_serve(config)) {
+    match run_to_end(runtime, start_and_serve(plan)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
     }
@@ -79,14 +74,14 @@ fn run_to_end<F: Future>(runtime: Runtime, future: F) -> F::Output {
     output
 }
 
-async fn start_and_serve(mut config: Config) -> Result<(), ServerError> {
-    let generated = config.auth.generate_missing()?;
-    let address = config.server.listen;
+async fn start_and_serve(mut plan: Plan) -> Result<(), ServerError> {
+    let generated = plan.generate_missing_secrets()?;
+    let address = plan.listen();
     let listener = TcpListener::bind(address)
         .await
         .map_err(|source| ServerError::Bind { address, source })?;
     let local = listener.local_addr().unwrap_or(address);
-    let server = Server::start(config).await?;
+    let server = Server::start(plan).await?;
     for secret in &generated {
         // Shown once, here, never in a log line; set the variable to choose your own.
         println!(

@@ -20,8 +20,9 @@ use health::{HealthCheckResult, HealthCheckStatus, HealthState, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::app::{App, error_chain};
+use crate::app::App;
 use crate::auth::bearer;
+use crate::error::Chain;
 use crate::http::{ApiError, ok, read_json, read_json_value, with_status};
 
 /// The key prefix of integrations registered through `/monitoring/register`.
@@ -338,7 +339,7 @@ async fn set_mode(
         ApiError::new(
             StatusCode::CONFLICT,
             "mode_change_refused",
-            error_chain(&error),
+            Chain(&error).to_string(),
         )
     })?;
     let hold = app.fallback.current_hold();
@@ -457,7 +458,7 @@ async fn register_integration(
     });
     let key = format!("{INTEGRATION_KEY_PREFIX}{name}");
     app.storage.set(&key, record, None).await.map_err(|error| {
-        tracing::warn!(integration = %name, error = %error_chain(&error), "integration not registered: storage failed");
+        tracing::warn!(integration = %name, error = %Chain(&error), "integration not registered: storage failed");
         ApiError::storage_unavailable("storage did not accept the registration; retry later")
     })?;
     tracing::info!(integration = %name, provider, "integration registered");
