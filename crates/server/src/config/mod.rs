@@ -372,7 +372,22 @@ mod tests {
         check_error(
             "[storage]\ntimeout = \"x\"",
             "storage.timeout",
-            "expected f64",
+            "\"x\" is not a duration",
+        );
+        check_error(
+            "[storage]\nretry_delay = -1",
+            "storage.retry_delay",
+            "cannot be negative",
+        );
+        check_error(
+            "[storage]\ntimeout = 0",
+            "storage.timeout",
+            "greater than zero",
+        );
+        check_error(
+            "[storage]\nretry_delay = \"2s\"\nmax_retry_delay = \"1s\"",
+            "storage.max_retry_delay",
+            "must not be shorter than retry_delay",
         );
         check_error(
             "[storage]\nbackend = \"memory\"\ntimeout = 1",
@@ -409,6 +424,34 @@ mod tests {
         );
         let explicit = plan("[storage]\nbackend = \"redis\"");
         assert!(explicit.storage.description.starts_with("redis at "));
+    }
+
+    #[test]
+    fn the_redis_durations_take_the_syntax_of_every_duration() {
+        fn check(settings: &str, timeout: Duration, retry_delay: Duration, max: Duration) {
+            let config = Config::from_toml_str(&format!("[storage]\n{settings}")).unwrap();
+            let redis = validate::redis_config(&config.storage).unwrap().unwrap();
+            assert_eq!(
+                (redis.timeout, redis.retry_delay, redis.max_retry_delay),
+                (timeout, retry_delay, max),
+                "{settings}"
+            );
+            config.validate().unwrap();
+        }
+        let ms = Duration::from_millis;
+        check(
+            "timeout = \"2s\"\nretry_delay = \"250ms\"\nmax_retry_delay = \"1m\"",
+            ms(2000),
+            ms(250),
+            ms(60_000),
+        );
+        check(
+            "timeout = 2\nretry_delay = 0.25\nmax_retry_delay = 60",
+            ms(2000),
+            ms(250),
+            ms(60_000),
+        );
+        check("timeout = \"1s 500ms\"", ms(1500), ms(500), ms(5000));
     }
 
     #[test]

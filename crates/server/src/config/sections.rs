@@ -111,7 +111,8 @@ pub(crate) struct WebhookSecrets {
 /// `[storage]`: `backend = "memory"` (the default) or the Redis keys of the original
 /// (`redis_url`, `timeout`, `max_retries`, `retry_delay`, plus `max_retry_delay`,
 /// `pool_size`, `key_prefix`, `scan_count`), any of which selects Redis. A key left
-/// unset takes `storage-redis`'s default.
+/// unset takes `storage-redis`'s default. The durations take the syntax of every other
+/// duration key: the original's seconds (`2.5`) or text (`"2s"`, `"250ms"`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct StorageSection {
@@ -120,15 +121,15 @@ pub(crate) struct StorageSection {
     /// `redis_url` (also `RESILIENCE_REDIS_URL` and `--storage`).
     pub(crate) redis_url: Option<String>,
     /// `timeout`: one attempt of an operation.
-    #[serde(deserialize_with = "redis_seconds")]
+    #[serde(deserialize_with = "duration::optional")]
     pub(crate) timeout: Option<Duration>,
     /// `max_retries`.
     pub(crate) max_retries: Option<u32>,
     /// `retry_delay`: the first backoff.
-    #[serde(deserialize_with = "redis_seconds")]
+    #[serde(deserialize_with = "duration::optional")]
     pub(crate) retry_delay: Option<Duration>,
     /// `max_retry_delay`: the longest backoff.
-    #[serde(deserialize_with = "redis_seconds")]
+    #[serde(deserialize_with = "duration::optional")]
     pub(crate) max_retry_delay: Option<Duration>,
     /// `pool_size`.
     pub(crate) pool_size: Option<usize>,
@@ -139,16 +140,6 @@ pub(crate) struct StorageSection {
     /// `RESILIENCE_REDIS_PASSWORD`, put into the URL while validating; never in a file.
     #[serde(skip)]
     pub(crate) password: Option<Secret>,
-}
-
-/// The Redis durations, in seconds as the original wrote them.
-fn redis_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    let seconds = f64::deserialize(deserializer)?;
-    Duration::try_from_secs_f64(seconds).map(Some).map_err(|_| {
-        de::Error::custom(format!(
-            "expected a non-negative, finite number of seconds, got {seconds}"
-        ))
-    })
 }
 
 impl StorageSection {

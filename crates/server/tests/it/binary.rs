@@ -94,7 +94,7 @@ async fn bad_configurations_stop_start_up_naming_the_key() {
         "redis-key",
         "[storage]\nredis_url = \"redis://:hunter2hunter2@127.0.0.1:1/0\"\ntimeout = \"soon\"\n",
         "storage.timeout",
-        "expected f64",
+        "\"soon\" is not a duration",
     )
     .await;
 

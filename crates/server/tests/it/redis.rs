@@ -23,7 +23,7 @@ fn on_redis_every(refresh: &str, cascade: &str, url: &str, prefix: &str, extra: 
         refresh,
         cascade,
         &format!(
-            "[storage]\nredis_url = {url:?}\nkey_prefix = {prefix:?}\ntimeout = 0.5\nmax_retries = 1\nretry_delay = 0.05\nmax_retry_delay = 0.1\n\n{extra}"
+            "[storage]\nredis_url = {url:?}\nkey_prefix = {prefix:?}\ntimeout = \"500ms\"\nmax_retries = 1\nretry_delay = \"50ms\"\nmax_retry_delay = \"100ms\"\n\n{extra}"
         ),
     )
 }
