@@ -11,13 +11,6 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
-    /// The command line could not be understood.
-    #[error("{message}")]
-    Usage {
-        /// What was wrong, with a hint.
-        message: String,
-    },
-
     /// The configuration file could not be read.
     #[error("cannot read configuration file {}", path.display())]
     ConfigFile {
@@ -88,6 +81,20 @@ impl ServerError {
             component: component.into(),
             message: message.to_string(),
         }
+    }
+
+    /// The error and its causes, `outer: inner: innermost`, each shown once: what a
+    /// program prints as its last line.
+    ///
+    /// ```
+    /// let error = server::Config::from_file("/nonexistent/server.toml".as_ref()).unwrap_err();
+    /// assert!(error.report().to_string().starts_with(
+    ///     "cannot read configuration file /nonexistent/server.toml: No such file"
+    /// ));
+    /// ```
+    #[must_use]
+    pub fn report(&self) -> impl fmt::Display + '_ {
+        Chain(self)
     }
 
     /// The key a configuration error is about, if it is one.

@@ -72,21 +72,29 @@
 //! # }
 //! ```
 //!
+//! The root is what an embedder needs, no more:
+//!
+//! | Name | What |
+//! |------|------|
+//! | [`Config`] | the configuration as written: TOML (or any serde format), the environment, overrides |
+//! | [`Plan`] | the configuration checked once ([`Config::validate`]); what start-up runs |
+//! | [`Server`], [`serve`] | start a plan, then serve it on a listener until a shutdown future completes |
+//! | [`ServerError`] | why the configuration was refused, or start-up or serving failed |
+//! | [`Secret`], [`GeneratedSecret`] | tokens and webhook secrets, compared in constant time, never printed |
+//! | [`LogFormat`] | human or JSON log lines, for [`Config::set_log_format`] |
+//!
+//! The routes, the request telemetry and the wiring of the libraries are private; the
+//! command line belongs to the binary.
+//!
 //! The crate has no cargo features.
 
 mod app;
 
 mod auth;
-pub use auth::{MIN_SECRET_LEN, Secret};
-
-mod cli;
-pub use cli::{Cli, Command, USAGE};
+pub use auth::Secret;
 
 mod config;
-pub use config::{
-    ADMIN_TOKEN_VAR, Config, DATADOG_SECRET_VAR, GeneratedSecret, NEWRELIC_SECRET_VAR, Plan,
-    REDIS_PASSWORD_VAR, REDIS_URL_VAR,
-};
+pub use config::{Config, GeneratedSecret, Plan};
 
 mod error;
 pub use error::ServerError;
@@ -94,10 +102,9 @@ pub use error::ServerError;
 mod http;
 
 mod routes;
-pub use routes::INTEGRATION_KEY_PREFIX;
 
 mod serve;
 pub use serve::{Server, serve};
 
 mod telemetry;
-pub use telemetry::{LogFormat, REQUEST_DURATION_METRIC, REQUESTS_METRIC};
+pub use telemetry::LogFormat;

@@ -26,7 +26,7 @@ use crate::error::Chain;
 use crate::http::{ApiError, ok, read_json, read_json_value, with_status};
 
 /// The key prefix of integrations registered through `/monitoring/register`.
-pub const INTEGRATION_KEY_PREFIX: &str = "monitoring:integration:";
+pub(crate) const INTEGRATION_KEY_PREFIX: &str = "monitoring:integration:";
 
 /// The default and the largest `limit` of `/fallback/transitions`.
 const DEFAULT_TRANSITIONS_LIMIT: usize = 50;

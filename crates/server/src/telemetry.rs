@@ -18,9 +18,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::error::ServerError;
 
 /// The counter of requests, labelled `route`, `method` and `status`.
-pub const REQUESTS_METRIC: &str = "http_requests";
+pub(crate) const REQUESTS_METRIC: &str = "http_requests";
 /// The histogram of request latencies in seconds, labelled `route`.
-pub const REQUEST_DURATION_METRIC: &str = "http_request_duration_seconds";
+pub(crate) const REQUEST_DURATION_METRIC: &str = "http_request_duration_seconds";
 
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
 

@@ -7,15 +7,15 @@ use crate::auth::Secret;
 use crate::error::ServerError;
 
 /// The environment variable of the admin token.
-pub const ADMIN_TOKEN_VAR: &str = "RESILIENCE_ADMIN_TOKEN";
+pub(crate) const ADMIN_TOKEN_VAR: &str = "RESILIENCE_ADMIN_TOKEN";
 /// The environment variable of the Datadog webhook secret.
-pub const DATADOG_SECRET_VAR: &str = "RESILIENCE_WEBHOOK_SECRET_DATADOG";
+pub(crate) const DATADOG_SECRET_VAR: &str = "RESILIENCE_WEBHOOK_SECRET_DATADOG";
 /// The environment variable of the New Relic webhook secret.
-pub const NEWRELIC_SECRET_VAR: &str = "RESILIENCE_WEBHOOK_SECRET_NEWRELIC";
+pub(crate) const NEWRELIC_SECRET_VAR: &str = "RESILIENCE_WEBHOOK_SECRET_NEWRELIC";
 /// The environment variable of the Redis URL; setting it selects the Redis backend.
-pub const REDIS_URL_VAR: &str = "RESILIENCE_REDIS_URL";
+pub(crate) const REDIS_URL_VAR: &str = "RESILIENCE_REDIS_URL";
 /// The environment variable of the Redis password, put into the Redis URL.
-pub const REDIS_PASSWORD_VAR: &str = "RESILIENCE_REDIS_PASSWORD";
+pub(crate) const REDIS_PASSWORD_VAR: &str = "RESILIENCE_REDIS_PASSWORD";
 
 impl Config {
     /// Applies the environment on top of what is configured: the admin token

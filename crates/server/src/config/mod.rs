@@ -16,10 +16,7 @@ use serde::Deserialize;
 mod duration;
 
 mod env;
-pub use env::{
-    ADMIN_TOKEN_VAR, DATADOG_SECRET_VAR, GeneratedSecret, NEWRELIC_SECRET_VAR, REDIS_PASSWORD_VAR,
-    REDIS_URL_VAR,
-};
+pub use env::GeneratedSecret;
 
 pub(crate) mod plan;
 pub use plan::Plan;

@@ -1,14 +1,15 @@
 //! The command line, parsed by hand: six flags do not justify a parser dependency.
+//! The binary's own: the library knows nothing of flags.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use crate::config::Config;
-use crate::error::ServerError;
-use crate::telemetry::LogFormat;
+use server::{Config, LogFormat, Plan, ServerError};
 
 /// The help text of `server --help`.
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 usage: server [options]
 
 Serves health, readiness, state, Prometheus metrics, the fallback mode and alert
@@ -36,8 +37,7 @@ A secret left unset is generated at start-up and printed once.
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Command {
+pub(crate) enum Command {
     /// Run (or with `check_config`, only validate) with these options.
     Run(Cli),
     /// Print [`USAGE`].
@@ -48,43 +48,68 @@ pub enum Command {
 
 /// The options of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Cli {
+pub(crate) struct Cli {
     /// `--config PATH`.
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// `--listen ADDR`.
-    pub listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
     /// `--storage BACKEND`.
-    pub storage: Option<String>,
+    pub(crate) storage: Option<String>,
     /// `--log-format FORMAT`.
-    pub log_format: Option<LogFormat>,
+    pub(crate) log_format: Option<LogFormat>,
     /// `--log-level FILTER`.
-    pub log_level: Option<String>,
+    pub(crate) log_level: Option<String>,
     /// `--check-config`.
-    pub check_config: bool,
+    pub(crate) check_config: bool,
+}
+
+/// Why the binary stops: a command line it cannot use, or the library's error.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The command line could not be understood; the message has a hint.
+    Usage(String),
+    /// Reading, validating, starting or serving failed.
+    Server(ServerError),
+}
+
+impl From<ServerError> for Failure {
+    fn from(error: ServerError) -> Self {
+        Self::Server(error)
+    }
+}
+
+impl Failure {
+    /// The exit code: 2 for the command line and the configuration, 1 for the rest.
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Usage(_)
+            | Self::Server(
+                ServerError::Config { .. }
+                | ServerError::ConfigSyntax { .. }
+                | ServerError::ConfigFile { .. },
+            ) => ExitCode::from(2),
+            Self::Server(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// The message, with every cause of a library error.
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Usage(message) => f.write_str(message),
+            Self::Server(error) => error.report().fmt(f),
+        }
+    }
 }
 
 impl Command {
     /// Parses the arguments after the program name. Each option takes its value as the
     /// next argument or after `=` (`--listen=0.0.0.0:8000`).
     ///
-    /// ```
-    /// use server::{Cli, Command};
-    ///
-    /// let Command::Run(cli) = Command::parse(["--listen", "0.0.0.0:9000", "--check-config"])? else {
-    ///     unreachable!()
-    /// };
-    /// assert_eq!(cli.listen.unwrap().port(), 9000);
-    /// assert!(cli.check_config);
-    /// assert!(Command::parse(["--lisen", "x"]).is_err());
-    /// # Ok::<(), server::ServerError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`ServerError::Usage`] naming the flag for an unknown flag, a missing value or a
-    /// value that does not parse.
-    pub fn parse<I, S>(args: I) -> Result<Self, ServerError>
+    /// Errors are [`Failure::Usage`] naming the flag for an unknown flag, a missing value
+    /// or a value that does not parse.
+    pub(crate) fn parse<I, S>(args: I) -> Result<Self, Failure>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -137,13 +162,9 @@ impl Command {
 
 impl Cli {
     /// The configuration: the file (or the embedded default), then the environment
-    /// through `env`, then these flags; not yet validated.
-    ///
-    /// # Errors
-    ///
-    /// Any [`ServerError`] of reading or parsing the file, naming the key; a flag whose
-    /// value cannot be used, naming the flag.
-    pub fn load_config(&self, env: impl Fn(&str) -> Option<String>) -> Result<Config, ServerError> {
+    /// through `env`, then these flags, validated into the plan; an error about the key
+    /// a flag set names the flag.
+    pub(crate) fn load_plan(&self, env: impl Fn(&str) -> Option<String>) -> Result<Plan, Failure> {
         let mut config = match &self.config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
@@ -169,39 +190,23 @@ impl Cli {
         if let Some(level) = &self.log_level {
             config.set_log_level(level.clone());
         }
-        Ok(config)
-    }
-
-    /// [`load_config`](Self::load_config), validated into the plan; an error about a
-    /// key a flag set names the flag.
-    ///
-    /// # Errors
-    ///
-    /// As [`load_config`](Self::load_config) and [`Config::validate`].
-    pub fn load_plan(
-        &self,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<crate::Plan, ServerError> {
-        self.load_config(env)?.validate().map_err(|error| {
+        config.validate().map_err(|error| {
             let flag = match error.key() {
                 Some("log.level") if self.log_level.is_some() => "--log-level",
                 Some("storage.redis_url") if self.storage.is_some() => "--storage",
-                _ => return error,
+                _ => return Failure::Server(error),
             };
-            usage(format!("{flag}: {}", error_message(&error)))
+            let message = match &error {
+                ServerError::Config { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            usage(format!("{flag}: {message}"))
         })
     }
 }
 
-fn usage(message: String) -> ServerError {
-    ServerError::Usage { message }
-}
-
-fn error_message(error: &ServerError) -> String {
-    match error {
-        ServerError::Config { message, .. } => message.clone(),
-        other => other.to_string(),
-    }
+fn usage(message: String) -> Failure {
+    Failure::Usage(message)
 }
 
 #[cfg(test)]
@@ -217,8 +222,9 @@ mod tests {
 
     fn check_usage(args: &[&str], message: &str) {
         let error = Command::parse(args.iter().copied()).unwrap_err();
-        assert!(matches!(error, ServerError::Usage { .. }), "{error:?}");
+        assert!(matches!(error, Failure::Usage(_)), "{error:?}");
         assert!(error.to_string().contains(message), "{args:?}: {error}");
+        assert_eq!(error.exit_code(), ExitCode::from(2));
     }
 
     #[test]
@@ -275,7 +281,7 @@ mod tests {
         let memory = run(&["--storage", "memory"]);
         let plan = memory
             .load_plan(|name| {
-                (name == crate::config::REDIS_URL_VAR).then(|| "redis://127.0.0.1:1/0".to_owned())
+                (name == "RESILIENCE_REDIS_URL").then(|| "redis://127.0.0.1:1/0".to_owned())
             })
             .unwrap();
         assert!(plan.to_string().contains("storage memory"), "{plan}");
@@ -291,6 +297,10 @@ mod tests {
         let error = run(&["--config", "/nonexistent/server.toml"])
             .load_plan(|_| None)
             .unwrap_err();
-        assert!(matches!(error, ServerError::ConfigFile { .. }), "{error}");
+        assert!(
+            matches!(error, Failure::Server(ServerError::ConfigFile { .. })),
+            "{error}"
+        );
+        assert_eq!(error.exit_code(), ExitCode::from(2));
     }
 }

@@ -11,14 +11,17 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use server::{Cli, Command, Plan, Server, ServerError, USAGE};
+use server::{Plan, Server, ServerError};
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
+
+mod cli;
+use cli::{Cli, Command, Failure, USAGE};
 
 fn main() -> ExitCode {
     let command = match Command::parse(std::env::args().skip(1)) {
         Ok(command) => command,
-        Err(error) => return fail(&error),
+        Err(failure) => return fail(&failure),
     };
     match command {
         Command::Help => {
@@ -30,9 +33,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run(cli) => run(&cli),
-        _ => fail(&ServerError::Usage {
-            message: "unsupported command".to_owned(),
-        }),
     }
 }
 
@@ -46,18 +46,18 @@ fn run(cli: &Cli) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Err(error) = plan.init_logging() {
-        return fail(&error);
+        return fail(&error.into());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(source) => return fail(&ServerError::Serve { source }),
+        Err(source) => return fail(&ServerError::Serve { source }.into()),
     };
     match run_to_end(runtime, start_and_serve(plan)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(&error),
+        Err(error) => fail(&error.into()),
     }
 }
 
@@ -120,24 +120,10 @@ async fn shutdown_signal() {
     }
 }
 
-/// Prints `error` with its causes and returns the exit code: 2 for usage and
-/// configuration errors, 1 for the rest.
-fn fail(error: &ServerError) -> ExitCode {
-    let mut message = format!("server: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    eprintln!("{message}");
-    match error {
-        ServerError::Usage { .. }
-        | ServerError::Config { .. }
-        | ServerError::ConfigSyntax { .. }
-        | ServerError::ConfigFile { .. } => ExitCode::from(2),
-        _ => ExitCode::FAILURE,
-    }
+/// Prints `failure` with its causes and returns its exit code.
+fn fail(failure: &Failure) -> ExitCode {
+    eprintln!("server: {failure}");
+    failure.exit_code()
 }
 
 #[cfg(test)]
