@@ -2,19 +2,17 @@
 //! tasks that keep it current. Nothing here checks a configuration value or names a
 //! configuration key: [`Config::validate`](crate::Config::validate) did, once.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
-use std::task::{self, Poll};
 use std::time::Duration;
 
 use axum::http::HeaderName;
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode};
+use futures_util::FutureExt as _;
 use health::{
     HealthCheck, HealthCheckResult, HealthCheckStatus, HealthMonitor, RefresherHandle,
     StorageHealthCheck,
@@ -404,29 +402,17 @@ where
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        if let Err(panic) = CatchUnwind(Box::pin(round())).await {
+        // Built inside the caught future, so a panic while building it is caught too.
+        if let Err(panic) = AssertUnwindSafe(async { round().await })
+            .catch_unwind()
+            .await
+        {
             let message = panic
                 .downcast_ref::<&str>()
-                .map(|text| (*text).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-text panic".to_owned());
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic without a message");
             tracing::error!(%message, "a background cascade round panicked; the next one runs on schedule");
-        }
-    }
-}
-
-/// A future that turns a panic while polling `0` into an `Err`.
-struct CatchUnwind<F>(Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(self: Pin<&mut Self>, context: &mut task::Context<'_>) -> Poll<Self::Output> {
-        let inner = self.get_mut().0.as_mut();
-        match panic::catch_unwind(AssertUnwindSafe(|| inner.poll(context))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(panic) => Poll::Ready(Err(panic)),
         }
     }
 }
@@ -471,14 +457,19 @@ mod tests {
         );
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_round_that_panics_does_not_end_the_loop() {
+    /// Runs [`every`] with rounds whose first one panics, while being built or while
+    /// running, and checks that rounds go on.
+    async fn check_rounds_go_on_after(panic_while_building: bool) {
         let rounds = Arc::new(AtomicUsize::new(0));
         let counted = rounds.clone();
         let looping = tokio::spawn(every(Duration::from_millis(5), move || {
             let round = counted.fetch_add(1, Ordering::SeqCst);
+            assert!(
+                !(panic_while_building && round == 0),
+                "building the first round panics"
+            );
             async move {
-                assert!(round != 0, "the first round panics");
+                assert!(panic_while_building || round != 0, "the first round panics");
             }
         }));
         for _ in 0..200 {
@@ -490,8 +481,18 @@ mod tests {
         assert!(!looping.is_finished(), "the loop ended");
         assert!(
             rounds.load(Ordering::SeqCst) >= 3,
-            "no round after the panic"
+            "no round after the panic (while building: {panic_while_building})"
         );
         looping.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_round_that_panics_does_not_end_the_loop() {
+        check_rounds_go_on_after(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_round_that_panics_while_being_built_does_not_end_the_loop() {
+        check_rounds_go_on_after(true).await;
     }
 }
