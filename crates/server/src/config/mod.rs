@@ -451,6 +451,53 @@ mod tests {
         check("timeout = \"1s 500ms\"", ms(1500), ms(500), ms(5000));
     }
 
+    /// `[storage]` repeats `storage-redis`'s keys (to read its durations like every
+    /// other): a key added there must be added here, and every key must reach the
+    /// adapter's configuration.
+    #[test]
+    fn storage_takes_every_key_of_storage_redis() {
+        use serde_json::Value;
+
+        let defaults = serde_json::to_value(storage_redis::RedisConfig::default()).unwrap();
+        // Every value changed from its default, so a key that is read but not passed on
+        // shows.
+        let expected: serde_json::Map<String, Value> = defaults
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| {
+                let changed = match value {
+                    Value::String(text) => Value::from(format!("{text}/1")),
+                    Value::Number(number) => match number.as_u64() {
+                        Some(integer) => Value::from(integer * 2 + 1),
+                        None => Value::from(number.as_f64().unwrap() * 2.0 + 1.0),
+                    },
+                    other => panic!("{key} = {other}: a new kind of setting"),
+                };
+                (key.clone(), changed)
+            })
+            .collect();
+        let mut toml = String::from("[storage]\n");
+        for (key, value) in &expected {
+            let value = match value {
+                Value::String(text) => format!("{text:?}"),
+                other => other.to_string(),
+            };
+            toml.push_str(&format!("{key} = {value}\n"));
+        }
+        let config = Config::from_toml_str(&toml).unwrap();
+        let mut set: Vec<_> = config.storage.redis_keys_set().collect();
+        set.sort_unstable();
+        assert_eq!(set, expected.keys().map(String::as_str).collect::<Vec<_>>());
+        let redis = validate::redis_config(&config.storage).unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_value(&redis).unwrap(),
+            Value::Object(expected),
+            "{toml}"
+        );
+        config.validate().unwrap();
+    }
+
     #[test]
     fn syntax_errors_say_where() {
         let error = Config::from_toml_str("[server\nlisten = 1").unwrap_err();
