@@ -1,13 +1,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use condition::{ConditionParser, Context};
 use health::{HealthState, Timestamp};
 use health_sinks::MetricsSink;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use storage::{MemoryStorage, Operation, Storage, StorageError};
@@ -876,7 +877,7 @@ impl FallbackManager {
         if max == 0 {
             return;
         }
-        let mut log = lock(&self.log);
+        let mut log = self.log.lock();
         while log.len() >= max {
             log.pop_front();
         }
@@ -903,20 +904,14 @@ impl FallbackManager {
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
         let callback: ModeCallback = Arc::new(move |transition| Box::pin(callback(transition)));
-        let mut callbacks = self
-            .callbacks
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut callbacks = self.callbacks.write();
         callbacks[usize::from(mode.level())].push(callback);
     }
 
     /// How many callbacks are registered for `mode`.
     #[must_use]
     pub fn mode_callback_count(&self, mode: FallbackMode) -> usize {
-        let callbacks = self
-            .callbacks
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let callbacks = self.callbacks.read();
         callbacks[usize::from(mode.level())].len()
     }
 
@@ -927,10 +922,7 @@ impl FallbackManager {
     /// change still waits for them.
     async fn run_mode_callbacks(&self, transition: &Transition, guard: OwnedMutexGuard<()>) {
         let callbacks: Vec<ModeCallback> = {
-            let registered = self
-                .callbacks
-                .read()
-                .unwrap_or_else(PoisonError::into_inner);
+            let registered = self.callbacks.read();
             registered[usize::from(transition.to.level())].clone()
         };
         if callbacks.is_empty() {
@@ -996,7 +988,7 @@ impl FallbackManager {
             }
         };
         let dropped = {
-            let mut pending = lock(&self.pending);
+            let mut pending = self.pending.lock();
             pending.records.push_back(PendingRecord { key, value });
             let mut dropped = 0;
             while pending.records.len() > self.config.max_pending_records.max(1) {
@@ -1020,7 +1012,7 @@ impl FallbackManager {
     /// How many transition records wait for storage.
     #[must_use]
     pub fn pending_records(&self) -> usize {
-        lock(&self.pending).records.len()
+        self.pending.lock().records.len()
     }
 
     /// Writes what storage refused earlier, oldest first: the transition records, then
@@ -1087,7 +1079,7 @@ impl FallbackManager {
     async fn drain(&self) -> Result<usize> {
         let mut written = 0;
         loop {
-            let front = lock(&self.pending).records.front().cloned();
+            let front = self.pending.lock().records.front().cloned();
             let Some(PendingRecord { key, value }) = front else {
                 return Ok(written);
             };
@@ -1126,7 +1118,7 @@ impl FallbackManager {
     /// Removes the front record if it is still `key` (a full queue may have dropped it
     /// meanwhile), counting it as dropped if told; whether it did.
     fn remove_front(&self, key: &str, dropped: bool) -> bool {
-        let mut pending = lock(&self.pending);
+        let mut pending = self.pending.lock();
         let is_front = pending
             .records
             .front()
@@ -1144,7 +1136,7 @@ impl FallbackManager {
     /// for 0). The log keeps at most [`FallbackConfig::max_log_entries`].
     #[must_use]
     pub fn get_transitions_log(&self, limit: usize) -> Vec<Transition> {
-        let log = lock(&self.log);
+        let log = self.log.lock();
         let skip = log.len().saturating_sub(limit);
         log.iter().skip(skip).cloned().collect()
     }
@@ -1161,7 +1153,7 @@ impl FallbackManager {
     pub fn get_metrics(&self) -> ManagerMetrics {
         let current_mode = self.get_current_mode();
         let (pending_records, dropped_records) = {
-            let pending = lock(&self.pending);
+            let pending = self.pending.lock();
             (pending.records.len(), pending.dropped)
         };
         ManagerMetrics {
@@ -1320,7 +1312,7 @@ impl FallbackManager {
                     error = %source,
                     "fallback definition not stored: the fallback waits, inactive, until storage takes it"
                 );
-                let mut pending = lock(&self.pending_fallbacks);
+                let mut pending = self.pending_fallbacks.lock();
                 match pending
                     .iter_mut()
                     .find(|waiting| waiting.definition.name == name)
@@ -1339,7 +1331,8 @@ impl FallbackManager {
     /// they are not active yet.
     #[must_use]
     pub fn pending_fallbacks(&self) -> Vec<String> {
-        lock(&self.pending_fallbacks)
+        self.pending_fallbacks
+            .lock()
             .iter()
             .map(|waiting| waiting.definition.name.clone())
             .collect()
@@ -1407,10 +1400,7 @@ impl FallbackManager {
     fn activate(&self, registered: Arc<Registered>) {
         let name = registered.definition.name.clone();
         {
-            let mut fallbacks = self
-                .fallbacks
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut fallbacks = self.fallbacks.write();
             match fallbacks
                 .iter_mut()
                 .find(|known| known.definition.name == name)
@@ -1419,14 +1409,16 @@ impl FallbackManager {
                 None => fallbacks.push(registered),
             }
         }
-        lock(&self.pending_fallbacks).retain(|waiting| waiting.definition.name != name);
+        self.pending_fallbacks
+            .lock()
+            .retain(|waiting| waiting.definition.name != name);
     }
 
     /// Stores the pending fallbacks' definitions, oldest first, activating each; stops
     /// at the first transient failure (one storage timeout per call at most). Waits for
     /// a registration in progress if `wait`, else leaves them to the next flush.
     async fn store_pending_fallbacks(&self, wait: bool) -> Result<()> {
-        if lock(&self.pending_fallbacks).is_empty() {
+        if self.pending_fallbacks.lock().is_empty() {
             return Ok(());
         }
         let _registering = if wait {
@@ -1438,7 +1430,7 @@ impl FallbackManager {
             }
         };
         loop {
-            let Some(waiting) = lock(&self.pending_fallbacks).first().cloned() else {
+            let Some(waiting) = self.pending_fallbacks.lock().first().cloned() else {
                 return Ok(());
             };
             let name = &waiting.definition.name;
@@ -1453,7 +1445,9 @@ impl FallbackManager {
                         error = %source,
                         "fallback definition refused by storage for good; the fallback is dropped"
                     );
-                    lock(&self.pending_fallbacks).retain(|other| !Arc::ptr_eq(other, &waiting));
+                    self.pending_fallbacks
+                        .lock()
+                        .retain(|other| !Arc::ptr_eq(other, &waiting));
                 }
                 Err(error) => return Err(error),
             }
@@ -1475,15 +1469,12 @@ impl FallbackManager {
                 Error::storage(format!("deleting fallback definition {name:?}"), source)
             })?;
         let was_pending = {
-            let mut pending = lock(&self.pending_fallbacks);
+            let mut pending = self.pending_fallbacks.lock();
             let before = pending.len();
             pending.retain(|waiting| waiting.definition.name != name);
             pending.len() != before
         };
-        let mut fallbacks = self
-            .fallbacks
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut fallbacks = self.fallbacks.write();
         let before = fallbacks.len();
         fallbacks.retain(|known| known.definition.name != name);
         Ok(fallbacks.len() != before || was_pending)
@@ -1495,7 +1486,6 @@ impl FallbackManager {
     pub fn fallback_definitions(&self) -> Vec<FallbackDefinition> {
         self.fallbacks
             .read()
-            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .map(|registered| registered.definition.clone())
             .collect()
@@ -1511,11 +1501,7 @@ impl FallbackManager {
     /// variable the context lacks) skips its fallback and is reported in
     /// [`FallbackReport::skipped`].
     pub async fn evaluate_fallbacks(&self, context: &Context) -> FallbackReport {
-        let registered: Vec<Arc<Registered>> = self
-            .fallbacks
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let registered: Vec<Arc<Registered>> = self.fallbacks.read().clone();
         let mut report = FallbackReport::default();
         let mut firing = Vec::new();
         for fallback in registered {
@@ -1584,11 +1570,6 @@ fn refused_for_good(error: &StorageError) -> bool {
         error,
         StorageError::InvalidArgument { .. } | StorageError::Serialization { .. }
     )
-}
-
-/// The guard of `mutex`, poisoned or not: no holder leaves data half-updated.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Default for FallbackManager {
