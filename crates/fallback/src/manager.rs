@@ -23,8 +23,8 @@ use crate::isolate::{self, BoxFuture};
 use crate::transition::next_record_id;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
-    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, ModeHold, Outcome,
-    Registration, Result, SkippedFallback, ThresholdPolicy, Transition,
+    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, ModeHold, Registration,
+    Result, SkippedFallback, ThresholdPolicy, Transition,
 };
 
 /// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
@@ -940,10 +940,11 @@ impl FallbackManager {
         );
         let run = async move {
             for (index, callback) in callbacks.iter().enumerate() {
-                let start = || -> BoxFuture<_> {
-                    Box::pin(
-                        RUNNING_CALLBACKS_OF.scope(running.clone(), callback(transition.clone())),
-                    )
+                // The callback builds its future inside the scope, so that code sees which
+                // manager's callbacks it runs in too.
+                let start = || {
+                    let (running, transition) = (running.clone(), transition.clone());
+                    RUNNING_CALLBACKS_OF.scope(running, async move { callback(transition).await })
                 };
                 let outcome = isolate::run(start, timeout).await;
                 if !outcome.is_completed() {
@@ -1515,14 +1516,11 @@ impl FallbackManager {
             }
         }
         let timeout = self.config.callback_timeout;
-        let runs: Vec<BoxFuture<Outcome>> = firing
-            .iter()
-            .map(|fallback| -> BoxFuture<Outcome> {
-                let (action, context) = (fallback.action.clone(), context.clone());
-                Box::pin(isolate::run(move || action(context), timeout))
-            })
-            .collect();
-        let outcomes = isolate::join_all(runs).await;
+        let outcomes = futures_util::future::join_all(firing.iter().map(|fallback| {
+            let (action, context) = (fallback.action.clone(), context.clone());
+            isolate::run(move || action(context), timeout)
+        }))
+        .await;
         for (fallback, outcome) in firing.iter().zip(outcomes) {
             let name = &fallback.definition.name;
             if !outcome.is_completed() {
