@@ -1,3 +1,6 @@
+//! The [`FallbackManager`]: the mode, the operator's hold, the transition journal, mode
+//! callbacks and the fallback registry, behind one type.
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -24,8 +27,11 @@ use crate::transition::next_record_id;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
     FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, ModeHold, Registration,
-    Result, SkippedFallback, ThresholdPolicy, Transition,
+    Result, SkippedFallback, Transition,
 };
+
+mod builder;
+pub use builder::FallbackManagerBuilder;
 
 /// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
 pub const MODE_METRIC: &str = "fallback_mode";
@@ -85,8 +91,9 @@ tokio::task_local! {
 /// explains and keeps every change, and tells whoever registered for it.
 ///
 /// - [`cascade`](Self::cascade) applies the [`CascadePolicy`] (by default the original's
-///   [`ThresholdPolicy`]) to a [`HealthState`]. When the mode does not change it takes no
-///   lock and allocates nothing: it is safe to call on every request from every task.
+///   [`ThresholdPolicy`](crate::ThresholdPolicy)) to a [`HealthState`]. When the mode
+///   does not change it takes no lock and allocates nothing: it is safe to call on every
+///   request from every task.
 /// - A change is serialized through one async lock and re-checked under it, so any number
 ///   of concurrent [`cascade`](Self::cascade) and [`set_mode`](Self::set_mode) calls make
 ///   exactly one [`Transition`] per real change. The record is kept in a bounded log and
@@ -242,168 +249,7 @@ pub struct ManagerMetrics {
     pub hold: Option<ModeHold>,
 }
 
-/// Configures a [`FallbackManager`]; made by [`FallbackManager::builder`].
-pub struct FallbackManagerBuilder {
-    storage: Arc<dyn Storage>,
-    config: FallbackConfig,
-    policy: Arc<dyn CascadePolicy>,
-    parser: ConditionParser,
-    anomaly_detector: Option<Arc<dyn AnomalyDetector>>,
-    heuristic_detector: Option<Arc<dyn AnomalyDetector>>,
-    sink: Option<Arc<dyn MetricsSink>>,
-}
-
-impl FallbackManagerBuilder {
-    /// Replaces every setting at once.
-    #[must_use]
-    pub fn config(mut self, config: FallbackConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// The decision rule (default: [`ThresholdPolicy::default`], the original's).
-    #[must_use]
-    pub fn policy(mut self, policy: impl CascadePolicy + 'static) -> Self {
-        self.policy = Arc::new(policy);
-        self
-    }
-
-    /// Damps recoveries (see [`Hysteresis`]); off by default.
-    #[must_use]
-    pub fn hysteresis(mut self, hysteresis: Hysteresis) -> Self {
-        self.config.hysteresis = Some(hysteresis);
-        self
-    }
-
-    /// See [`FallbackConfig::namespace`].
-    #[must_use]
-    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.config.namespace = namespace.into();
-        self
-    }
-
-    /// See [`FallbackConfig::max_log_entries`].
-    #[must_use]
-    pub fn max_log_entries(mut self, entries: usize) -> Self {
-        self.config.max_log_entries = entries;
-        self
-    }
-
-    /// See [`FallbackConfig::max_pending_records`].
-    #[must_use]
-    pub fn max_pending_records(mut self, records: usize) -> Self {
-        self.config.max_pending_records = records;
-        self
-    }
-
-    /// See [`FallbackConfig::record_ttl`].
-    #[must_use]
-    pub fn record_ttl(mut self, ttl: Duration) -> Self {
-        self.config.record_ttl = ttl;
-        self
-    }
-
-    /// See [`FallbackConfig::callback_timeout`].
-    #[must_use]
-    pub fn callback_timeout(mut self, timeout: Duration) -> Self {
-        self.config.callback_timeout = timeout;
-        self
-    }
-
-    /// See [`FallbackConfig::persist_timeout`].
-    #[must_use]
-    pub fn persist_timeout(mut self, timeout: Duration) -> Self {
-        self.config.persist_timeout = timeout;
-        self
-    }
-
-    /// The detector asked in PRIMARY mode (the original's ML anomaly detector).
-    #[must_use]
-    pub fn anomaly_detector(mut self, detector: Arc<dyn AnomalyDetector>) -> Self {
-        self.anomaly_detector = Some(detector);
-        self
-    }
-
-    /// The detector asked in HEURISTIC mode, e.g. a [`RuleBasedDetector`](crate::RuleBasedDetector).
-    #[must_use]
-    pub fn heuristic_detector(mut self, detector: Arc<dyn AnomalyDetector>) -> Self {
-        self.heuristic_detector = Some(detector);
-        self
-    }
-
-    /// Where the mode gauge, the transition counter and the time-in-mode histogram go.
-    #[must_use]
-    pub fn metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
-        self.sink = Some(sink);
-        self
-    }
-
-    /// The parser of fallback conditions (default: [`ConditionParser::new`], the default
-    /// whitelist of variables).
-    #[must_use]
-    pub fn condition_parser(mut self, parser: ConditionParser) -> Self {
-        self.parser = parser;
-        self
-    }
-
-    /// Builds the manager, in PRIMARY mode.
-    #[must_use]
-    pub fn build(self) -> FallbackManager {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let manager = FallbackManager {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            storage: self.storage,
-            policy: self.policy,
-            config: self.config,
-            parser: self.parser,
-            anomaly_detector: self.anomaly_detector,
-            heuristic_detector: self.heuristic_detector,
-            sink: self.sink,
-            mode: AtomicU8::new(FallbackMode::Primary.level()),
-            healthier_streak: AtomicU64::new(0),
-            entered_at: AtomicU64::new(0),
-            hold: AtomicU64::new(HoldWord::NONE.0),
-            epoch: Instant::now(),
-            transition_lock: Arc::new(tokio::sync::Mutex::new(())),
-            log: Mutex::new(VecDeque::new()),
-            total_transitions: AtomicU64::new(0),
-            pending: Mutex::new(Pending::default()),
-            flush_lock: tokio::sync::Mutex::new(()),
-            callbacks: RwLock::new([Vec::new(), Vec::new(), Vec::new()]),
-            fallbacks: RwLock::new(Vec::new()),
-            pending_fallbacks: Mutex::new(Vec::new()),
-            registration_lock: tokio::sync::Mutex::new(()),
-        };
-        manager.emit_mode(FallbackMode::Primary);
-        manager
-    }
-}
-
-impl fmt::Debug for FallbackManagerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FallbackManagerBuilder")
-            .field("storage", &self.storage)
-            .field("config", &self.config)
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
-}
-
 impl FallbackManager {
-    /// Starts configuring a manager that keeps its records in `storage`.
-    #[must_use]
-    pub fn builder(storage: Arc<dyn Storage>) -> FallbackManagerBuilder {
-        FallbackManagerBuilder {
-            storage,
-            config: FallbackConfig::default(),
-            policy: Arc::new(ThresholdPolicy::default()),
-            parser: ConditionParser::new(),
-            anomaly_detector: None,
-            heuristic_detector: None,
-            sink: None,
-        }
-    }
-
     /// A manager with default settings on `storage`.
     #[must_use]
     pub fn new(storage: Arc<dyn Storage>) -> Self {
@@ -1644,17 +1490,5 @@ mod tests {
                 .len(),
             1
         );
-    }
-
-    #[test]
-    fn building_outside_a_runtime_works_and_starts_primary() {
-        let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
-            .max_log_entries(3)
-            .namespace("svc")
-            .build();
-        assert_eq!(manager.get_current_mode(), FallbackMode::Primary);
-        assert_eq!(manager.config().namespace, "svc");
-        assert_eq!(manager.config().max_log_entries, 3);
-        assert_eq!(manager.definition_key("x"), "svc:definition:x");
     }
 }
