@@ -13,7 +13,7 @@ use parking_lot::{Mutex, RwLock};
 use storage::Storage;
 use tokio::time::Instant;
 
-use super::{FallbackManager, Pending};
+use super::{Emitter, FallbackManager, Pending};
 use crate::hold::HoldWord;
 use crate::{
     AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
@@ -135,7 +135,7 @@ impl FallbackManagerBuilder {
             parser: self.parser,
             anomaly_detector: self.anomaly_detector,
             heuristic_detector: self.heuristic_detector,
-            sink: self.sink,
+            metrics: Emitter::new(self.sink),
             mode: AtomicU8::new(FallbackMode::Primary.level()),
             healthier_streak: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
@@ -151,7 +151,7 @@ impl FallbackManagerBuilder {
             pending_fallbacks: Mutex::new(Vec::new()),
             registration_lock: tokio::sync::Mutex::new(()),
         };
-        manager.emit_mode(FallbackMode::Primary);
+        manager.metrics.mode(FallbackMode::Primary);
         manager
     }
 }

@@ -6,13 +6,11 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use condition::{ConditionParser, Context};
 use health::{HealthState, Timestamp};
-use health_sinks::MetricsSink;
 use parking_lot::{Mutex, RwLock};
-use serde::Serialize;
 use serde_json::{Map, Value};
 use storage::{MemoryStorage, Operation, Storage, StorageError};
 use tokio::sync::OwnedMutexGuard;
@@ -33,52 +31,13 @@ use crate::{
 mod builder;
 pub use builder::FallbackManagerBuilder;
 
-/// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
-pub const MODE_METRIC: &str = "fallback_mode";
-/// The counter of transitions, tagged `from` and `to` (Prometheus adds `_total`).
-pub const TRANSITIONS_METRIC: &str = "fallback_transitions";
-/// The histogram of seconds spent in a mode, tagged `mode`, recorded when it is left.
-pub const TIME_IN_MODE_METRIC: &str = "fallback_time_in_mode_seconds";
-/// The counter of failed attempts to persist a transition record.
-pub const PERSIST_FAILURES_METRIC: &str = "fallback_persist_failures";
-/// The counter of transition records dropped unpersisted: the queue was full, or storage
-/// refused the record for good.
-pub const DROPPED_RECORDS_METRIC: &str = "fallback_records_dropped";
-/// The counter of mode callbacks that failed, panicked or timed out, tagged `mode` and
-/// `outcome`.
-pub const CALLBACK_FAILURES_METRIC: &str = "fallback_callback_failures";
-
-/// The `# HELP` text of each metric above, by name: what a Prometheus sink describes
-/// them with (`PrometheusSinkBuilder::describe`).
-pub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[
-    (
-        MODE_METRIC,
-        "The fallback mode: 0 primary, 1 heuristic, 2 safe",
-    ),
-    (
-        TRANSITIONS_METRIC,
-        "Fallback mode changes, by the mode left and the mode entered",
-    ),
-    (
-        TIME_IN_MODE_METRIC,
-        "Seconds spent in a fallback mode before leaving it",
-    ),
-    (
-        PERSIST_FAILURES_METRIC,
-        "Failed attempts to persist a fallback transition record (it stays queued)",
-    ),
-    (
-        DROPPED_RECORDS_METRIC,
-        "Fallback transition records dropped unpersisted: the queue was full, or storage refused them for good",
-    ),
-    (
-        CALLBACK_FAILURES_METRIC,
-        "Fallback mode callbacks that failed, panicked or timed out, by mode and outcome",
-    ),
-];
-
-/// How many transitions [`FallbackManager::get_metrics`] lists.
-pub const RECENT_TRANSITIONS: usize = 10;
+mod metrics;
+use metrics::Emitter;
+pub use metrics::{
+    CALLBACK_FAILURES_METRIC, DROPPED_RECORDS_METRIC, METRIC_DESCRIPTIONS, MODE_METRIC,
+    ManagerMetrics, PERSIST_FAILURES_METRIC, RECENT_TRANSITIONS, TIME_IN_MODE_METRIC,
+    TRANSITIONS_METRIC,
+};
 
 type ModeCallback = Arc<dyn Fn(Transition) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
 
@@ -126,7 +85,7 @@ pub struct FallbackManager {
     parser: ConditionParser,
     anomaly_detector: Option<Arc<dyn AnomalyDetector>>,
     heuristic_detector: Option<Arc<dyn AnomalyDetector>>,
-    sink: Option<Arc<dyn MetricsSink>>,
+    metrics: Emitter,
 
     /// The current mode's level: read without locking by every cascade.
     mode: AtomicU8,
@@ -221,32 +180,6 @@ enum HoldRequest {
     Pin(Option<Duration>),
     /// Changes nothing while a hold is in force ([`FallbackManager::set_mode_unless_held`]).
     Yield,
-}
-
-/// A snapshot of the manager for dashboards and the original's `get_metrics()`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ManagerMetrics {
-    /// The current mode.
-    pub current_mode: FallbackMode,
-    /// Whether the mode is not PRIMARY.
-    pub is_degraded: bool,
-    /// Whether the mode is SAFE.
-    pub is_safe_mode: bool,
-    /// Every transition since the manager was built.
-    pub total_transitions: u64,
-    /// The last [`RECENT_TRANSITIONS`] transitions, oldest first.
-    pub recent_transitions: Vec<Transition>,
-    /// Seconds since the current mode was entered (or the manager built).
-    pub time_in_mode_seconds: f64,
-    /// Transition records waiting for storage.
-    pub pending_records: usize,
-    /// Transition records dropped unpersisted: the queue was full, or storage refused the
-    /// record for good.
-    pub dropped_records: u64,
-    /// The operator's hold in force, if any: `null` or `{"mode", "expires_in_seconds"}`
-    /// (`expires_in_seconds` is `null` for a hold until released).
-    pub hold: Option<ModeHold>,
 }
 
 impl FallbackManager {
@@ -660,7 +593,7 @@ impl FallbackManager {
         self.total_transitions.fetch_add(1, Ordering::Relaxed);
         self.append_to_log(&transition);
         self.enqueue(&transition);
-        self.emit_transition(
+        self.metrics.transition(
             &transition,
             Duration::from_nanos(now.saturating_sub(entered)),
         );
@@ -779,10 +712,10 @@ impl FallbackManager {
             .unwrap_or_default();
         running.push(self.id);
         let running: Arc<[u64]> = running.into();
-        let (transition, timeout, sink) = (
+        let (transition, timeout, metrics) = (
             transition.clone(),
             self.config.callback_timeout,
-            self.sink.clone(),
+            self.metrics.clone(),
         );
         let run = async move {
             for (index, callback) in callbacks.iter().enumerate() {
@@ -800,16 +733,7 @@ impl FallbackManager {
                         %outcome,
                         "fallback mode callback did not complete; the transition stands"
                     );
-                    if let Some(sink) = &sink {
-                        sink.emit_counter(
-                            CALLBACK_FAILURES_METRIC,
-                            1,
-                            &[
-                                ("mode", transition.to.as_str()),
-                                ("outcome", outcome.kind()),
-                            ],
-                        );
-                    }
+                    metrics.callback_failure(transition.to, &outcome);
                 }
             }
             drop(guard);
@@ -850,9 +774,7 @@ impl FallbackManager {
                 dropped,
                 "fallback transition records dropped unpersisted: the queue is full"
             );
-            if let Some(sink) = &self.sink {
-                sink.emit_counter(DROPPED_RECORDS_METRIC, dropped, &[]);
-            }
+            self.metrics.dropped(dropped);
         }
     }
 
@@ -936,9 +858,7 @@ impl FallbackManager {
                     self.remove_front(&key, false);
                 }
                 Err(source) => {
-                    if let Some(sink) = &self.sink {
-                        sink.emit_counter(PERSIST_FAILURES_METRIC, 1, &[]);
-                    }
+                    self.metrics.persist_failure();
                     if !refused_for_good(&source) {
                         return Err(Error::storage(
                             format!("persisting transition record {key}"),
@@ -952,10 +872,8 @@ impl FallbackManager {
                         error = %source,
                         "fallback transition record refused by storage for good; dropped"
                     );
-                    if self.remove_front(&key, true)
-                        && let Some(sink) = &self.sink
-                    {
-                        sink.emit_counter(DROPPED_RECORDS_METRIC, 1, &[]);
+                    if self.remove_front(&key, true) {
+                        self.metrics.dropped(1);
                     }
                 }
             }
@@ -977,7 +895,7 @@ impl FallbackManager {
         is_front
     }
 
-    // ----- log and metrics --------------------------------------------------------------
+    // ----- log --------------------------------------------------------------------------
 
     /// The most recent `limit` transitions, oldest first (all kept ones if fewer; none
     /// for 0). The log keeps at most [`FallbackConfig::max_log_entries`].
@@ -993,58 +911,6 @@ impl FallbackManager {
     #[must_use]
     pub fn total_transitions(&self) -> u64 {
         self.total_transitions.load(Ordering::Relaxed)
-    }
-
-    /// A snapshot: mode, degradation, transition counts and the recent transitions.
-    #[must_use]
-    pub fn get_metrics(&self) -> ManagerMetrics {
-        let current_mode = self.get_current_mode();
-        let (pending_records, dropped_records) = {
-            let pending = self.pending.lock();
-            (pending.records.len(), pending.dropped)
-        };
-        ManagerMetrics {
-            current_mode,
-            is_degraded: current_mode.is_degraded(),
-            is_safe_mode: current_mode == FallbackMode::Safe,
-            total_transitions: self.total_transitions(),
-            recent_transitions: self.get_transitions_log(RECENT_TRANSITIONS),
-            time_in_mode_seconds: self.time_in_mode().as_secs_f64(),
-            pending_records,
-            dropped_records,
-            hold: self.current_hold(),
-        }
-    }
-
-    fn emit_mode(&self, mode: FallbackMode) {
-        if let Some(sink) = &self.sink {
-            sink.emit(
-                MODE_METRIC,
-                f64::from(mode.level()),
-                &[],
-                Some(SystemTime::now()),
-            );
-        }
-    }
-
-    fn emit_transition(&self, transition: &Transition, time_in_previous: Duration) {
-        let Some(sink) = &self.sink else {
-            return;
-        };
-        self.emit_mode(transition.to);
-        sink.emit_counter(
-            TRANSITIONS_METRIC,
-            1,
-            &[
-                ("from", transition.from.as_str()),
-                ("to", transition.to.as_str()),
-            ],
-        );
-        sink.emit_histogram(
-            TIME_IN_MODE_METRIC,
-            time_in_previous.as_secs_f64(),
-            &[("mode", transition.from.as_str())],
-        );
     }
 
     // ----- detection --------------------------------------------------------------------
