@@ -103,17 +103,14 @@ pub use fallbacks::{
     FallbackDefinition, FallbackReport, FallbackRun, Registration, SkippedFallback,
 };
 
-mod hold;
-pub use hold::ModeHold;
-
 mod isolate;
 pub use isolate::Outcome;
 
 mod manager;
 pub use manager::{
     CALLBACK_FAILURES_METRIC, DROPPED_RECORDS_METRIC, FallbackManager, FallbackManagerBuilder,
-    METRIC_DESCRIPTIONS, MODE_METRIC, ManagerMetrics, PERSIST_FAILURES_METRIC, RECENT_TRANSITIONS,
-    TIME_IN_MODE_METRIC, TRANSITIONS_METRIC,
+    METRIC_DESCRIPTIONS, MODE_METRIC, ManagerMetrics, ModeHold, PERSIST_FAILURES_METRIC,
+    RECENT_TRANSITIONS, TIME_IN_MODE_METRIC, TRANSITIONS_METRIC,
 };
 
 mod mode;

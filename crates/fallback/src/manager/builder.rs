@@ -11,10 +11,8 @@ use condition::ConditionParser;
 use health_sinks::MetricsSink;
 use parking_lot::{Mutex, RwLock};
 use storage::Storage;
-use tokio::time::Instant;
 
-use super::{Emitter, FallbackManager, Pending};
-use crate::hold::HoldWord;
+use super::{Clock, Emitter, FallbackManager, HoldCell, Pending};
 use crate::{
     AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
 };
@@ -127,6 +125,7 @@ impl FallbackManagerBuilder {
     #[must_use]
     pub fn build(self) -> FallbackManager {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let clock = Clock::start();
         let manager = FallbackManager {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage: self.storage,
@@ -139,8 +138,8 @@ impl FallbackManagerBuilder {
             mode: AtomicU8::new(FallbackMode::Primary.level()),
             healthier_streak: AtomicU64::new(0),
             entered_at: AtomicU64::new(0),
-            hold: AtomicU64::new(HoldWord::NONE.0),
-            epoch: Instant::now(),
+            hold: HoldCell::new(clock),
+            clock,
             transition_lock: Arc::new(tokio::sync::Mutex::new(())),
             log: Mutex::new(VecDeque::new()),
             total_transitions: AtomicU64::new(0),

@@ -14,22 +14,27 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
 use storage::{MemoryStorage, Operation, Storage, StorageError};
 use tokio::sync::OwnedMutexGuard;
-use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::error::json_kind;
 use crate::fallbacks::Registered;
-use crate::hold::HoldWord;
 use crate::isolate::{self, BoxFuture};
 use crate::transition::next_record_id;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
-    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, ModeHold, Registration,
-    Result, SkippedFallback, Transition,
+    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, Registration, Result,
+    SkippedFallback, Transition,
 };
 
 mod builder;
 pub use builder::FallbackManagerBuilder;
+
+mod clock;
+use clock::Clock;
+
+mod hold;
+pub use hold::ModeHold;
+use hold::{HoldCell, Look};
 
 mod metrics;
 use metrics::Emitter;
@@ -94,10 +99,10 @@ pub struct FallbackManager {
     healthier_streak: AtomicU64,
     /// When the current mode was entered, in nanoseconds since `epoch`.
     entered_at: AtomicU64,
-    /// The operator's hold, a [`HoldWord`]: read only by cascades whose target differs
-    /// from the current mode, written under `transition_lock` (cleared without it).
-    hold: AtomicU64,
-    epoch: Instant,
+    /// The operator's hold: read only by cascades whose target differs from the current
+    /// mode, pinned and cleared under `transition_lock` (released and expired without it).
+    hold: HoldCell,
+    clock: Clock,
 
     /// Serializes mode changes; held while the entry callbacks run (by their task).
     transition_lock: Arc<tokio::sync::Mutex<()>>,
@@ -325,8 +330,7 @@ impl FallbackManager {
     ///
     /// [`Error::Reentrant`] when called from a mode callback of this manager.
     pub async fn set_mode_to(&self, mode: FallbackMode) -> Result<bool> {
-        if mode == self.get_current_mode() && self.hold_word().is_none() && !self.in_own_callback()
-        {
+        if mode == self.get_current_mode() && self.hold.is_clear() && !self.in_own_callback() {
             return Ok(false);
         }
         Box::pin(self.change(Request::Manual(mode, HoldRequest::Clear), "set_mode"))
@@ -397,39 +401,25 @@ impl FallbackManager {
     /// left). The mode stays as it is until the next [`cascade`](Self::cascade) decides,
     /// with a fresh hysteresis count. `None` when there was no hold or it had expired.
     pub fn release_hold(&self) -> Option<ModeHold> {
-        let word = HoldWord(self.hold.swap(HoldWord::NONE.0, Ordering::AcqRel));
-        if word.is_none() {
-            return None;
+        let released = self.hold.release();
+        if released != Look::Free {
+            // Evidence gathered under the hold says nothing about health after it.
+            self.healthier_streak.store(0, Ordering::Relaxed);
         }
-        self.healthier_streak.store(0, Ordering::Relaxed);
-        match word.at(self.now_nanos()) {
-            Some(hold) => {
-                tracing::info!(mode = %hold.mode, "fallback mode hold released; cascades decide the mode again");
-                Some(hold)
-            }
-            None => {
-                Self::log_expired(word);
-                None
-            }
-        }
+        released.held()
     }
 
     /// The operator's hold in force, if any, with the time it has left.
     #[must_use]
     pub fn current_hold(&self) -> Option<ModeHold> {
-        let word = self.hold_word();
-        if word.is_none() {
-            return None;
+        match self.hold.look() {
+            Look::Ended => {
+                // Evidence gathered under the hold says nothing about health after it.
+                self.healthier_streak.store(0, Ordering::Relaxed);
+                None
+            }
+            look => look.held(),
         }
-        let hold = word.at(self.now_nanos());
-        if hold.is_none() {
-            self.expire(word);
-        }
-        hold
-    }
-
-    fn hold_word(&self) -> HoldWord {
-        HoldWord(self.hold.load(Ordering::Acquire))
     }
 
     /// Whether an operator's hold is in force; an expired one is cleared and logged.
@@ -437,41 +427,12 @@ impl FallbackManager {
         self.current_hold().is_some()
     }
 
-    /// Clears the expired hold `word` unless another hold replaced it meanwhile; the
-    /// caller that clears it logs it, once.
-    #[cold]
-    fn expire(&self, word: HoldWord) {
-        if self
-            .hold
-            .compare_exchange(
-                word.0,
-                HoldWord::NONE.0,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        {
-            self.healthier_streak.store(0, Ordering::Relaxed);
-            Self::log_expired(word);
-        }
-    }
-
-    #[cold]
-    fn log_expired(word: HoldWord) {
-        if let Some(mode) = word.mode() {
-            tracing::info!(mode = %mode, "fallback mode hold expired; cascades decide the mode again");
-        }
-    }
-
     /// Applies a manual change's hold request under the transition lock, before the mode
     /// changes; whether the change may go on.
     fn settle_hold_before(&self, hold: HoldRequest) -> bool {
         match hold {
             HoldRequest::Clear => {
-                let word = HoldWord(self.hold.swap(HoldWord::NONE.0, Ordering::AcqRel));
-                if let Some(held) = word.at(self.now_nanos()) {
-                    tracing::info!(mode = %held.mode, "fallback mode hold cleared by set_mode");
-                }
+                self.hold.clear();
                 true
             }
             HoldRequest::Yield => {
@@ -487,22 +448,9 @@ impl FallbackManager {
 
     /// Pins `mode` under the transition lock, once the mode is `mode`.
     fn pin(&self, mode: FallbackMode, duration: Option<Duration>) {
-        let deadline = duration.map(|duration| {
-            self.now_nanos()
-                .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX))
-        });
-        self.hold
-            .store(HoldWord::new(mode, deadline).0, Ordering::Release);
+        self.hold.pin(mode, duration);
         // Evidence gathered before the hold says nothing about health after it.
         self.healthier_streak.store(0, Ordering::Relaxed);
-        match duration {
-            None => tracing::info!(mode = %mode, "fallback mode held until released"),
-            Some(duration) => tracing::info!(
-                mode = %mode,
-                seconds = duration.as_secs_f64(),
-                "fallback mode held"
-            ),
-        }
     }
 
     fn reset_streak(&self) {
@@ -530,13 +478,8 @@ impl FallbackManager {
         min_dwell.is_zero() || self.time_in_mode() >= min_dwell
     }
 
-    fn now_nanos(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
     fn time_in_mode(&self) -> Duration {
-        let entered = self.entered_at.load(Ordering::Acquire);
-        Duration::from_nanos(self.now_nanos().saturating_sub(entered))
+        self.clock.since(self.entered_at.load(Ordering::Acquire))
     }
 
     fn in_own_callback(&self) -> bool {
@@ -587,7 +530,7 @@ impl FallbackManager {
     fn make_transition(&self, from: FallbackMode, to: FallbackMode, reason: String) -> Transition {
         let transition = Transition::new(Timestamp::now(), from, to, reason);
         self.mode.store(to.level(), Ordering::Release);
-        let now = self.now_nanos();
+        let now = self.clock.now();
         let entered = self.entered_at.swap(now, Ordering::AcqRel);
         self.healthier_streak.store(0, Ordering::Relaxed);
         self.total_transitions.fetch_add(1, Ordering::Relaxed);
