@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use condition::ConditionParser;
@@ -12,7 +12,7 @@ use health_sinks::MetricsSink;
 use parking_lot::{Mutex, RwLock};
 use storage::Storage;
 
-use super::{Clock, Emitter, FallbackManager, HoldCell, Pending};
+use super::{Clock, Emitter, FallbackManager, HoldCell, ModeState, Pending};
 use crate::{
     AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
 };
@@ -129,17 +129,13 @@ impl FallbackManagerBuilder {
         let manager = FallbackManager {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage: self.storage,
-            policy: self.policy,
+            modes: ModeState::new(self.policy, self.config.hysteresis, clock),
             config: self.config,
             parser: self.parser,
             anomaly_detector: self.anomaly_detector,
             heuristic_detector: self.heuristic_detector,
             metrics: Emitter::new(self.sink),
-            mode: AtomicU8::new(FallbackMode::Primary.level()),
-            healthier_streak: AtomicU64::new(0),
-            entered_at: AtomicU64::new(0),
             hold: HoldCell::new(clock),
-            clock,
             transition_lock: Arc::new(tokio::sync::Mutex::new(())),
             log: Mutex::new(VecDeque::new()),
             total_transitions: AtomicU64::new(0),

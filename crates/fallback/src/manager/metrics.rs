@@ -99,7 +99,7 @@ impl FallbackManager {
             is_safe_mode: current_mode == FallbackMode::Safe,
             total_transitions: self.total_transitions(),
             recent_transitions: self.get_transitions_log(RECENT_TRANSITIONS),
-            time_in_mode_seconds: self.time_in_mode().as_secs_f64(),
+            time_in_mode_seconds: self.modes.time_in_mode().as_secs_f64(),
             pending_records,
             dropped_records,
             hold: self.current_hold(),

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use condition::{ConditionParser, Context};
@@ -22,7 +22,7 @@ use crate::isolate::{self, BoxFuture};
 use crate::transition::next_record_id;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
-    FallbackMode, FallbackReport, FallbackRun, Hysteresis, MANUAL_REASON, Registration, Result,
+    FallbackMode, FallbackReport, FallbackRun, MANUAL_REASON, Registration, Result,
     SkippedFallback, Transition,
 };
 
@@ -35,6 +35,9 @@ use clock::Clock;
 mod hold;
 pub use hold::ModeHold;
 use hold::{HoldCell, Look};
+
+mod mode;
+use mode::ModeState;
 
 mod metrics;
 use metrics::Emitter;
@@ -85,24 +88,17 @@ tokio::task_local! {
 pub struct FallbackManager {
     id: u64,
     storage: Arc<dyn Storage>,
-    policy: Arc<dyn CascadePolicy>,
     config: FallbackConfig,
     parser: ConditionParser,
     anomaly_detector: Option<Arc<dyn AnomalyDetector>>,
     heuristic_detector: Option<Arc<dyn AnomalyDetector>>,
     metrics: Emitter,
 
-    /// The current mode's level: read without locking by every cascade.
-    mode: AtomicU8,
-    /// Cascades in a row that called for a healthier mode (hysteresis only), packed with
-    /// the least healthy mode any of them called for: see [`Streak`].
-    healthier_streak: AtomicU64,
-    /// When the current mode was entered, in nanoseconds since `epoch`.
-    entered_at: AtomicU64,
+    /// The mode and the rule that moves it: read without locking by every cascade.
+    modes: ModeState,
     /// The operator's hold: read only by cascades whose target differs from the current
     /// mode, pinned and cleared under `transition_lock` (released and expired without it).
     hold: HoldCell,
-    clock: Clock,
 
     /// Serializes mode changes; held while the entry callbacks run (by their task).
     transition_lock: Arc<tokio::sync::Mutex<()>>,
@@ -119,41 +115,6 @@ pub struct FallbackManager {
     /// Serializes fallback registrations and definition writes, so storage and registry
     /// agree.
     registration_lock: tokio::sync::Mutex<()>,
-}
-
-/// A run of cascades that called for a healthier mode: how many, and the least healthy
-/// mode any of them called for. Packed into one atomic word so that the lock-free path
-/// updates both at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Streak {
-    count: u64,
-    least_healthy: FallbackMode,
-}
-
-impl Streak {
-    const LEVEL_SHIFT: u32 = 56;
-    const COUNT_MASK: u64 = (1 << Self::LEVEL_SHIFT) - 1;
-
-    fn unpack(packed: u64) -> Self {
-        Self {
-            count: packed & Self::COUNT_MASK,
-            least_healthy: FallbackMode::from_level(
-                u8::try_from(packed >> Self::LEVEL_SHIFT).unwrap_or(u8::MAX),
-            ),
-        }
-    }
-
-    fn pack(self) -> u64 {
-        (u64::from(self.least_healthy.level()) << Self::LEVEL_SHIFT) | self.count
-    }
-
-    /// The streak with one more evaluation calling for `target`.
-    fn extended(self, target: FallbackMode) -> Self {
-        Self {
-            count: (self.count + 1).min(Self::COUNT_MASK),
-            least_healthy: self.least_healthy.max(target),
-        }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -217,7 +178,7 @@ impl FallbackManager {
     /// The decision rule.
     #[must_use]
     pub fn policy(&self) -> &dyn CascadePolicy {
-        &*self.policy
+        self.modes.policy()
     }
 
     /// The detector asked in PRIMARY mode, if any.
@@ -238,7 +199,7 @@ impl FallbackManager {
     #[must_use]
     #[inline]
     pub fn get_current_mode(&self) -> FallbackMode {
-        FallbackMode::from_level(self.mode.load(Ordering::Acquire))
+        self.modes.current()
     }
 
     /// The current mode's name: `"primary"`, `"heuristic"` or `"safe"`.
@@ -260,7 +221,7 @@ impl FallbackManager {
     }
 
     /// Applies the policy to `state` and moves to the mode it calls for (subject to the
-    /// [`Hysteresis`], if configured). Returns the mode after the call.
+    /// [`Hysteresis`](crate::Hysteresis), if configured). Returns the mode after the call.
     ///
     /// When the mode stays, this reads one atomic and evaluates the policy: no lock, no
     /// allocation, no await that suspends. A change records a [`Transition`] with the
@@ -276,22 +237,17 @@ impl FallbackManager {
     /// the current mode returned.
     pub async fn cascade(&self, state: &HealthState) -> FallbackMode {
         let current = self.get_current_mode();
-        let target = self.policy.target(state);
+        let target = self.modes.target(state);
         if target == current {
             // A hold pins the current mode, so it cannot matter here: this path does not
             // read it.
-            if self.config.hysteresis.is_some() {
-                self.reset_streak();
-            }
+            self.modes.stay();
             return current;
         }
         if self.hold_in_force() {
             return self.get_current_mode();
         }
-        if target < current
-            && let Some(hysteresis) = &self.config.hysteresis
-            && !self.recovery_due(hysteresis, target)
-        {
+        if !self.modes.admits(current, target) {
             return current;
         }
         // Boxed so that the future of the common, unchanged path stays small.
@@ -404,7 +360,7 @@ impl FallbackManager {
         let released = self.hold.release();
         if released != Look::Free {
             // Evidence gathered under the hold says nothing about health after it.
-            self.healthier_streak.store(0, Ordering::Relaxed);
+            self.modes.forget_streak();
         }
         released.held()
     }
@@ -415,7 +371,7 @@ impl FallbackManager {
         match self.hold.look() {
             Look::Ended => {
                 // Evidence gathered under the hold says nothing about health after it.
-                self.healthier_streak.store(0, Ordering::Relaxed);
+                self.modes.forget_streak();
                 None
             }
             look => look.held(),
@@ -450,36 +406,7 @@ impl FallbackManager {
     fn pin(&self, mode: FallbackMode, duration: Option<Duration>) {
         self.hold.pin(mode, duration);
         // Evidence gathered before the hold says nothing about health after it.
-        self.healthier_streak.store(0, Ordering::Relaxed);
-    }
-
-    fn reset_streak(&self) {
-        if self.healthier_streak.load(Ordering::Relaxed) != 0 {
-            self.healthier_streak.store(0, Ordering::Relaxed);
-        }
-    }
-
-    /// Counts one more cascade calling for the healthier mode `target`; whether a step
-    /// up is due.
-    fn recovery_due(&self, hysteresis: &Hysteresis, target: FallbackMode) -> bool {
-        let previous = self
-            .healthier_streak
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |packed| {
-                Some(Streak::unpack(packed).extended(target).pack())
-            })
-            .unwrap_or_else(|packed| packed);
-        let streak = Streak::unpack(previous).extended(target);
-        streak.count >= u64::from(hysteresis.get_recovery_evaluations())
-            && self.dwell_elapsed(hysteresis)
-    }
-
-    fn dwell_elapsed(&self, hysteresis: &Hysteresis) -> bool {
-        let min_dwell = hysteresis.get_min_dwell();
-        min_dwell.is_zero() || self.time_in_mode() >= min_dwell
-    }
-
-    fn time_in_mode(&self) -> Duration {
-        self.clock.since(self.entered_at.load(Ordering::Acquire))
+        self.modes.forget_streak();
     }
 
     fn in_own_callback(&self) -> bool {
@@ -509,7 +436,7 @@ impl FallbackManager {
             }
             // Checked again under the lock: a hold taken since the fast path wins.
             Request::Cascade(..) if self.hold_in_force() => return Ok(None),
-            Request::Cascade(state, target) => self.plan(state, target, from),
+            Request::Cascade(state, target) => self.modes.plan(state, target, from),
         };
         let transition = planned.map(|(to, reason)| self.make_transition(from, to, reason));
         if let Request::Manual(mode, HoldRequest::Pin(duration)) = request {
@@ -529,69 +456,17 @@ impl FallbackManager {
     /// of the mode entered, the log, the pending queue, metrics and tracing.
     fn make_transition(&self, from: FallbackMode, to: FallbackMode, reason: String) -> Transition {
         let transition = Transition::new(Timestamp::now(), from, to, reason);
-        self.mode.store(to.level(), Ordering::Release);
-        let now = self.clock.now();
-        let entered = self.entered_at.swap(now, Ordering::AcqRel);
-        self.healthier_streak.store(0, Ordering::Relaxed);
+        let time_in_previous = self.modes.enter(to);
         self.total_transitions.fetch_add(1, Ordering::Relaxed);
         self.append_to_log(&transition);
         self.enqueue(&transition);
-        self.metrics.transition(
-            &transition,
-            Duration::from_nanos(now.saturating_sub(entered)),
-        );
+        self.metrics.transition(&transition, time_in_previous);
         if to > from {
             tracing::warn!(from = %from, to = %to, reason = %transition.reason, "fallback mode degraded");
         } else {
             tracing::info!(from = %from, to = %to, reason = %transition.reason, "fallback mode recovered");
         }
         transition
-    }
-
-    /// Where a cascade calling for `target` goes from `from`, and why, under the lock.
-    fn plan(
-        &self,
-        state: &HealthState,
-        target: FallbackMode,
-        from: FallbackMode,
-    ) -> Option<(FallbackMode, String)> {
-        if target == from {
-            return None;
-        }
-        let Some(hysteresis) = self.config.hysteresis.filter(|_| target < from) else {
-            return Some((target, self.policy.explain(state, from, target)));
-        };
-        // Checked again: a transition or an unhealthy evaluation since the fast path
-        // restarts the count and the dwell time.
-        let streak = Streak::unpack(self.healthier_streak.load(Ordering::Relaxed));
-        if streak.count < u64::from(hysteresis.get_recovery_evaluations())
-            || !self.dwell_elapsed(&hysteresis)
-        {
-            return None;
-        }
-        // No further than every evaluation of the streak allows, one mode at a time if
-        // stepwise.
-        let allowed = target.max(streak.least_healthy);
-        let step = if hysteresis.is_stepwise() {
-            allowed.max(from.healthier())
-        } else {
-            allowed
-        };
-        if step >= from {
-            // The streak counted evaluations made before the last change.
-            return None;
-        }
-        let mut reason = self.policy.explain(state, from, step);
-        if step != target {
-            reason.push_str(if hysteresis.is_stepwise() {
-                "; stepwise_recovery(target="
-            } else {
-                "; damped_recovery(target="
-            });
-            reason.push_str(target.as_str());
-            reason.push(')');
-        }
-        Some((step, reason))
     }
 
     fn append_to_log(&self, transition: &Transition) {
@@ -1239,7 +1114,7 @@ impl fmt::Debug for FallbackManager {
             .field("hold", &self.current_hold())
             .field("total_transitions", &self.total_transitions())
             .field("storage", &self.storage.backend())
-            .field("policy", &self.policy)
+            .field("policy", &self.modes.policy())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
