@@ -12,7 +12,7 @@ use health_sinks::MetricsSink;
 use parking_lot::{Mutex, RwLock};
 use storage::Storage;
 
-use super::{Clock, Emitter, FallbackManager, HoldCell, ModeState, Pending};
+use super::{Clock, Emitter, FallbackManager, HoldCell, ModeState, Pending, Store};
 use crate::{
     AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
 };
@@ -128,7 +128,7 @@ impl FallbackManagerBuilder {
         let clock = Clock::start();
         let manager = FallbackManager {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            storage: self.storage,
+            store: Store::new(self.storage, self.config.persist_timeout),
             modes: ModeState::new(self.policy, self.config.hysteresis, clock),
             config: self.config,
             parser: self.parser,

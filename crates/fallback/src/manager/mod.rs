@@ -12,7 +12,7 @@ use condition::{ConditionParser, Context};
 use health::{HealthState, Timestamp};
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
-use storage::{MemoryStorage, Operation, Storage, StorageError};
+use storage::{MemoryStorage, Storage, StorageError};
 use tokio::sync::OwnedMutexGuard;
 use tracing::Instrument as _;
 
@@ -38,6 +38,9 @@ use hold::{HoldCell, Look};
 
 mod mode;
 use mode::ModeState;
+
+mod store;
+use store::{Store, refused_for_good};
 
 mod metrics;
 use metrics::Emitter;
@@ -87,7 +90,7 @@ tokio::task_local! {
 /// See the [crate documentation](crate) for an example.
 pub struct FallbackManager {
     id: u64,
-    storage: Arc<dyn Storage>,
+    store: Store,
     config: FallbackConfig,
     parser: ConditionParser,
     anomaly_detector: Option<Arc<dyn AnomalyDetector>>,
@@ -166,7 +169,7 @@ impl FallbackManager {
     /// The storage records and definitions are kept in.
     #[must_use]
     pub fn storage(&self) -> &Arc<dyn Storage> {
-        &self.storage
+        self.store.storage()
     }
 
     /// The settings.
@@ -670,7 +673,11 @@ impl FallbackManager {
             let Some(PendingRecord { key, value }) = front else {
                 return Ok(written);
             };
-            match self.write(&key, value, Some(self.config.record_ttl)).await {
+            match self
+                .store
+                .set(&key, value, Some(self.config.record_ttl))
+                .await
+            {
                 Ok(()) => {
                     written += 1;
                     self.remove_front(&key, false);
@@ -920,7 +927,7 @@ impl FallbackManager {
                 StorageError::serialization(&key, source),
             )
         })?;
-        self.write(&key, value, None).await.map_err(|source| {
+        self.store.set(&key, value, None).await.map_err(|source| {
             Error::storage(format!("storing fallback definition {name:?}"), source)
         })
     }
@@ -994,11 +1001,9 @@ impl FallbackManager {
     pub async fn unregister_fallback(&self, name: &str) -> Result<bool> {
         let _registering = self.registration_lock.lock().await;
         let key = self.definition_key(name);
-        self.timed(Operation::Delete, self.storage.delete(&key))
-            .await
-            .map_err(|source| {
-                Error::storage(format!("deleting fallback definition {name:?}"), source)
-            })?;
+        self.store.delete(&key).await.map_err(|source| {
+            Error::storage(format!("deleting fallback definition {name:?}"), source)
+        })?;
         let was_pending = {
             let mut pending = self.pending_fallbacks.lock();
             let before = pending.len();
@@ -1067,37 +1072,6 @@ impl FallbackManager {
     fn definition_key(&self, name: &str) -> String {
         format!("{}:definition:{name}", self.config.namespace)
     }
-
-    async fn write(
-        &self,
-        key: &str,
-        value: Value,
-        expire: Option<Duration>,
-    ) -> storage::Result<()> {
-        self.timed(Operation::Set, self.storage.set(key, value, expire))
-            .await
-    }
-
-    /// A storage call cut off after [`FallbackConfig::persist_timeout`].
-    async fn timed<T>(
-        &self,
-        operation: Operation,
-        call: impl Future<Output = storage::Result<T>>,
-    ) -> storage::Result<T> {
-        let after = self.config.persist_timeout;
-        tokio::time::timeout(after, call)
-            .await
-            .unwrap_or(Err(StorageError::Timeout { operation, after }))
-    }
-}
-
-/// Whether storage refused a write for good, so no retry can succeed: such a record or
-/// definition is dropped rather than kept at the front of its queue forever.
-fn refused_for_good(error: &StorageError) -> bool {
-    matches!(
-        error,
-        StorageError::InvalidArgument { .. } | StorageError::Serialization { .. }
-    )
 }
 
 impl Default for FallbackManager {
@@ -1113,7 +1087,7 @@ impl fmt::Debug for FallbackManager {
             .field("mode", &self.get_current_mode())
             .field("hold", &self.current_hold())
             .field("total_transitions", &self.total_transitions())
-            .field("storage", &self.storage.backend())
+            .field("storage", &self.store.storage().backend())
             .field("policy", &self.modes.policy())
             .field("config", &self.config)
             .finish_non_exhaustive()
