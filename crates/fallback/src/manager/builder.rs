@@ -1,7 +1,6 @@
 //! [`FallbackManagerBuilder`]: the manager's settings and collaborators, and the one
 //! place a manager is assembled.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +11,7 @@ use health_sinks::MetricsSink;
 use parking_lot::{Mutex, RwLock};
 use storage::Storage;
 
-use super::{Clock, Emitter, FallbackManager, HoldCell, ModeState, Pending, Store};
+use super::{Clock, Emitter, FallbackManager, HoldCell, Journal, ModeState, Store};
 use crate::{
     AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
 };
@@ -126,21 +125,20 @@ impl FallbackManagerBuilder {
     pub fn build(self) -> FallbackManager {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let clock = Clock::start();
+        let metrics = Emitter::new(self.sink);
+        let store = Store::new(self.storage, self.config.persist_timeout);
         let manager = FallbackManager {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            store: Store::new(self.storage, self.config.persist_timeout),
             modes: ModeState::new(self.policy, self.config.hysteresis, clock),
+            hold: HoldCell::new(clock),
+            transition_lock: Arc::new(tokio::sync::Mutex::new(())),
+            journal: Journal::new(&self.config, store.clone(), metrics.clone()),
+            store,
             config: self.config,
             parser: self.parser,
             anomaly_detector: self.anomaly_detector,
             heuristic_detector: self.heuristic_detector,
-            metrics: Emitter::new(self.sink),
-            hold: HoldCell::new(clock),
-            transition_lock: Arc::new(tokio::sync::Mutex::new(())),
-            log: Mutex::new(VecDeque::new()),
-            total_transitions: AtomicU64::new(0),
-            pending: Mutex::new(Pending::default()),
-            flush_lock: tokio::sync::Mutex::new(()),
+            metrics,
             callbacks: RwLock::new([Vec::new(), Vec::new(), Vec::new()]),
             fallbacks: RwLock::new(Vec::new()),
             pending_fallbacks: Mutex::new(Vec::new()),

@@ -89,16 +89,13 @@ impl FallbackManager {
     #[must_use]
     pub fn get_metrics(&self) -> ManagerMetrics {
         let current_mode = self.get_current_mode();
-        let (pending_records, dropped_records) = {
-            let pending = self.pending.lock();
-            (pending.records.len(), pending.dropped)
-        };
+        let (pending_records, dropped_records) = self.journal.backlog();
         ManagerMetrics {
             current_mode,
             is_degraded: current_mode.is_degraded(),
             is_safe_mode: current_mode == FallbackMode::Safe,
-            total_transitions: self.total_transitions(),
-            recent_transitions: self.get_transitions_log(RECENT_TRANSITIONS),
+            total_transitions: self.journal.total(),
+            recent_transitions: self.journal.recent(RECENT_TRANSITIONS),
             time_in_mode_seconds: self.modes.time_in_mode().as_secs_f64(),
             pending_records,
             dropped_records,

@@ -1,11 +1,9 @@
 //! The [`FallbackManager`]: the mode, the operator's hold, the transition journal, mode
 //! callbacks and the fallback registry, behind one type.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use condition::{ConditionParser, Context};
@@ -19,7 +17,6 @@ use tracing::Instrument as _;
 use crate::error::json_kind;
 use crate::fallbacks::Registered;
 use crate::isolate::{self, BoxFuture};
-use crate::transition::next_record_id;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
     FallbackMode, FallbackReport, FallbackRun, MANUAL_REASON, Registration, Result,
@@ -41,6 +38,9 @@ use mode::ModeState;
 
 mod store;
 use store::{Store, refused_for_good};
+
+mod journal;
+use journal::Journal;
 
 mod metrics;
 use metrics::Emitter;
@@ -105,11 +105,8 @@ pub struct FallbackManager {
 
     /// Serializes mode changes; held while the entry callbacks run (by their task).
     transition_lock: Arc<tokio::sync::Mutex<()>>,
-    log: Mutex<VecDeque<Transition>>,
-    total_transitions: AtomicU64,
-    pending: Mutex<Pending>,
-    /// Held by whoever is writing pending records, so they are written once, in order.
-    flush_lock: tokio::sync::Mutex<()>,
+    /// The transitions: counted, logged, and queued for storage.
+    journal: Journal,
     callbacks: RwLock<[Vec<ModeCallback>; 3]>,
     fallbacks: RwLock<Vec<Arc<Registered>>>,
     /// Fallbacks whose definition storage has not taken yet, inactive, oldest first:
@@ -118,18 +115,6 @@ pub struct FallbackManager {
     /// Serializes fallback registrations and definition writes, so storage and registry
     /// agree.
     registration_lock: tokio::sync::Mutex<()>,
-}
-
-#[derive(Debug, Default)]
-struct Pending {
-    records: VecDeque<PendingRecord>,
-    dropped: u64,
-}
-
-#[derive(Debug, Clone)]
-struct PendingRecord {
-    key: String,
-    value: Value,
 }
 
 /// What asks for a mode change.
@@ -460,9 +445,7 @@ impl FallbackManager {
     fn make_transition(&self, from: FallbackMode, to: FallbackMode, reason: String) -> Transition {
         let transition = Transition::new(Timestamp::now(), from, to, reason);
         let time_in_previous = self.modes.enter(to);
-        self.total_transitions.fetch_add(1, Ordering::Relaxed);
-        self.append_to_log(&transition);
-        self.enqueue(&transition);
+        self.journal.record(&transition);
         self.metrics.transition(&transition, time_in_previous);
         if to > from {
             tracing::warn!(from = %from, to = %to, reason = %transition.reason, "fallback mode degraded");
@@ -470,18 +453,6 @@ impl FallbackManager {
             tracing::info!(from = %from, to = %to, reason = %transition.reason, "fallback mode recovered");
         }
         transition
-    }
-
-    fn append_to_log(&self, transition: &Transition) {
-        let max = self.config.max_log_entries;
-        if max == 0 {
-            return;
-        }
-        let mut log = self.log.lock();
-        while log.len() >= max {
-            log.pop_front();
-        }
-        log.push_back(transition.clone());
     }
 
     // ----- callbacks --------------------------------------------------------------------
@@ -565,46 +536,6 @@ impl FallbackManager {
 
     // ----- persistence ------------------------------------------------------------------
 
-    fn enqueue(&self, transition: &Transition) {
-        let key = format!(
-            "{}:transition:{}",
-            self.config.namespace,
-            next_record_id(transition.timestamp)
-        );
-        let value = match serde_json::to_value(transition) {
-            Ok(value) => value,
-            Err(error) => {
-                // Unreachable for this plain record; never worth a panic.
-                tracing::error!(%error, "fallback transition record could not be encoded");
-                return;
-            }
-        };
-        let dropped = {
-            let mut pending = self.pending.lock();
-            pending.records.push_back(PendingRecord { key, value });
-            let mut dropped = 0;
-            while pending.records.len() > self.config.max_pending_records.max(1) {
-                pending.records.pop_front();
-                dropped += 1;
-            }
-            pending.dropped += dropped;
-            dropped
-        };
-        if dropped > 0 {
-            tracing::warn!(
-                dropped,
-                "fallback transition records dropped unpersisted: the queue is full"
-            );
-            self.metrics.dropped(dropped);
-        }
-    }
-
-    /// How many transition records wait for storage.
-    #[must_use]
-    pub fn pending_records(&self) -> usize {
-        self.pending.lock().records.len()
-    }
-
     /// Writes what storage refused earlier, oldest first: the transition records, then
     /// the definitions of the [pending fallbacks](Self::pending_fallbacks), each of which
     /// becomes active once stored. Returns how many transition records were written.
@@ -619,7 +550,7 @@ impl FallbackManager {
     /// encode) is dropped instead (a record is counted), so that it does not hold back
     /// the later ones.
     pub async fn flush_pending(&self) -> Result<usize> {
-        let written = self.flush(true).await?;
+        let written = self.journal.flush(true).await?;
         self.store_pending_fallbacks(true).await?;
         Ok(written)
     }
@@ -627,10 +558,10 @@ impl FallbackManager {
     /// Flushes after a transition unless another flush or a registration runs (they will
     /// take what is queued, or the next flush will).
     async fn flush_quietly(&self) {
-        if let Err(error) = self.flush(false).await {
+        if let Err(error) = self.journal.flush(false).await {
             tracing::warn!(
                 error = %error,
-                pending = self.pending_records(),
+                pending = self.journal.pending(),
                 "fallback transition not persisted yet; it stays queued"
             );
             return;
@@ -641,101 +572,6 @@ impl FallbackManager {
                 "fallback definition not stored yet; its fallback stays inactive"
             );
         }
-    }
-
-    /// Writes the pending records under the flush lock, waiting for it if `wait`, else
-    /// leaving them to whoever holds it.
-    async fn flush(&self, wait: bool) -> Result<usize> {
-        let mut written = 0;
-        loop {
-            let guard = if wait {
-                self.flush_lock.lock().await
-            } else {
-                match self.flush_lock.try_lock() {
-                    Ok(guard) => guard,
-                    Err(_) => return Ok(written),
-                }
-            };
-            written += self.drain().await?;
-            drop(guard);
-            // A transition that queued its record while we held the lock found it taken
-            // and left the record to us: look again once the lock is free.
-            if self.pending_records() == 0 {
-                return Ok(written);
-            }
-        }
-    }
-
-    async fn drain(&self) -> Result<usize> {
-        let mut written = 0;
-        loop {
-            let front = self.pending.lock().records.front().cloned();
-            let Some(PendingRecord { key, value }) = front else {
-                return Ok(written);
-            };
-            match self
-                .store
-                .set(&key, value, Some(self.config.record_ttl))
-                .await
-            {
-                Ok(()) => {
-                    written += 1;
-                    self.remove_front(&key, false);
-                }
-                Err(source) => {
-                    self.metrics.persist_failure();
-                    if !refused_for_good(&source) {
-                        return Err(Error::storage(
-                            format!("persisting transition record {key}"),
-                            source,
-                        ));
-                    }
-                    // No retry can write this record: kept at the front, it would keep
-                    // every later one out of storage.
-                    tracing::error!(
-                        key = %key,
-                        error = %source,
-                        "fallback transition record refused by storage for good; dropped"
-                    );
-                    if self.remove_front(&key, true) {
-                        self.metrics.dropped(1);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Removes the front record if it is still `key` (a full queue may have dropped it
-    /// meanwhile), counting it as dropped if told; whether it did.
-    fn remove_front(&self, key: &str, dropped: bool) -> bool {
-        let mut pending = self.pending.lock();
-        let is_front = pending
-            .records
-            .front()
-            .is_some_and(|front| front.key == key);
-        if is_front {
-            pending.records.pop_front();
-            pending.dropped += u64::from(dropped);
-        }
-        is_front
-    }
-
-    // ----- log --------------------------------------------------------------------------
-
-    /// The most recent `limit` transitions, oldest first (all kept ones if fewer; none
-    /// for 0). The log keeps at most [`FallbackConfig::max_log_entries`].
-    #[must_use]
-    pub fn get_transitions_log(&self, limit: usize) -> Vec<Transition> {
-        let log = self.log.lock();
-        let skip = log.len().saturating_sub(limit);
-        log.iter().skip(skip).cloned().collect()
-    }
-
-    /// Every transition since the manager was built, including those the bounded log no
-    /// longer holds.
-    #[must_use]
-    pub fn total_transitions(&self) -> u64 {
-        self.total_transitions.load(Ordering::Relaxed)
     }
 
     // ----- detection --------------------------------------------------------------------
@@ -1127,26 +963,5 @@ mod tests {
             assert_eq!(manager.cascade(&state).await, FallbackMode::Safe);
         }
         assert_eq!(manager.total_transitions(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_record_queued_during_a_flush_is_written_by_that_flush() {
-        let manager = FallbackManager::in_memory();
-        let flushing = manager.flush_lock.lock().await;
-        assert_eq!(manager.cascade(&open()).await, FallbackMode::Heuristic);
-        // The transition found the flush lock taken and left its record queued.
-        assert_eq!(manager.pending_records(), 1);
-        drop(flushing);
-        assert_eq!(manager.flush_pending().await.unwrap(), 1);
-        assert_eq!(manager.pending_records(), 0);
-        assert_eq!(
-            manager
-                .storage()
-                .keys("fallback:transition:*")
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
     }
 }
