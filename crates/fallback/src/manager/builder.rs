@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use condition::ConditionParser;
@@ -11,7 +10,7 @@ use health_sinks::MetricsSink;
 use parking_lot::{Mutex, RwLock};
 use storage::Storage;
 
-use super::{Clock, Emitter, FallbackManager, HoldCell, Journal, ModeState, Store};
+use super::{Callbacks, Clock, Emitter, FallbackManager, HoldCell, Journal, ModeState, Store};
 use crate::{
     AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
 };
@@ -123,23 +122,21 @@ impl FallbackManagerBuilder {
     /// Builds the manager, in PRIMARY mode.
     #[must_use]
     pub fn build(self) -> FallbackManager {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let clock = Clock::start();
         let metrics = Emitter::new(self.sink);
         let store = Store::new(self.storage, self.config.persist_timeout);
         let manager = FallbackManager {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             modes: ModeState::new(self.policy, self.config.hysteresis, clock),
             hold: HoldCell::new(clock),
             transition_lock: Arc::new(tokio::sync::Mutex::new(())),
             journal: Journal::new(&self.config, store.clone(), metrics.clone()),
+            callbacks: Callbacks::new(self.config.callback_timeout, metrics.clone()),
             store,
             config: self.config,
             parser: self.parser,
             anomaly_detector: self.anomaly_detector,
             heuristic_detector: self.heuristic_detector,
             metrics,
-            callbacks: RwLock::new([Vec::new(), Vec::new(), Vec::new()]),
             fallbacks: RwLock::new(Vec::new()),
             pending_fallbacks: Mutex::new(Vec::new()),
             registration_lock: tokio::sync::Mutex::new(()),

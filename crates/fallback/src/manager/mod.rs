@@ -11,12 +11,10 @@ use health::{HealthState, Timestamp};
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
 use storage::{MemoryStorage, Storage, StorageError};
-use tokio::sync::OwnedMutexGuard;
-use tracing::Instrument as _;
 
 use crate::error::json_kind;
 use crate::fallbacks::Registered;
-use crate::isolate::{self, BoxFuture};
+use crate::isolate;
 use crate::{
     AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
     FallbackMode, FallbackReport, FallbackRun, MANUAL_REASON, Registration, Result,
@@ -25,6 +23,9 @@ use crate::{
 
 mod builder;
 pub use builder::FallbackManagerBuilder;
+
+mod callbacks;
+use callbacks::Callbacks;
 
 mod clock;
 use clock::Clock;
@@ -49,13 +50,6 @@ pub use metrics::{
     ManagerMetrics, PERSIST_FAILURES_METRIC, RECENT_TRANSITIONS, TIME_IN_MODE_METRIC,
     TRANSITIONS_METRIC,
 };
-
-type ModeCallback = Arc<dyn Fn(Transition) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
-
-tokio::task_local! {
-    /// The managers whose mode callbacks this task is running, innermost last.
-    static RUNNING_CALLBACKS_OF: Arc<[u64]>;
-}
 
 /// The progressive fallback manager: turns health into a mode (PRIMARY, HEURISTIC, SAFE),
 /// explains and keeps every change, and tells whoever registered for it.
@@ -89,7 +83,6 @@ tokio::task_local! {
 ///
 /// See the [crate documentation](crate) for an example.
 pub struct FallbackManager {
-    id: u64,
     store: Store,
     config: FallbackConfig,
     parser: ConditionParser,
@@ -107,7 +100,8 @@ pub struct FallbackManager {
     transition_lock: Arc<tokio::sync::Mutex<()>>,
     /// The transitions: counted, logged, and queued for storage.
     journal: Journal,
-    callbacks: RwLock<[Vec<ModeCallback>; 3]>,
+    /// The mode callbacks, run on entry to their mode.
+    callbacks: Callbacks,
     fallbacks: RwLock<Vec<Arc<Registered>>>,
     /// Fallbacks whose definition storage has not taken yet, inactive, oldest first:
     /// see [`FallbackManager::register_fallback_or_queue`].
@@ -274,7 +268,8 @@ impl FallbackManager {
     ///
     /// [`Error::Reentrant`] when called from a mode callback of this manager.
     pub async fn set_mode_to(&self, mode: FallbackMode) -> Result<bool> {
-        if mode == self.get_current_mode() && self.hold.is_clear() && !self.in_own_callback() {
+        if mode == self.get_current_mode() && self.hold.is_clear() && !self.callbacks.running_here()
+        {
             return Ok(false);
         }
         Box::pin(self.change(Request::Manual(mode, HoldRequest::Clear), "set_mode"))
@@ -298,7 +293,7 @@ impl FallbackManager {
             tracing::info!(to = %mode, "fallback mode change skipped: an operator holds the mode");
             return Ok(false);
         }
-        if mode == self.get_current_mode() && !self.in_own_callback() {
+        if mode == self.get_current_mode() && !self.callbacks.running_here() {
             return Ok(false);
         }
         Box::pin(self.change(
@@ -397,12 +392,6 @@ impl FallbackManager {
         self.modes.forget_streak();
     }
 
-    fn in_own_callback(&self) -> bool {
-        RUNNING_CALLBACKS_OF
-            .try_with(|ids| ids.contains(&self.id))
-            .unwrap_or(false)
-    }
-
     /// The slow path: decides again under the lock and, if the mode changes, records,
     /// announces and persists the transition.
     async fn change(
@@ -410,7 +399,7 @@ impl FallbackManager {
         request: Request<'_>,
         operation: &'static str,
     ) -> Result<Option<Transition>> {
-        if self.in_own_callback() {
+        if self.callbacks.running_here() {
             return Err(Error::Reentrant { operation });
         }
         let guard = self.transition_lock.clone().lock_owned().await;
@@ -435,7 +424,7 @@ impl FallbackManager {
         let Some(transition) = transition else {
             return Ok(None);
         };
-        self.run_mode_callbacks(&transition, guard).await;
+        self.callbacks.run(&transition, guard).await;
         self.flush_quietly().await;
         Ok(Some(transition))
     }
@@ -453,85 +442,6 @@ impl FallbackManager {
             tracing::info!(from = %from, to = %to, reason = %transition.reason, "fallback mode recovered");
         }
         transition
-    }
-
-    // ----- callbacks --------------------------------------------------------------------
-
-    /// Registers `callback` to run each time the manager enters `mode`; several may be
-    /// registered per mode and run one after another, in registration order, with the
-    /// transition that entered the mode.
-    ///
-    /// Each runs isolated: an error, a panic or running longer than
-    /// [`FallbackConfig::callback_timeout`] is logged and counted, and neither stops the
-    /// transition nor the other callbacks. Callbacks run while the change still holds the
-    /// manager's lock, so [`get_current_mode`](Self::get_current_mode) inside one returns
-    /// `mode`; for the same reason a callback must not change this manager's mode (such a
-    /// call is refused with [`Error::Reentrant`]). They run on a task of their own (in the
-    /// caller's tracing span), so a caller that stops waiting for the change does not cut
-    /// them short.
-    pub fn register_mode_callback<F, Fut>(&self, mode: FallbackMode, callback: F)
-    where
-        F: Fn(Transition) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        let callback: ModeCallback = Arc::new(move |transition| Box::pin(callback(transition)));
-        let mut callbacks = self.callbacks.write();
-        callbacks[usize::from(mode.level())].push(callback);
-    }
-
-    /// How many callbacks are registered for `mode`.
-    #[must_use]
-    pub fn mode_callback_count(&self, mode: FallbackMode) -> usize {
-        let callbacks = self.callbacks.read();
-        callbacks[usize::from(mode.level())].len()
-    }
-
-    /// Runs the callbacks of the mode entered, then releases the transition lock.
-    ///
-    /// They run on a task of their own that holds the lock: a caller that gives up on
-    /// the change (a dropped request, a timeout) cannot cut them short, and the next
-    /// change still waits for them.
-    async fn run_mode_callbacks(&self, transition: &Transition, guard: OwnedMutexGuard<()>) {
-        let callbacks: Vec<ModeCallback> = {
-            let registered = self.callbacks.read();
-            registered[usize::from(transition.to.level())].clone()
-        };
-        if callbacks.is_empty() {
-            return;
-        }
-        let mut running: Vec<u64> = RUNNING_CALLBACKS_OF
-            .try_with(|ids| ids.to_vec())
-            .unwrap_or_default();
-        running.push(self.id);
-        let running: Arc<[u64]> = running.into();
-        let (transition, timeout, metrics) = (
-            transition.clone(),
-            self.config.callback_timeout,
-            self.metrics.clone(),
-        );
-        let run = async move {
-            for (index, callback) in callbacks.iter().enumerate() {
-                // The callback builds its future inside the scope, so that code sees which
-                // manager's callbacks it runs in too.
-                let start = || {
-                    let (running, transition) = (running.clone(), transition.clone());
-                    RUNNING_CALLBACKS_OF.scope(running, async move { callback(transition).await })
-                };
-                let outcome = isolate::run(start, timeout).await;
-                if !outcome.is_completed() {
-                    tracing::warn!(
-                        mode = %transition.to,
-                        callback = index,
-                        %outcome,
-                        "fallback mode callback did not complete; the transition stands"
-                    );
-                    metrics.callback_failure(transition.to, &outcome);
-                }
-            }
-            drop(guard);
-        };
-        // Fails only when the runtime shuts down, which cancels the callbacks anyway.
-        let _ = tokio::spawn(run.instrument(tracing::Span::current())).await;
     }
 
     // ----- persistence ------------------------------------------------------------------
