@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use condition::ConditionParser;
 use health_sinks::MetricsSink;
-use parking_lot::{Mutex, RwLock};
 use storage::Storage;
 
-use super::{Callbacks, Clock, Emitter, FallbackManager, HoldCell, Journal, ModeState, Store};
+use super::{
+    Callbacks, Clock, Emitter, FallbackManager, HoldCell, Journal, ModeState, Registry, Store,
+};
 use crate::{
     AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
 };
@@ -131,15 +132,12 @@ impl FallbackManagerBuilder {
             transition_lock: Arc::new(tokio::sync::Mutex::new(())),
             journal: Journal::new(&self.config, store.clone(), metrics.clone()),
             callbacks: Callbacks::new(self.config.callback_timeout, metrics.clone()),
+            registry: Registry::new(self.parser, &self.config, store.clone()),
             store,
             config: self.config,
-            parser: self.parser,
             anomaly_detector: self.anomaly_detector,
             heuristic_detector: self.heuristic_detector,
             metrics,
-            fallbacks: RwLock::new(Vec::new()),
-            pending_fallbacks: Mutex::new(Vec::new()),
-            registration_lock: tokio::sync::Mutex::new(()),
         };
         manager.metrics.mode(FallbackMode::Primary);
         manager
@@ -187,6 +185,5 @@ mod tests {
         assert_eq!(manager.get_current_mode(), FallbackMode::Primary);
         assert_eq!(manager.config().namespace, "svc");
         assert_eq!(manager.config().max_log_entries, 3);
-        assert_eq!(manager.definition_key("x"), "svc:definition:x");
     }
 }

@@ -2,23 +2,17 @@
 //! callbacks and the fallback registry, behind one type.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use condition::{ConditionParser, Context};
 use health::{HealthState, Timestamp};
-use parking_lot::{Mutex, RwLock};
-use serde_json::{Map, Value};
-use storage::{MemoryStorage, Storage, StorageError};
+use serde_json::Value;
+use storage::{MemoryStorage, Storage};
 
-use crate::error::json_kind;
-use crate::fallbacks::Registered;
 use crate::isolate;
 use crate::{
-    AnomalyDetector, BoxError, CascadePolicy, Detection, Error, FallbackConfig, FallbackDefinition,
-    FallbackMode, FallbackReport, FallbackRun, MANUAL_REASON, Registration, Result,
-    SkippedFallback, Transition,
+    AnomalyDetector, CascadePolicy, Detection, Error, FallbackConfig, FallbackMode, MANUAL_REASON,
+    Result, Transition,
 };
 
 mod builder;
@@ -34,12 +28,6 @@ mod hold;
 pub use hold::ModeHold;
 use hold::{HoldCell, Look};
 
-mod mode;
-use mode::ModeState;
-
-mod store;
-use store::{Store, refused_for_good};
-
 mod journal;
 use journal::Journal;
 
@@ -50,6 +38,15 @@ pub use metrics::{
     ManagerMetrics, PERSIST_FAILURES_METRIC, RECENT_TRANSITIONS, TIME_IN_MODE_METRIC,
     TRANSITIONS_METRIC,
 };
+
+mod mode;
+use mode::ModeState;
+
+mod registry;
+use registry::Registry;
+
+mod store;
+use store::Store;
 
 /// The progressive fallback manager: turns health into a mode (PRIMARY, HEURISTIC, SAFE),
 /// explains and keeps every change, and tells whoever registered for it.
@@ -85,7 +82,6 @@ pub use metrics::{
 pub struct FallbackManager {
     store: Store,
     config: FallbackConfig,
-    parser: ConditionParser,
     anomaly_detector: Option<Arc<dyn AnomalyDetector>>,
     heuristic_detector: Option<Arc<dyn AnomalyDetector>>,
     metrics: Emitter,
@@ -102,13 +98,8 @@ pub struct FallbackManager {
     journal: Journal,
     /// The mode callbacks, run on entry to their mode.
     callbacks: Callbacks,
-    fallbacks: RwLock<Vec<Arc<Registered>>>,
-    /// Fallbacks whose definition storage has not taken yet, inactive, oldest first:
-    /// see [`FallbackManager::register_fallback_or_queue`].
-    pending_fallbacks: Mutex<Vec<Arc<Registered>>>,
-    /// Serializes fallback registrations and definition writes, so storage and registry
-    /// agree.
-    registration_lock: tokio::sync::Mutex<()>,
+    /// The registered fallbacks, active and pending.
+    registry: Registry,
 }
 
 /// What asks for a mode change.
@@ -461,7 +452,7 @@ impl FallbackManager {
     /// the later ones.
     pub async fn flush_pending(&self) -> Result<usize> {
         let written = self.journal.flush(true).await?;
-        self.store_pending_fallbacks(true).await?;
+        self.registry.store_pending(true).await?;
         Ok(written)
     }
 
@@ -476,7 +467,7 @@ impl FallbackManager {
             );
             return;
         }
-        if let Err(error) = self.store_pending_fallbacks(false).await {
+        if let Err(error) = self.registry.store_pending(false).await {
             tracing::warn!(
                 error = %error,
                 "fallback definition not stored yet; its fallback stays inactive"
@@ -518,305 +509,6 @@ impl FallbackManager {
                 Detection::error(format!("detector {outcome}"))
             }
         }
-    }
-
-    // ----- registered fallbacks ---------------------------------------------------------
-
-    /// Registers a fallback: when `condition` holds for a context passed to
-    /// [`evaluate_fallbacks`](Self::evaluate_fallbacks), `action` runs with that context.
-    ///
-    /// The condition is parsed at once with the manager's parser, and the definition
-    /// `{name, condition, metadata, registered_at}` is stored as a JSON object under
-    /// `<namespace>:definition:<name>` before the fallback is registered. Registering a
-    /// name again replaces it (a [pending](Self::pending_fallbacks) one too). `metadata`
-    /// is a JSON object, or null for none.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidCondition`], [`Error::InvalidMetadata`], or [`Error::Storage`] if
-    /// the definition could not be stored; in each case nothing is registered.
-    /// [`register_fallback_or_queue`](Self::register_fallback_or_queue) waits out a
-    /// storage outage instead.
-    pub async fn register_fallback<F, Fut>(
-        &self,
-        name: &str,
-        condition: &str,
-        action: F,
-        metadata: Value,
-    ) -> Result<FallbackDefinition>
-    where
-        F: Fn(Context) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        let registered = self.prepare(name, condition, action, metadata)?;
-        let _registering = self.registration_lock.lock().await;
-        self.store_definition(&registered.definition).await?;
-        let definition = registered.definition.clone();
-        self.activate(registered);
-        Ok(definition)
-    }
-
-    /// [`register_fallback`](Self::register_fallback) that rides out a storage outage, as
-    /// transition records do: when storage fails transiently (a timeout, a broken
-    /// connection, an error from the server), the fallback is kept pending, inactive (no
-    /// [`evaluate_fallbacks`](Self::evaluate_fallbacks) runs it, a fallback of the same
-    /// name already active stays), and becomes active once its definition is stored by
-    /// [`flush_pending`](Self::flush_pending) or after the next transition.
-    /// [`pending_fallbacks`](Self::pending_fallbacks) names the fallbacks waiting.
-    ///
-    /// Registering a pending name again replaces its definition in place.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidCondition`] and [`Error::InvalidMetadata`] as
-    /// [`register_fallback`](Self::register_fallback); [`Error::Storage`] only when
-    /// storage refuses the definition for good (an invalid argument, a value it cannot
-    /// encode). In each case nothing is registered.
-    pub async fn register_fallback_or_queue<F, Fut>(
-        &self,
-        name: &str,
-        condition: &str,
-        action: F,
-        metadata: Value,
-    ) -> Result<Registration>
-    where
-        F: Fn(Context) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        let registered = self.prepare(name, condition, action, metadata)?;
-        let _registering = self.registration_lock.lock().await;
-        match self.store_definition(&registered.definition).await {
-            Ok(()) => {
-                self.activate(registered);
-                Ok(Registration::Active)
-            }
-            Err(Error::Storage { source, .. }) if !refused_for_good(&source) => {
-                tracing::warn!(
-                    fallback = %name,
-                    error = %source,
-                    "fallback definition not stored: the fallback waits, inactive, until storage takes it"
-                );
-                let mut pending = self.pending_fallbacks.lock();
-                match pending
-                    .iter_mut()
-                    .find(|waiting| waiting.definition.name == name)
-                {
-                    Some(slot) => *slot = registered,
-                    None => pending.push(registered),
-                }
-                Ok(Registration::Pending)
-            }
-            Err(error) => Err(error),
-        }
-    }
-
-    /// The names of the fallbacks whose definition waits for storage (see
-    /// [`register_fallback_or_queue`](Self::register_fallback_or_queue)), oldest first;
-    /// they are not active yet.
-    #[must_use]
-    pub fn pending_fallbacks(&self) -> Vec<String> {
-        self.pending_fallbacks
-            .lock()
-            .iter()
-            .map(|waiting| waiting.definition.name.clone())
-            .collect()
-    }
-
-    /// Parses and checks a registration, before any lock or storage is touched.
-    fn prepare<F, Fut>(
-        &self,
-        name: &str,
-        condition: &str,
-        action: F,
-        metadata: Value,
-    ) -> Result<Arc<Registered>>
-    where
-        F: Fn(Context) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-    {
-        let parsed = self
-            .parser
-            .parse(condition)
-            .map_err(|source| Error::InvalidCondition {
-                name: name.to_owned(),
-                source,
-            })?;
-        let metadata = match metadata {
-            Value::Null => Map::new(),
-            Value::Object(map) => map,
-            other => {
-                return Err(Error::InvalidMetadata {
-                    name: name.to_owned(),
-                    found: json_kind(&other),
-                });
-            }
-        };
-        Ok(Arc::new(Registered {
-            definition: FallbackDefinition {
-                name: name.to_owned(),
-                condition: condition.to_owned(),
-                metadata,
-                registered_at: Timestamp::now(),
-            },
-            condition: parsed,
-            action: Arc::new(move |context| Box::pin(action(context))),
-        }))
-    }
-
-    /// Writes `definition` under its key; the caller holds the registration lock.
-    async fn store_definition(&self, definition: &FallbackDefinition) -> Result<()> {
-        let name = &definition.name;
-        let key = self.definition_key(name);
-        let value = serde_json::to_value(definition).map_err(|source| {
-            Error::storage(
-                format!("encoding fallback definition {name:?}"),
-                StorageError::serialization(&key, source),
-            )
-        })?;
-        self.store.set(&key, value, None).await.map_err(|source| {
-            Error::storage(format!("storing fallback definition {name:?}"), source)
-        })
-    }
-
-    /// Makes a stored fallback active, replacing one of the same name, active or
-    /// pending; the caller holds the registration lock. Added before it leaves the
-    /// pending list, so that it is never in neither.
-    fn activate(&self, registered: Arc<Registered>) {
-        let name = registered.definition.name.clone();
-        {
-            let mut fallbacks = self.fallbacks.write();
-            match fallbacks
-                .iter_mut()
-                .find(|known| known.definition.name == name)
-            {
-                Some(slot) => *slot = registered,
-                None => fallbacks.push(registered),
-            }
-        }
-        self.pending_fallbacks
-            .lock()
-            .retain(|waiting| waiting.definition.name != name);
-    }
-
-    /// Stores the pending fallbacks' definitions, oldest first, activating each; stops
-    /// at the first transient failure (one storage timeout per call at most). Waits for
-    /// a registration in progress if `wait`, else leaves them to the next flush.
-    async fn store_pending_fallbacks(&self, wait: bool) -> Result<()> {
-        if self.pending_fallbacks.lock().is_empty() {
-            return Ok(());
-        }
-        let _registering = if wait {
-            self.registration_lock.lock().await
-        } else {
-            match self.registration_lock.try_lock() {
-                Ok(guard) => guard,
-                Err(_) => return Ok(()),
-            }
-        };
-        loop {
-            let Some(waiting) = self.pending_fallbacks.lock().first().cloned() else {
-                return Ok(());
-            };
-            let name = &waiting.definition.name;
-            match self.store_definition(&waiting.definition).await {
-                Ok(()) => {
-                    tracing::info!(fallback = %name, "fallback definition stored; the fallback is active");
-                    self.activate(Arc::clone(&waiting));
-                }
-                Err(Error::Storage { source, .. }) if refused_for_good(&source) => {
-                    tracing::error!(
-                        fallback = %name,
-                        error = %source,
-                        "fallback definition refused by storage for good; the fallback is dropped"
-                    );
-                    self.pending_fallbacks
-                        .lock()
-                        .retain(|other| !Arc::ptr_eq(other, &waiting));
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-
-    /// Removes a fallback and its stored definition; whether it was registered (active
-    /// or [pending](Self::pending_fallbacks)).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Storage`] if the definition could not be deleted; the fallback stays.
-    pub async fn unregister_fallback(&self, name: &str) -> Result<bool> {
-        let _registering = self.registration_lock.lock().await;
-        let key = self.definition_key(name);
-        self.store.delete(&key).await.map_err(|source| {
-            Error::storage(format!("deleting fallback definition {name:?}"), source)
-        })?;
-        let was_pending = {
-            let mut pending = self.pending_fallbacks.lock();
-            let before = pending.len();
-            pending.retain(|waiting| waiting.definition.name != name);
-            pending.len() != before
-        };
-        let mut fallbacks = self.fallbacks.write();
-        let before = fallbacks.len();
-        fallbacks.retain(|known| known.definition.name != name);
-        Ok(fallbacks.len() != before || was_pending)
-    }
-
-    /// The active fallbacks' definitions, in registration order (the
-    /// [pending](Self::pending_fallbacks) ones are not among them).
-    #[must_use]
-    pub fn fallback_definitions(&self) -> Vec<FallbackDefinition> {
-        self.fallbacks
-            .read()
-            .iter()
-            .map(|registered| registered.definition.clone())
-            .collect()
-    }
-
-    /// Runs the action of every registered fallback whose condition holds for `context`,
-    /// all at once (in the calling task), and reports what fired and how it ended, in
-    /// registration order.
-    ///
-    /// Actions are isolated from each other: an error, a panic or running longer than
-    /// [`FallbackConfig::callback_timeout`] is reported in its [`FallbackRun`], and a slow
-    /// action holds back none of the others. A condition that cannot be evaluated (a
-    /// variable the context lacks) skips its fallback and is reported in
-    /// [`FallbackReport::skipped`].
-    pub async fn evaluate_fallbacks(&self, context: &Context) -> FallbackReport {
-        let registered: Vec<Arc<Registered>> = self.fallbacks.read().clone();
-        let mut report = FallbackReport::default();
-        let mut firing = Vec::new();
-        for fallback in registered {
-            match fallback.condition.evaluate(context) {
-                Ok(false) => {}
-                Ok(true) => firing.push(fallback),
-                Err(error) => report.skipped.push(SkippedFallback {
-                    name: fallback.definition.name.clone(),
-                    error,
-                }),
-            }
-        }
-        let timeout = self.config.callback_timeout;
-        let outcomes = futures_util::future::join_all(firing.iter().map(|fallback| {
-            let (action, context) = (fallback.action.clone(), context.clone());
-            isolate::run(move || action(context), timeout)
-        }))
-        .await;
-        for (fallback, outcome) in firing.iter().zip(outcomes) {
-            let name = &fallback.definition.name;
-            if !outcome.is_completed() {
-                tracing::warn!(fallback = %name, %outcome, "fallback action did not complete");
-            }
-            report.fired.push(FallbackRun {
-                name: name.clone(),
-                outcome,
-            });
-        }
-        report
-    }
-
-    fn definition_key(&self, name: &str) -> String {
-        format!("{}:definition:{name}", self.config.namespace)
     }
 }
 
