@@ -10,7 +10,8 @@ use health_sinks::MetricsSink;
 use storage::Storage;
 
 use super::{
-    Callbacks, Clock, Emitter, FallbackManager, HoldCell, Journal, ModeState, Registry, Store,
+    Callbacks, Clock, Detectors, Emitter, FallbackManager, HoldCell, Journal, ModeState, Registry,
+    Store,
 };
 use crate::{
     AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
@@ -123,21 +124,25 @@ impl FallbackManagerBuilder {
     /// Builds the manager, in PRIMARY mode.
     #[must_use]
     pub fn build(self) -> FallbackManager {
+        let config = self.config;
         let clock = Clock::start();
         let metrics = Emitter::new(self.sink);
-        let store = Store::new(self.storage, self.config.persist_timeout);
+        let store = Store::new(self.storage, config.persist_timeout);
         let manager = FallbackManager {
-            modes: ModeState::new(self.policy, self.config.hysteresis, clock),
+            modes: ModeState::new(self.policy, config.hysteresis, clock),
             hold: HoldCell::new(clock),
             transition_lock: Arc::new(tokio::sync::Mutex::new(())),
-            journal: Journal::new(&self.config, store.clone(), metrics.clone()),
-            callbacks: Callbacks::new(self.config.callback_timeout, metrics.clone()),
-            registry: Registry::new(self.parser, &self.config, store.clone()),
-            store,
-            config: self.config,
-            anomaly_detector: self.anomaly_detector,
-            heuristic_detector: self.heuristic_detector,
+            journal: Journal::new(&config, store.clone(), metrics.clone()),
+            callbacks: Callbacks::new(config.callback_timeout, metrics.clone()),
+            registry: Registry::new(self.parser, &config, store.clone()),
+            detectors: Detectors::new(
+                self.anomaly_detector,
+                self.heuristic_detector,
+                config.callback_timeout,
+            ),
             metrics,
+            store,
+            config,
         };
         manager.metrics.mode(FallbackMode::Primary);
         manager

@@ -6,13 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use health::{HealthState, Timestamp};
-use serde_json::Value;
 use storage::{MemoryStorage, Storage};
 
-use crate::isolate;
 use crate::{
-    AnomalyDetector, CascadePolicy, Detection, Error, FallbackConfig, FallbackMode, MANUAL_REASON,
-    Result, Transition,
+    CascadePolicy, Error, FallbackConfig, FallbackMode, MANUAL_REASON, Result, Transition,
 };
 
 mod builder;
@@ -23,6 +20,9 @@ use callbacks::Callbacks;
 
 mod clock;
 use clock::Clock;
+
+mod detection;
+use detection::Detectors;
 
 mod hold;
 pub use hold::ModeHold;
@@ -82,8 +82,8 @@ use store::Store;
 pub struct FallbackManager {
     store: Store,
     config: FallbackConfig,
-    anomaly_detector: Option<Arc<dyn AnomalyDetector>>,
-    heuristic_detector: Option<Arc<dyn AnomalyDetector>>,
+    /// The detector of each mode.
+    detectors: Detectors,
     metrics: Emitter,
 
     /// The mode and the rule that moves it: read without locking by every cascade.
@@ -152,18 +152,6 @@ impl FallbackManager {
     #[must_use]
     pub fn policy(&self) -> &dyn CascadePolicy {
         self.modes.policy()
-    }
-
-    /// The detector asked in PRIMARY mode, if any.
-    #[must_use]
-    pub fn anomaly_detector(&self) -> Option<&Arc<dyn AnomalyDetector>> {
-        self.anomaly_detector.as_ref()
-    }
-
-    /// The detector asked in HEURISTIC mode, if any.
-    #[must_use]
-    pub fn heuristic_detector(&self) -> Option<&Arc<dyn AnomalyDetector>> {
-        self.heuristic_detector.as_ref()
     }
 
     // ----- mode -------------------------------------------------------------------------
@@ -472,42 +460,6 @@ impl FallbackManager {
                 error = %error,
                 "fallback definition not stored yet; its fallback stays inactive"
             );
-        }
-    }
-
-    // ----- detection --------------------------------------------------------------------
-
-    /// Judges `data` with the detector of the current mode: the anomaly detector in
-    /// PRIMARY, the heuristic detector in HEURISTIC. In SAFE no detector is asked and the
-    /// answer is `{anomaly: false, confidence: 0.0, mode: "safe"}`.
-    ///
-    /// Never fails: a missing detector answers mode `"primary_unavailable"` or
-    /// `"heuristic_unavailable"`; a detector that fails, panics or runs longer than
-    /// [`FallbackConfig::callback_timeout`] answers mode `"error"` with the message.
-    pub async fn detect_anomaly(&self, data: &Value) -> Detection {
-        let (detector, unavailable) = match self.get_current_mode() {
-            FallbackMode::Primary => (&self.anomaly_detector, Detection::PRIMARY_UNAVAILABLE),
-            FallbackMode::Heuristic => (&self.heuristic_detector, Detection::HEURISTIC_UNAVAILABLE),
-            FallbackMode::Safe => return Detection::none(Detection::SAFE),
-        };
-        let Some(detector) = detector else {
-            return Detection::none(unavailable);
-        };
-        match isolate::catch(
-            || detector.detect_anomaly(data),
-            self.config.callback_timeout,
-        )
-        .await
-        {
-            Ok(Ok(detection)) => detection,
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "anomaly detector failed");
-                Detection::error(error.to_string())
-            }
-            Err(outcome) => {
-                tracing::warn!(%outcome, "anomaly detector did not complete");
-                Detection::error(format!("detector {outcome}"))
-            }
         }
     }
 }
