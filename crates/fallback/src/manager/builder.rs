@@ -177,18 +177,60 @@ impl FallbackManager {
 
 #[cfg(test)]
 mod tests {
+    use health_sinks::testing::{Emitted, RecordingSink};
     use storage::MemoryStorage;
 
     use super::*;
+    use crate::manager::MODE_METRIC;
 
     #[test]
     fn building_outside_a_runtime_works_and_starts_primary() {
+        let sink = Arc::new(RecordingSink::new());
         let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
-            .max_log_entries(3)
-            .namespace("svc")
+            .metrics_sink(sink.clone())
             .build();
         assert_eq!(manager.get_current_mode(), FallbackMode::Primary);
-        assert_eq!(manager.config().namespace, "svc");
-        assert_eq!(manager.config().max_log_entries, 3);
+        assert!(manager.current_hold().is_none());
+        assert_eq!(manager.total_transitions(), 0);
+        assert!(manager.anomaly_detector().is_none() && manager.heuristic_detector().is_none());
+        assert_eq!(manager.config(), &FallbackConfig::default());
+        assert_eq!(
+            sink.take(),
+            [Emitted::Gauge(MODE_METRIC.to_owned(), 0.0, vec![])],
+            "the mode gauge starts at PRIMARY"
+        );
+    }
+
+    #[test]
+    fn each_setter_lands_in_the_config_and_a_whole_config_replaces_them() {
+        let hysteresis = Hysteresis::new().recovery_evaluations(3);
+        let manager = FallbackManager::builder(Arc::new(MemoryStorage::new()))
+            .namespace("svc")
+            .max_log_entries(3)
+            .max_pending_records(4)
+            .record_ttl(Duration::from_secs(5))
+            .callback_timeout(Duration::from_secs(6))
+            .persist_timeout(Duration::from_secs(7))
+            .hysteresis(hysteresis)
+            .build();
+        let expected = FallbackConfig {
+            namespace: "svc".to_owned(),
+            max_log_entries: 3,
+            max_pending_records: 4,
+            record_ttl: Duration::from_secs(5),
+            callback_timeout: Duration::from_secs(6),
+            persist_timeout: Duration::from_secs(7),
+            hysteresis: Some(hysteresis),
+        };
+        assert_eq!(manager.config(), &expected);
+
+        let replaced = FallbackManager::builder(Arc::new(MemoryStorage::new()))
+            .namespace("lost")
+            .config(FallbackConfig::default())
+            .build();
+        assert_eq!(
+            replaced.config().namespace,
+            FallbackConfig::DEFAULT_NAMESPACE
+        );
     }
 }
