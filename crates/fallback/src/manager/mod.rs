@@ -1,5 +1,35 @@
-//! The [`FallbackManager`]: the mode, the operator's hold, the transition journal, mode
-//! callbacks and the fallback registry, behind one type.
+//! The [`FallbackManager`], composed of one unit per concern. Each unit owns its state
+//! and its lock behind a small `pub(super)` interface; none knows another. This file
+//! sequences them.
+//!
+//! | unit | owns | lock |
+//! |------|------|------|
+//! | [`ModeState`] (`mode.rs`) | mode, entry time, hysteresis streak, policy | none (atomics) |
+//! | [`HoldCell`] (`hold.rs`) | the operator's hold, one packed word | none (one atomic) |
+//! | [`Journal`] (`journal.rs`) | log, count, pending-record queue | `Mutex`es + async flush lock |
+//! | [`Callbacks`] (`callbacks.rs`) | mode callbacks, re-entrancy marker | `RwLock` |
+//! | [`Registry`] (`registry.rs`) | active and pending fallbacks, parser | `RwLock`, `Mutex` + async registration lock |
+//! | [`Detectors`] (`detection.rs`) | the detector of each mode | none (immutable) |
+//! | [`Store`] (`store.rs`), [`Emitter`] (`metrics.rs`), [`Clock`] (`clock.rs`) | timed storage calls, metric emission, the monotonic clock: shared by clones or copies | none |
+//!
+//! How they talk, all through this file:
+//!
+//! - [`cascade`](FallbackManager::cascade) asks [`ModeState`] for the current mode and
+//!   the policy's target; when they agree it ends there (one atomic read and the policy:
+//!   the unchanged path). Otherwise it asks [`HoldCell`] whether a hold is in force, then
+//!   [`ModeState::admits`] whether hysteresis lets the change through.
+//! - A change takes the manager's one transition lock, settles the hold
+//!   ([`HoldCell`]), plans again ([`ModeState::plan`]), enters the new mode
+//!   ([`ModeState::enter`]), records it ([`Journal::record`]) and emits it ([`Emitter`]);
+//!   a hold request pins the hold ([`HoldCell::pin`]). It then hands the lock's guard to
+//!   [`Callbacks::run`], which drops it once the callbacks end, and persists what is
+//!   pending ([`Journal::flush`], then [`Registry::store_pending`]) without waiting for
+//!   a flush or registration already running.
+//! - A hold that ends ([`Look::Ended`], or a release) makes the manager drop the
+//!   hysteresis evidence ([`ModeState::forget_streak`]), as a new hold does.
+//! - No unit lock is held while another is taken: the synchronous locks guard short
+//!   sections and are never held across an `await`, and the async locks (transition,
+//!   journal flush, registration) are taken one after another, never nested.
 
 use std::fmt;
 use std::sync::Arc;
@@ -80,18 +110,12 @@ use store::Store;
 ///
 /// See the [crate documentation](crate) for an example.
 pub struct FallbackManager {
-    store: Store,
     config: FallbackConfig,
-    /// The detector of each mode.
-    detectors: Detectors,
-    metrics: Emitter,
-
     /// The mode and the rule that moves it: read without locking by every cascade.
     modes: ModeState,
     /// The operator's hold: read only by cascades whose target differs from the current
     /// mode, pinned and cleared under `transition_lock` (released and expired without it).
     hold: HoldCell,
-
     /// Serializes mode changes; held while the entry callbacks run (by their task).
     transition_lock: Arc<tokio::sync::Mutex<()>>,
     /// The transitions: counted, logged, and queued for storage.
@@ -100,6 +124,12 @@ pub struct FallbackManager {
     callbacks: Callbacks,
     /// The registered fallbacks, active and pending.
     registry: Registry,
+    /// The detector of each mode.
+    detectors: Detectors,
+    /// Where records and definitions go (the journal and the registry hold clones).
+    store: Store,
+    /// Where the mode gauge and the transition metrics go.
+    metrics: Emitter,
 }
 
 /// What asks for a mode change.
@@ -153,8 +183,6 @@ impl FallbackManager {
     pub fn policy(&self) -> &dyn CascadePolicy {
         self.modes.policy()
     }
-
-    // ----- mode -------------------------------------------------------------------------
 
     /// The current mode.
     #[must_use]
@@ -422,8 +450,6 @@ impl FallbackManager {
         }
         transition
     }
-
-    // ----- persistence ------------------------------------------------------------------
 
     /// Writes what storage refused earlier, oldest first: the transition records, then
     /// the definitions of the [pending fallbacks](Self::pending_fallbacks), each of which
