@@ -27,6 +27,35 @@ const INSTRUCTIONS_UNIT: &str = "instructions per iteration (callgrind)";
 /// The committed instruction-count baseline `cargo xtask ci` gates on.
 const INSTRUCTIONS_BASELINE: &str = "benchmarks/baselines/instructions.json";
 
+/// `cargo xtask bench --help`.
+pub(crate) const OPTIONS: &[(&str, &str)] = &[
+    (
+        "--no-run",
+        "compile every bench and run nothing (the first half of the ci step)",
+    ),
+    (
+        "--instructions",
+        "count the hot paths' instructions under callgrind instead of timing them",
+    ),
+    (
+        "--quick",
+        "criterion: 1 s warm-up and 2 s measurement per bench",
+    ),
+    ("--filter TEXT", "only the benches whose id contains TEXT"),
+    (
+        "--save FILE",
+        "write the results to FILE as a baseline (JSON)",
+    ),
+    (
+        "--compare FILE",
+        "compare with the baseline in FILE; fail on a regression past the threshold",
+    ),
+    (
+        "--threshold N%",
+        "the regression threshold of --compare (default 25% wall-clock, 2% instructions)",
+    ),
+];
+
 #[derive(Debug, Default)]
 struct Options {
     no_run: bool,
@@ -164,7 +193,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 }
                 options.threshold = Some(percent);
             }
-            other => bail!("unknown bench option `{other}`"),
+            other => return Err(crate::unknown_option("bench", other)),
         }
     }
     if options.threshold.is_some() && options.compare.is_none() {

@@ -9,7 +9,7 @@ use crate::{bench, check, deny, lint, test, tidy, workflows};
 
 type Step = (&'static str, fn() -> Result<()>);
 
-const STEPS: &[Step] = &[
+pub(crate) const STEPS: &[Step] = &[
     ("fmt", lint::run_fmt),
     ("clippy", lint::run_clippy),
     ("check", check::run_check),
@@ -21,10 +21,7 @@ const STEPS: &[Step] = &[
     ("bench", bench::run_ci),
 ];
 
-pub(crate) fn run(args: &[String]) -> Result<()> {
-    if let Some(unknown) = args.first() {
-        bail!("`cargo xtask ci` takes no arguments, got `{unknown}`");
-    }
+pub(crate) fn run() -> Result<()> {
     let started = Instant::now();
     let mut summary = Vec::new();
     for (name, step) in STEPS {

@@ -19,6 +19,39 @@ use anyhow::{Context, Result, bail};
 
 use crate::util::{cargo, execute, project_root};
 
+/// `cargo xtask e2e-bench --help`; every option but `--url` and `--no-floor` goes to the
+/// load generator (`benches/bin/e2e_load.rs`).
+pub(crate) const OPTIONS: &[(&str, &str)] = &[
+    (
+        "--url URL",
+        "load this running server instead of building and starting one",
+    ),
+    ("-c N", "keep-alive connections (default 64)"),
+    ("-d SECS", "seconds per route (default 30)"),
+    ("--warmup SECS", "seconds of warm-up per route (default 2)"),
+    (
+        "--routes A,B",
+        "the routes to load (default: every GET route)",
+    ),
+    (
+        "--rounds N",
+        "repeat the floor and the routes N times, interleaved, and add them up",
+    ),
+    (
+        "--mix",
+        "load every route in one phase instead of one phase per route",
+    ),
+    (
+        "--no-floor",
+        "skip the bare axum server measured as the floor",
+    ),
+    (
+        "--pid PID",
+        "the server process whose memory is sampled (default: found by its port)",
+    ),
+    ("--no-rss", "do not sample the server's memory"),
+];
+
 #[derive(Debug)]
 struct Options {
     url: Option<String>,
@@ -92,9 +125,7 @@ fn parse(args: &[String]) -> Result<Options> {
                     .with_context(|| format!("{arg} needs a value"))?;
                 options.load.extend([arg.clone(), value.clone()]);
             }
-            other => bail!(
-                "unknown option {other:?}; usage: cargo xtask e2e-bench [--url URL] [-c N] [-d SECS] [--warmup SECS] [--routes A,B] [--rounds N] [--mix] [--no-floor] [--pid PID | --no-rss]"
-            ),
+            other => return Err(crate::unknown_option("e2e-bench", other)),
         }
     }
     Ok(options)
