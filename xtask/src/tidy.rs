@@ -13,9 +13,8 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
 
-use crate::util::{cargo, output, project_root};
+use crate::util::{metadata, project_root};
 
 const INVARIANT: &str = "**Architecture Invariant:**";
 
@@ -37,14 +36,7 @@ pub(crate) fn problems() -> Result<Vec<String>> {
     let architecture = read(&root.join("docs/architecture.md"))?;
     let readme = read(&root.join("README.md"))?;
     let rules = dependency_rules(&architecture);
-    let metadata: Value = serde_json::from_str(&output(cargo().args([
-        "metadata",
-        "--format-version",
-        "1",
-        "--no-deps",
-        "--offline",
-    ]))?)
-    .context("cargo metadata printed invalid JSON")?;
+    let metadata = metadata()?;
 
     let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
     let ours: BTreeSet<String> = packages
