@@ -17,6 +17,7 @@ pub(crate) const STEPS: &[Step] = &[
     ("tidy", tidy::run),
     ("workflows", workflows::run),
     ("test", test::run),
+    ("features", check::run_features),
     ("deny", deny::run),
     ("bench", bench::run_ci),
 ];
@@ -29,7 +30,7 @@ pub(crate) fn run() -> Result<()> {
         let step_started = Instant::now();
         let outcome = step();
         let line = format!(
-            "{:<6} {name:<8} {:>7.1}s",
+            "{:<6} {name:<9} {:>7.1}s",
             if outcome.is_ok() { "ok" } else { "FAILED" },
             step_started.elapsed().as_secs_f64()
         );
@@ -49,5 +50,5 @@ fn print_summary(lines: &[String], started: Instant) {
     for line in lines {
         println!("  {line}");
     }
-    println!("  total {:>18.1}s", started.elapsed().as_secs_f64());
+    println!("  total {:>19.1}s", started.elapsed().as_secs_f64());
 }

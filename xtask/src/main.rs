@@ -44,7 +44,7 @@ const TASKS: &[Task] = &[
     Task {
         name: "ci",
         args: "",
-        about: "every step below (fmt, clippy, check, doc, tidy, workflows, test, deny, bench) in order, stopping at the first failure",
+        about: "every step below (fmt, clippy, check, doc, tidy, workflows, test, features, deny, bench) in order, stopping at the first failure",
         options: &[],
         run: |_| ci::run(),
     },
@@ -57,10 +57,10 @@ const TASKS: &[Task] = &[
     },
     Task {
         name: "check",
-        args: "",
-        about: "cargo check --all-targets --locked, then cargo doc -D warnings",
-        options: &[],
-        run: |_| check::run(),
+        args: "[-p CRATE]...",
+        about: "cargo check of the workspace, the feature matrix (each library crate alone with default, no and all features: clippy, tests), then cargo doc -D warnings",
+        options: check::OPTIONS,
+        run: check::run,
     },
     Task {
         name: "tidy",

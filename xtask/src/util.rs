@@ -38,6 +38,29 @@ pub(crate) fn metadata() -> Result<&'static Value> {
     Ok(METADATA.get_or_init(|| parsed))
 }
 
+/// The workspace's library crates: packages under `crates/` with a library and no binary.
+pub(crate) fn library_packages() -> Result<Vec<&'static Value>> {
+    let root = project_root();
+    let packages = metadata()?["packages"]
+        .as_array()
+        .context("cargo metadata lists no packages")?;
+    Ok(packages
+        .iter()
+        .filter(|package| {
+            let manifest = Path::new(package["manifest_path"].as_str().unwrap_or_default());
+            let has = |wanted: &str| {
+                package["targets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|target| target["kind"].as_array().into_iter().flatten())
+                    .any(|kind| kind == wanted)
+            };
+            manifest.starts_with(root.join("crates")) && has("lib") && !has("bin")
+        })
+        .collect())
+}
+
 /// Cargo's target directory, as cargo itself resolves it (`CARGO_TARGET_DIR`,
 /// `build.target-dir` in a config file, or `target/` of the workspace): where every
 /// output of xtask goes too, never a hard-coded `target/`.
