@@ -4,9 +4,10 @@
 //!
 //! criterion never fails a build by itself, so the gate lives here: it reads
 //! `<CRITERION_HOME>/**/new/{benchmark,estimates}.json` (median, nanoseconds) of a fresh
-//! run, `CRITERION_HOME` being `xtask-bench/` under cargo's target directory. Wall-clock medians on a shared 2-core machine move by tens of percent, so their
-//! default threshold is generous (25 %); instruction counts repeat exactly, so theirs is
-//! tight (2 %).
+//! run, `CRITERION_HOME` being `xtask-bench/` under cargo's target directory. Wall-clock
+//! medians on a shared 2-core machine move by tens of percent, so their default
+//! threshold is generous (25 %); instruction counts repeat exactly, so theirs is tight
+//! (2 %). Baselines live in `benches/baselines/`, beside the bench code.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -25,7 +26,7 @@ const INSTRUCTIONS_THRESHOLD: f64 = 2.0;
 const WALL_CLOCK_UNIT: &str = "median nanoseconds per iteration";
 const INSTRUCTIONS_UNIT: &str = "instructions per iteration (callgrind)";
 /// The committed instruction-count baseline `cargo xtask ci` gates on.
-const INSTRUCTIONS_BASELINE: &str = "benchmarks/baselines/instructions.json";
+const INSTRUCTIONS_BASELINE: &str = "benches/baselines/instructions.json";
 /// The bench target that is a plain program run under callgrind, not a criterion bench.
 const INSTRUCTIONS_TARGET: &str = "instructions";
 
