@@ -65,7 +65,7 @@ const TASKS: &[Task] = &[
     Task {
         name: "tidy",
         args: "",
-        about: "crate dependency rules, crate docs and README lines",
+        about: "crate dependency rules, metric descriptions declared once, crate docs and README lines",
         options: &[],
         run: |_| tidy::run(),
     },
