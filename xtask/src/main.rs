@@ -65,7 +65,7 @@ const TASKS: &[Task] = &[
     Task {
         name: "tidy",
         args: "",
-        about: "crate dependency rules, metric descriptions declared once, crate docs and README lines",
+        about: "the rules of docs/architecture.md (crate dependencies, packages a crate never pulls in), metric descriptions declared once, crate docs and README lines",
         options: &[],
         run: |_| tidy::run(),
     },

@@ -1,8 +1,9 @@
 //! `cargo xtask tidy`: rules about the code that no compiler checks, each stated once.
 //!
 //! - The **Architecture Invariant** lines of `docs/architecture.md` about dependencies
-//!   hold (see [`architecture`]): which crates of ours a crate may depend on. Every crate
-//!   under `crates/` must have such a line, so the document cannot fall behind the code.
+//!   hold (see [`architecture`]): which crates of ours a crate may depend on, and which
+//!   packages a library crate may not pull in. Every crate under `crates/` must have a
+//!   dependency line, so the document cannot fall behind the code.
 //! - Every metric name a library crate declares is described exactly once (see
 //!   [`metrics`]).
 //! - Every crate opens with crate docs (`//!`), has a `README.md`, and has a line in the
