@@ -334,15 +334,16 @@ impl RedisAdapter {
                 after: self.inner.config.timeout,
             },
             Failure::NotSent { message, .. } => self.connection_error(operation, message),
+            // With a source, the message summarises and the source tells the details.
             Failure::Refused(error) => StorageError::Backend {
                 operation,
-                message: format!("{} refused the connection: {error}", self.inner.target),
+                message: format!("{} refused the connection", self.inner.target),
                 source: Some(Box::new(error)),
             },
             Failure::Broken(error) => StorageError::Connection {
                 operation,
                 target: self.inner.target.clone(),
-                message: error.to_string(),
+                message: "the connection broke".to_owned(),
                 source: Some(Box::new(error)),
             },
             Failure::TimedOut => StorageError::Timeout {
@@ -425,7 +426,10 @@ fn classify(error: RedisError, operation: Operation, key: &str) -> Failure {
         }
         _ => StorageError::Backend {
             operation,
-            message: error.to_string(),
+            message: error.code().map_or_else(
+                || "the client could not use the reply".to_owned(),
+                |code| format!("the server replied with a {code} error"),
+            ),
             source: Some(Box::new(error)),
         },
     };
