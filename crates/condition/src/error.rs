@@ -24,8 +24,11 @@ pub enum Error {
     },
 
     /// The source is empty or only whitespace.
-    #[error("empty condition: expected a comparison or 'always'")]
-    Empty,
+    #[error("empty condition at byte {offset}: expected a comparison or 'always'")]
+    Empty {
+        /// Where a comparison was expected: the end of the source (0 when it is empty).
+        offset: usize,
+    },
 
     /// A character that starts no token. Outside quotes only ASCII is read.
     #[error("unexpected character {found:?} at byte {offset}")]
@@ -154,12 +157,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// The byte offset into the source that the error points at, for errors about a place
-    /// in the source.
+    /// The byte offset into the source that the error points at: `Some` for every error
+    /// about the source but the two limits on its size as a whole ([`Error::TooLong`],
+    /// [`Error::TooComplex`]), `None` for errors about contexts and whitelists.
     #[must_use]
     pub fn offset(&self) -> Option<usize> {
         match self {
-            Self::UnexpectedChar { offset, .. }
+            Self::Empty { offset }
+            | Self::UnexpectedChar { offset, .. }
             | Self::InvalidOperator { offset, .. }
             | Self::UnterminatedString { offset, .. }
             | Self::UnknownVariable { offset, .. }

@@ -120,8 +120,9 @@ fn lexical_errors() {
 #[test]
 fn syntax_errors() {
     use Expected::{CloseParen, Comparison, End, Operand, Operator as Op};
-    check("", &Error::Empty);
-    check(" \t\n", &Error::Empty);
+    // Where a comparison was expected: the end of the (blank) input.
+    check("", &Error::Empty { offset: 0 });
+    check(" \t\n", &Error::Empty { offset: 3 });
     check("severity 0.8", &syntax(9, Op, token("0.8")));
     check("severity", &syntax(8, Op, Found::EndOfInput));
     check("severity >=", &syntax(11, Operand, Found::EndOfInput));
@@ -201,7 +202,11 @@ fn messages_name_what_was_expected_and_found() {
     );
     assert_eq!(
         message(""),
-        "empty condition: expected a comparison or 'always'"
+        "empty condition at byte 0: expected a comparison or 'always'"
+    );
+    assert_eq!(
+        message("   "),
+        "empty condition at byte 3: expected a comparison or 'always'"
     );
     assert_eq!(
         message("severity = 0.8"),
