@@ -57,6 +57,18 @@ pub enum Error {
         quote: char,
     },
 
+    /// A name with a character outside ASCII (`sévérité`): names are ASCII letters,
+    /// digits and `_`. The whole name is reported, every letter and digit of it.
+    #[error(
+        "variable '{name}' at byte {offset} is not allowed: only ASCII names are accepted (letters, digits and '_')"
+    )]
+    NonAsciiName {
+        /// Byte offset of the name.
+        offset: usize,
+        /// The name as written.
+        name: String,
+    },
+
     /// A name that is not in the parser's whitelist of variables.
     #[error("variable '{name}' at byte {offset} is not allowed; allowed: {allowed}")]
     UnknownVariable {
@@ -167,6 +179,7 @@ impl Error {
             | Self::UnexpectedChar { offset, .. }
             | Self::InvalidOperator { offset, .. }
             | Self::UnterminatedString { offset, .. }
+            | Self::NonAsciiName { offset, .. }
             | Self::UnknownVariable { offset, .. }
             | Self::TooDeep { offset, .. }
             | Self::Syntax { offset, .. }
