@@ -133,7 +133,9 @@ pub enum Error {
         name: String,
     },
 
-    /// A JSON context value that is neither a number nor a string.
+    /// A JSON value that is neither a number nor a string: refused when building a
+    /// context for a whitelisted member, reported when evaluating a condition that names
+    /// a member the context kept outside its whitelist.
     #[error("value of '{name}' is {found}: a context holds numbers and strings only")]
     UnsupportedValue {
         /// The variable's name.
