@@ -3,8 +3,8 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use hashbrown::HashTable;
@@ -12,6 +12,7 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+use parking_lot::RwLock;
 
 use crate::names::{normalize_label_key, normalize_metric_name, prepare_for_exporter_escaping};
 use crate::report::Reporter;
@@ -237,11 +238,7 @@ impl PrometheusMetricsSink {
     /// [`run_upkeep`](Self::run_upkeep) for why draining is exclusive.
     #[must_use]
     pub fn render(&self) -> String {
-        let _exclusive = self
-            .inner
-            .state
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _exclusive = self.inner.state.write();
         self.inner.handle.render()
     }
 
@@ -297,7 +294,7 @@ impl PrometheusMetricsSink {
         let tags = SortedTags::new(tags);
         let hash = inner.hash(kind, name, &tags);
         let seen = {
-            let state = inner.state.read().unwrap_or_else(PoisonError::into_inner);
+            let state = inner.state.read();
             match state
                 .series
                 .find(hash, |series| series.is(kind, name, &tags))
@@ -334,13 +331,7 @@ impl Default for PrometheusMetricsSink {
 
 impl fmt::Debug for PrometheusMetricsSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let series = self
-            .inner
-            .state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .series
-            .len();
+        let series = self.inner.state.read().series.len();
         f.debug_struct("PrometheusMetricsSink")
             .field("series", &series)
             .field("max_series", &self.inner.max_series)
@@ -367,7 +358,7 @@ impl Inner {
     /// Drains histogram buffers with no sample push in flight (see
     /// [`PrometheusMetricsSink::run_upkeep`]).
     fn drain(&self) {
-        let _exclusive = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let _exclusive = self.state.write();
         self.handle.run_upkeep();
     }
 
@@ -420,7 +411,7 @@ impl Inner {
         tags: &SortedTags<'_, '_>,
         sample: Sample,
     ) {
-        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.write();
         // Another thread may have added it between our read and write locks.
         if let Some(series) = state
             .series
@@ -739,7 +730,7 @@ impl PrometheusSinkBuilder {
         };
         {
             // Reserve the names this crate gives meaning to, so they keep their kind.
-            let mut state = inner.state.write().unwrap_or_else(PoisonError::into_inner);
+            let mut state = inner.state.write();
             let reserved = [
                 (Kind::Counter, DROPPED_METRIC),
                 (Kind::Gauge, HEALTH_CHECK_STATUS_METRIC),

@@ -1,8 +1,9 @@
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use crate::error::{HealthError, positive};
@@ -238,9 +239,7 @@ impl CircuitBreaker {
 impl Inner {
     /// The state, after applying the time-based open → half-open transition.
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update is a handful of integer stores; a panic cannot interleave with one,
-        // so a poisoned lock still holds a consistent state.
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         if let Phase::Open { since } = state.phase
             && since.elapsed() >= self.config.recovery_timeout
         {

@@ -2,13 +2,14 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use health_sinks::{MetricsSink, NoOpMetricsSink};
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -420,18 +421,18 @@ impl HealthMonitor {
             run: tokio::sync::Mutex::new(()),
             latest: Mutex::new(None),
         });
-        write(&self.inner.checks).insert(name, entry).is_some()
+        self.inner.checks.write().insert(name, entry).is_some()
     }
 
     /// Removes the check named `name`; `false` if there was none.
     pub fn unregister_check(&self, name: &str) -> bool {
-        write(&self.inner.checks).remove(name).is_some()
+        self.inner.checks.write().remove(name).is_some()
     }
 
     /// The registered checks' names, sorted.
     #[must_use]
     pub fn check_names(&self) -> Vec<String> {
-        read(&self.inner.checks).keys().cloned().collect()
+        self.inner.checks.read().keys().cloned().collect()
     }
 
     /// Runs every registered check now and returns the results by name. See the type's
@@ -452,7 +453,9 @@ impl HealthMonitor {
     #[must_use]
     pub fn cached_results(&self) -> BTreeMap<String, HealthCheckResult> {
         let now = Instant::now();
-        read(&self.inner.checks)
+        self.inner
+            .checks
+            .read()
             .iter()
             .map(|(name, entry)| (name.clone(), self.inner.view(name, entry, now)))
             .collect()
@@ -463,15 +466,15 @@ impl HealthMonitor {
     /// its result is older than the maximum staleness; `None` when no check has that name.
     #[must_use]
     pub fn cached_status(&self, name: &str) -> Option<HealthCheckStatus> {
-        let checks = read(&self.inner.checks);
+        let checks = self.inner.checks.read();
         let entry = checks.get(name)?;
-        let latest = lock(&entry.latest);
+        let latest = entry.latest.lock();
         Some(self.inner.shown_status(latest.as_ref(), Instant::now()))
     }
 
     /// Records one retry failure now (and increments [`RETRY_FAILURES_METRIC`]).
     pub fn record_retry_failure(&self) {
-        lock(&self.inner.failures).record(Instant::now());
+        self.inner.failures.lock().record(Instant::now());
         self.inner.sink.emit_counter(RETRY_FAILURES_METRIC, 1, &[]);
     }
 
@@ -521,7 +524,7 @@ impl HealthMonitor {
         // Both read guards live until the names borrowed from them are counted. Lock
         // order: the registry, then the checks, then one check's result at a time.
         let components = inner.registry.read();
-        let checks = read(&inner.checks);
+        let checks = inner.checks.read();
         let now = Instant::now();
         let mut system = SystemTally::default();
         let mut summary = HealthSummary::default();
@@ -551,7 +554,7 @@ impl HealthMonitor {
     /// hangs or falls behind (more than [`LISTENER_QUEUE_CAPACITY`] changes waiting) is
     /// logged and skipped, never slowing or breaking the monitor.
     pub fn add_status_listener(&self, listener: Arc<dyn StatusListener>) {
-        write(&self.inner.listeners).push(Arc::new(ListenerSlot {
+        self.inner.listeners.write().push(Arc::new(ListenerSlot {
             listener,
             queue: Mutex::new(None),
         }));
@@ -601,7 +604,7 @@ impl HealthMonitor {
         let total_attempts = inner.retry.as_ref().map_or(0, |retry| {
             guarded("retry tracker", || retry.total_attempts()).unwrap_or(0)
         });
-        let retry = lock(&inner.failures).health(Instant::now(), total_attempts);
+        let retry = inner.failures.lock().health(Instant::now(), total_attempts);
 
         HealthState {
             timestamp: Timestamp::now(),
@@ -618,7 +621,9 @@ impl HealthMonitor {
 
 impl Inner {
     async fn run_all(&self, run: Run) -> BTreeMap<String, HealthCheckResult> {
-        let entries: Vec<(String, Arc<Entry>)> = read(&self.checks)
+        let entries: Vec<(String, Arc<Entry>)> = self
+            .checks
+            .read()
             .iter()
             .map(|(name, entry)| (name.clone(), Arc::clone(entry)))
             .collect();
@@ -639,7 +644,7 @@ impl Inner {
     async fn run_entry(&self, name: &str, entry: &Entry, run: Run) -> HealthCheckResult {
         let _running = entry.run.lock().await;
         if run == Run::IfExpired
-            && let Some(latest) = lock(&entry.latest).as_ref()
+            && let Some(latest) = entry.latest.lock().as_ref()
             && latest.finished.elapsed() < self.cache_ttl
         {
             return latest.result.clone();
@@ -651,7 +656,9 @@ impl Inner {
         result.name.push_str(name);
         self.sink
             .emit_health_check(name, result.status.as_str(), latency);
-        let previous = lock(&entry.latest)
+        let previous = entry
+            .latest
+            .lock()
             .replace(Latest {
                 result: result.clone(),
                 finished: Instant::now(),
@@ -670,7 +677,7 @@ impl Inner {
 
     /// The result to show for `entry`: its latest, unless missing or stale.
     fn view(&self, name: &str, entry: &Entry, now: Instant) -> HealthCheckResult {
-        let Some(latest) = lock(&entry.latest).clone() else {
+        let Some(latest) = entry.latest.lock().clone() else {
             return HealthCheckResult::new(name, HealthCheckStatus::Unknown)
                 .with_message("health check has not run yet");
         };
@@ -704,7 +711,7 @@ impl Inner {
         entry: &Entry,
         now: Instant,
     ) -> (HealthCheckStatus, Cow<'a, str>) {
-        let latest = lock(&entry.latest);
+        let latest = entry.latest.lock();
         let status = self.shown_status(latest.as_ref(), now);
         let Some(latest) = latest.as_ref() else {
             return (status, Cow::Borrowed(name));
@@ -730,7 +737,7 @@ impl Inner {
     }
 
     fn notify(&self, change: &StatusChange) {
-        let listeners = read(&self.listeners).clone();
+        let listeners = self.listeners.read().clone();
         if listeners.is_empty() {
             return;
         }
@@ -739,7 +746,7 @@ impl Inner {
         };
         for slot in listeners {
             let sender = {
-                let mut queue = lock(&slot.queue);
+                let mut queue = slot.queue.lock();
                 // Started on the first change, and again if the runtime it ran on has shut
                 // down (a short-lived startup runtime), which closes the queue.
                 if queue.as_ref().is_none_or(mpsc::Sender::is_closed) {
@@ -903,19 +910,6 @@ fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Option<T> {
             None
         }
     }
-}
-
-// Locks guard plain data updated in single steps, so a poisoned lock is still consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

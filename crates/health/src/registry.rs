@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde_json::{Map, Value};
 
 use crate::{ComponentHealth, ComponentStatus, SystemHealth, SystemStatus, Timestamp};
@@ -281,17 +282,11 @@ impl ComponentRegistry {
 
     /// Every component, borrowed under the read lock (for counting without copying).
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, ComponentHealth>> {
-        // A panic while holding the lock cannot leave a half-written entry behind (every
-        // edit is a few field stores), so a poisoned lock is still consistent.
-        self.components
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.components.read()
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, ComponentHealth>> {
-        self.components
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.components.write()
     }
 }
 

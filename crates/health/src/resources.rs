@@ -1,8 +1,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use crate::error::{HealthError, positive};
@@ -347,7 +348,7 @@ impl SamplerInner {
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, Option<(Instant, ResourceHealth)>> {
-        self.cached.lock().unwrap_or_else(PoisonError::into_inner)
+        self.cached.lock()
     }
 }
 

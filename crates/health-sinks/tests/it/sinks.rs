@@ -2,13 +2,15 @@
 //! forwarding through pointers, and fan-out.
 
 use std::net::UdpSocket;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, NoOpMetricsSink,
     PrometheusMetricsSink, Tag,
 };
+
+use parking_lot::Mutex;
 
 use crate::support::{Promtool, assert_promtool, sample};
 
@@ -21,33 +23,31 @@ struct Recording {
 
 impl Recording {
     fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.calls.lock().unwrap())
+        std::mem::take(&mut *self.calls.lock())
     }
 }
 
 impl MetricsSink for Recording {
     fn emit(&self, name: &str, value: f64, tags: &[Tag<'_>], timestamp: Option<SystemTime>) {
         let call = format!("gauge {name} {value} {tags:?} {}", timestamp.is_some());
-        self.calls.lock().unwrap().push(call);
+        self.calls.lock().push(call);
     }
 
     fn emit_counter(&self, name: &str, value: u64, tags: &[Tag<'_>]) {
         self.calls
             .lock()
-            .unwrap()
             .push(format!("counter {name} {value} {tags:?}"));
     }
 
     fn emit_histogram(&self, name: &str, value: f64, tags: &[Tag<'_>]) {
         self.calls
             .lock()
-            .unwrap()
             .push(format!("histogram {name} {value} {tags:?}"));
     }
 
     fn emit_health_check(&self, check_name: &str, status: &str, latency: Duration) {
         let call = format!("health {check_name} {status} {latency:?}");
-        self.calls.lock().unwrap().push(call);
+        self.calls.lock().push(call);
     }
 }
 

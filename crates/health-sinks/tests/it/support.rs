@@ -2,7 +2,9 @@
 //! events.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -74,7 +76,7 @@ pub(crate) fn capture_events(max_level: Level, f: impl FnOnce()) -> Vec<Captured
         let mut fields = BTreeMap::new();
         event.record(&mut FieldVisitor(&mut fields));
         let message = fields.remove("message").unwrap_or_default();
-        recorded.lock().unwrap().push(Captured {
+        recorded.lock().push(Captured {
             level: *event.metadata().level(),
             target: event.metadata().target().to_owned(),
             message,
@@ -82,7 +84,7 @@ pub(crate) fn capture_events(max_level: Level, f: impl FnOnce()) -> Vec<Captured
         });
     });
     tracing::subscriber::with_default(capture, f);
-    std::mem::take(&mut *events.lock().unwrap())
+    std::mem::take(&mut *events.lock())
 }
 
 struct FieldVisitor<'a>(&'a mut BTreeMap<String, String>);

@@ -2,13 +2,14 @@
 //! server, `promtool`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use health::{CheckError, CheckOutcome, HealthCheck, HealthCheckStatus, HealthMonitor};
 use health_sinks::testing::{Promtool, assert_promtool};
+use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -54,7 +55,7 @@ impl Knob {
     }
 
     pub(crate) fn set(&self, status: HealthCheckStatus) {
-        *self.status.lock().unwrap() = status;
+        *self.status.lock() = status;
     }
 
     pub(crate) fn runs(&self) -> usize {
@@ -80,7 +81,7 @@ impl HealthCheck for Knob {
             tokio::time::sleep(self.delay).await;
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let status = *self.status.lock().unwrap();
+        let status = *self.status.lock();
         Ok(CheckOutcome::new(status, format!("knob says {status}")))
     }
 }
@@ -155,7 +156,7 @@ impl TestServer {
                     }
                     let head = String::from_utf8_lossy(&head).into_owned();
                     let index = {
-                        let mut log = log.lock().unwrap();
+                        let mut log = log.lock();
                         log.push(SeenRequest {
                             head: head.clone(),
                             closed_by_client: false,
@@ -170,7 +171,7 @@ impl TestServer {
                         "/hang" => {
                             // Wait for the client to give up and hang up.
                             let closed = matches!(stream.read(&mut buffer).await, Ok(0) | Err(_));
-                            log.lock().unwrap()[index].closed_by_client = closed;
+                            log.lock()[index].closed_by_client = closed;
                             return;
                         }
                         _ => "404 Not Found",
@@ -193,7 +194,7 @@ impl TestServer {
     }
 
     pub(crate) fn seen(&self) -> Vec<SeenRequest> {
-        self.seen.lock().unwrap().clone()
+        self.seen.lock().clone()
     }
 }
 
