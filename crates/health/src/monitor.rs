@@ -6,15 +6,15 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt as _, StreamExt};
 use health_sinks::{MetricsSink, NoOpMetricsSink};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::check::{CatchUnwind, panic_message, run_check_timed};
+use crate::check::{panic_message, run_check_timed};
 use crate::error::{HealthError, positive};
 use crate::resources::{ResourceSampler, unavailable};
 use crate::retry::FailureWindow;
@@ -782,7 +782,7 @@ async fn deliver(
     timeout: Duration,
 ) {
     while let Some(change) = changes.recv().await {
-        let delivery = CatchUnwind(listener.on_status_change(&change));
+        let delivery = AssertUnwindSafe(listener.on_status_change(&change)).catch_unwind();
         match tokio::time::timeout(timeout, delivery).await {
             Ok(Ok(())) => {}
             Ok(Err(panic)) => tracing::error!(
@@ -902,6 +902,10 @@ fn counted_as<'a>(name: &'a str, result: &'a HealthCheckResult) -> &'a str {
 }
 
 /// Calls user code that should not panic, logging and returning `None` if it does.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "isolates a synchronous user call (a breaker snapshot, a retry count); futures use FutureExt::catch_unwind"
+)]
 fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Option<T> {
     match panic::catch_unwind(AssertUnwindSafe(call)) {
         Ok(value) => Some(value),
