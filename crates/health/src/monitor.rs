@@ -920,47 +920,6 @@ fn guarded<T>(what: &str, call: impl FnOnce() -> T) -> Option<T> {
 mod tests {
     use super::*;
 
-    /// The value of every `const <NAME>_METRIC: &str` in this crate's sources.
-    fn metric_constants() -> Vec<String> {
-        let mut names = Vec::new();
-        let mut dirs = vec![std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src"
-        ))];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path.extension().is_some_and(|extension| extension == "rs") {
-                    let source = std::fs::read_to_string(&path).unwrap();
-                    for line in source.lines() {
-                        if line.contains("const ")
-                            && let Some((_, value)) = line.split_once("_METRIC: &str = \"")
-                        {
-                            names.push(value.trim_end_matches("\";").to_owned());
-                        }
-                    }
-                }
-            }
-        }
-        names.sort();
-        names
-    }
-
-    #[test]
-    fn every_metric_has_a_description_and_every_description_a_metric() {
-        let mut described: Vec<String> = METRIC_DESCRIPTIONS
-            .iter()
-            .map(|(name, help)| {
-                assert!(!help.trim().is_empty(), "{name} has an empty description");
-                (*name).to_owned()
-            })
-            .collect();
-        described.sort();
-        assert_eq!(described, metric_constants());
-    }
-
     #[test]
     fn the_defaults_are_valid() {
         // `HealthMonitor::new` skips validation on the strength of this.
