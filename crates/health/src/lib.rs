@@ -2,7 +2,9 @@
 //! registry holds what the code itself reports; a circuit breaker, retry failures and
 //! CPU, memory and disk use complete the picture. The [`HealthMonitor`] assembles all of
 //! it into a [`HealthState`], the input of the fallback cascade, and exports every check
-//! result through a [`MetricsSink`](health_sinks::MetricsSink).
+//! result through a [`MetricsSink`](health_sinks::MetricsSink). The data model
+//! ([`HealthState`], statuses, results, [`Timestamp`]) comes from the `health-model`
+//! crate and is re-exported here.
 //!
 //! - [`HealthCheck`] is the one trait a check implements: a name, a timeout (default
 //!   5 s) and the probing logic. [`run_check`] adds the rest once, for every check: the
@@ -102,9 +104,7 @@ mod breaker;
 pub use breaker::{BreakerPermit, BreakerStatus, CallError, CircuitBreaker, CircuitBreakerConfig};
 
 mod retry;
-pub use retry::{
-    MAX_TRACKED_RETRY_FAILURES, RETRY_CRITICAL_AT, RETRY_ELEVATED_AT, RetryStatus, RetryTracker,
-};
+pub use retry::{MAX_TRACKED_RETRY_FAILURES, RetryStatus, RetryTracker};
 
 mod resources;
 pub use resources::{DiskUsage, ResourceConfig, ResourceThresholds, Thresholds};
@@ -125,18 +125,10 @@ pub use monitor::{
     STATE_DURATION_METRIC, StatusChange, StatusListener,
 };
 
-mod result;
-pub use result::HealthCheckResult;
-
-mod state;
-pub use state::{
-    BreakerSnapshot, CircuitState, ComponentHealth, HealthState, HealthSummary, ResourceHealth,
-    ResourceLevel, ResourceLevels, ResourceMetrics, RetryHealth, RetryState, SystemHealth,
-    SystemStatus,
+// The data model lives in `health-model`, which readers of a state depend on alone.
+pub use health_model::{
+    BreakerSnapshot, CircuitState, ComponentHealth, ComponentStatus, HealthCheckResult,
+    HealthCheckStatus, HealthState, HealthSummary, RETRY_CRITICAL_AT, RETRY_ELEVATED_AT,
+    ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, RetryHealth, RetryState,
+    SystemHealth, SystemStatus, Timestamp, TimestampParseError, UnknownStatus,
 };
-
-mod status;
-pub use status::{ComponentStatus, HealthCheckStatus, UnknownStatus};
-
-mod time;
-pub use time::{Timestamp, TimestampParseError};

@@ -179,30 +179,6 @@ impl ResourceConfig {
     }
 }
 
-impl ResourceLevels {
-    /// The levels with `overall` set to the worst known one: critical if any is critical,
-    /// else warning if any is, else healthy if any is healthy, else unknown. An
-    /// unmeasured resource never hides a critical one.
-    #[must_use]
-    pub fn from_levels(cpu: ResourceLevel, memory: ResourceLevel, disk: ResourceLevel) -> Self {
-        let all = [cpu, memory, disk];
-        let overall = [
-            ResourceLevel::Critical,
-            ResourceLevel::Warning,
-            ResourceLevel::Healthy,
-        ]
-        .into_iter()
-        .find(|level| all.contains(level))
-        .unwrap_or(ResourceLevel::Unknown);
-        Self {
-            cpu,
-            memory,
-            disk,
-            overall,
-        }
-    }
-}
-
 /// How long a state read waits for the very first resource sample before reporting
 /// resources as unavailable (the sample goes on, and is used once it arrives).
 pub(crate) const FIRST_SAMPLE_WAIT: Duration = Duration::from_secs(2);
@@ -450,25 +426,6 @@ mod tests {
         check(90.0, ResourceLevel::Critical);
         check(100.0, ResourceLevel::Critical);
         check(f64::NAN, ResourceLevel::Unknown);
-    }
-
-    #[test]
-    fn overall_is_the_worst_known_level() {
-        use ResourceLevel::{Critical, Healthy, Unknown, Warning};
-        fn check(levels: [ResourceLevel; 3], expected: ResourceLevel) {
-            let [cpu, memory, disk] = levels;
-            assert_eq!(
-                ResourceLevels::from_levels(cpu, memory, disk).overall,
-                expected,
-                "{levels:?}"
-            );
-        }
-        check([Healthy, Healthy, Healthy], Healthy);
-        check([Healthy, Warning, Healthy], Warning);
-        check([Warning, Healthy, Critical], Critical);
-        check([Critical, Unknown, Unknown], Critical);
-        check([Unknown, Healthy, Unknown], Healthy);
-        check([Unknown, Unknown, Unknown], Unknown);
     }
 
     #[test]

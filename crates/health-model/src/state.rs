@@ -70,8 +70,8 @@ pub struct SystemHealth {
 }
 
 /// What a readiness probe reads: the `system` section of the cached state and the names
-/// of what failed, from [`HealthMonitor::cached_summary`](crate::HealthMonitor::cached_summary),
-/// which copies no component and no check result.
+/// of what failed, without any component or check result (the health monitor's
+/// `cached_summary` builds it without copying them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthSummary {
     /// The `system` section, counted as [`HealthState::system`] is.
@@ -231,6 +231,27 @@ pub enum RetryState {
     Critical,
 }
 
+/// Failures fewer than this are [`RetryState::Stable`].
+pub const RETRY_ELEVATED_AT: u64 = 5;
+/// Failures fewer than this (and at least [`RETRY_ELEVATED_AT`]) are
+/// [`RetryState::Elevated`]; this many or more are [`RetryState::Critical`].
+pub const RETRY_CRITICAL_AT: u64 = 20;
+
+impl RetryState {
+    /// The state for `failures` in the window: stable below 5, elevated below 20,
+    /// critical from 20.
+    #[must_use]
+    pub const fn for_failures(failures: u64) -> Self {
+        if failures < RETRY_ELEVATED_AT {
+            Self::Stable
+        } else if failures < RETRY_CRITICAL_AT {
+            Self::Elevated
+        } else {
+            Self::Critical
+        }
+    }
+}
+
 /// Retry failures recorded in the sliding failure window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -274,6 +295,30 @@ pub struct ResourceLevels {
     pub disk: ResourceLevel,
     /// The worst of the three; `critical` sends the cascade to SAFE.
     pub overall: ResourceLevel,
+}
+
+impl ResourceLevels {
+    /// The levels with `overall` set to the worst known one: critical if any is critical,
+    /// else warning if any is, else healthy if any is healthy, else unknown. An
+    /// unmeasured resource never hides a critical one.
+    #[must_use]
+    pub fn from_levels(cpu: ResourceLevel, memory: ResourceLevel, disk: ResourceLevel) -> Self {
+        let all = [cpu, memory, disk];
+        let overall = [
+            ResourceLevel::Critical,
+            ResourceLevel::Warning,
+            ResourceLevel::Healthy,
+        ]
+        .into_iter()
+        .find(|level| all.contains(level))
+        .unwrap_or(ResourceLevel::Unknown);
+        Self {
+            cpu,
+            memory,
+            disk,
+            overall,
+        }
+    }
 }
 
 /// The latest resource measurements.
@@ -360,5 +405,37 @@ mod tests {
         );
         assert!("CircuitState.OPEN".parse::<CircuitState>().is_err());
         assert!(serde_json::from_value::<BreakerSnapshot>(json!({"state": "AJAR"})).is_err());
+    }
+
+    #[test]
+    fn retry_states_follow_the_originals_thresholds() {
+        fn check(failures: u64, expected: RetryState) {
+            assert_eq!(RetryState::for_failures(failures), expected, "{failures}");
+        }
+        check(0, RetryState::Stable);
+        check(4, RetryState::Stable);
+        check(5, RetryState::Elevated);
+        check(19, RetryState::Elevated);
+        check(20, RetryState::Critical);
+        check(10_000, RetryState::Critical);
+    }
+
+    #[test]
+    fn overall_is_the_worst_known_level() {
+        use ResourceLevel::{Critical, Healthy, Unknown, Warning};
+        fn check(levels: [ResourceLevel; 3], expected: ResourceLevel) {
+            let [cpu, memory, disk] = levels;
+            assert_eq!(
+                ResourceLevels::from_levels(cpu, memory, disk).overall,
+                expected,
+                "{levels:?}"
+            );
+        }
+        check([Healthy, Healthy, Healthy], Healthy);
+        check([Healthy, Warning, Healthy], Warning);
+        check([Warning, Healthy, Critical], Critical);
+        check([Critical, Unknown, Unknown], Critical);
+        check([Unknown, Healthy, Unknown], Healthy);
+        check([Unknown, Unknown, Unknown], Unknown);
     }
 }
