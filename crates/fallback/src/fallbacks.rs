@@ -1,4 +1,4 @@
-use health::Timestamp;
+use health_model::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -1,5 +1,5 @@
 //! `fallback` degrades a service step by step as its health worsens, and brings it back:
-//! the [`FallbackManager`] turns a [`health::HealthState`] into a [`FallbackMode`]
+//! the [`FallbackManager`] turns a [`health_model::HealthState`] into a [`FallbackMode`]
 //! (PRIMARY, then HEURISTIC, then SAFE), explains and keeps every change, runs the
 //! callbacks registered for the mode entered, and lets operators override the mode, once
 //! or with a hold that no cascade undoes.
@@ -37,7 +37,7 @@
 //!   text of each.
 //!
 //! What it deliberately does not do: gather health (the `health` crate's `HealthMonitor`
-//! builds the [`health::HealthState`], circuit breaker included, and is the one source
+//! builds the [`health_model::HealthState`], circuit breaker included, and is the one source
 //! of it), coordinate the mode across replicas, or persist the current mode or a hold
 //! (a restarted manager starts in PRIMARY, unheld, and the next cascade decides).
 //!
@@ -46,7 +46,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! use std::sync::Arc;
 //! use fallback::{FallbackManager, FallbackMode};
-//! use health::HealthState;
+//! use health_model::HealthState;
 //! use storage::{MemoryStorage, Storage};
 //!
 //! let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());

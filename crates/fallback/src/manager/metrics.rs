@@ -189,7 +189,7 @@ impl std::fmt::Debug for Emitter {
 mod tests {
     use std::time::Duration;
 
-    use health::Timestamp;
+    use health_model::Timestamp;
     use health_sinks::testing::{Emitted, RecordingSink};
 
     use super::*;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use condition::{Condition, ConditionParser, Context};
-use health::Timestamp;
+use health_model::Timestamp;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
 use storage::StorageError;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use fallback::{FallbackManager, FallbackMode, Transition};
-use health::HealthState;
+use health_model::HealthState;
 use storage::{MemoryStorage, Storage};
 use tokio::sync::Barrier;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use fallback::{
     Error, FallbackManager, FallbackMode, Hysteresis, MANUAL_REASON, ModeHold, Transition,
 };
-use health::HealthState;
+use health_model::HealthState;
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 use tokio::sync::Barrier;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use fallback::{
     Detection, Error, FallbackConfig, FallbackManager, FallbackMode, MANUAL_REASON, ThresholdPolicy,
 };
-use health::Timestamp;
+use health_model::Timestamp;
 use serde_json::json;
 use storage::MemoryStorage;
 

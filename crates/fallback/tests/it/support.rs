@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use fallback::{AnomalyDetector, BoxError, Detection, FallbackManager, Hysteresis, Transition};
-use health::HealthState;
+use health_model::HealthState;
 use serde_json::{Value, json};
 use storage::{MemoryStorage, Operation, Storage, StorageError};
 
