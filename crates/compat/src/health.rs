@@ -5,6 +5,7 @@
 //!
 #![doc = concat!("```\n", include_str!("../examples/health.rs"), "\n```")]
 
+pub use ::health::metrics::MetricsSinkExt;
 pub use ::health::*;
 pub use ::health_sinks::{LoggingMetricsSink, MetricsSink, NoOpMetricsSink, PrometheusMetricsSink};
 
@@ -18,8 +19,14 @@ pub mod checks {
     };
 }
 
-/// `backend.health.sinks`: the [`MetricsSink`] trait and every sink.
+/// `backend.health.sinks`: the [`MetricsSink`] trait and every sink, with the health
+/// check metrics' names and [`emit_health_check`](MetricsSinkExt::emit_health_check)
+/// (now defined by the `health` crate).
 pub mod sinks {
+    pub use ::health::metrics::{
+        HEALTH_CHECK_LATENCY_METRIC, HEALTH_CHECK_STATUS_METRIC, HEALTH_CHECK_TAG, MetricsSinkExt,
+        health_status_value,
+    };
     pub use ::health_sinks::*;
 }
 

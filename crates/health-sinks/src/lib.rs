@@ -1,7 +1,6 @@
 //! `health-sinks` is where the workspace's health signals leave the process: the
 //! [`MetricsSink`] trait that the health monitor and the fallback cascade emit gauges,
-//! counters, histograms and health-check results through, and the sinks that implement
-//! it.
+//! counters and histograms through, and the sinks that implement it.
 //!
 //! | Sink | Sends to |
 //! |------|----------|
@@ -18,12 +17,11 @@
 //! What it deliberately does not do: serve HTTP (the server crate serves
 //! [`PrometheusMetricsSink::render`]), install a global `metrics` recorder (each
 //! Prometheus sink owns its registry, so sinks and tests stay independent), aggregate
-//! for Datadog (the Agent does), or know about health statuses beyond the
-//! string-to-number mapping of [`health_status_value`].
+//! for Datadog (the Agent does), or know what any metric means: names, help texts and
+//! helpers such as health's `emit_health_check` belong to the crates that emit them.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use std::time::Duration;
 //! use health_sinks::{
 //!     FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
 //! };
@@ -35,16 +33,17 @@
 //!         .with(LoggingMetricsSink::default()),
 //! );
 //!
-//! sink.emit_health_check("redis", "degraded", Duration::from_millis(12));
+//! sink.emit("queue_depth", 7.0, &[("queue", "emails")], None);
+//! sink.emit_histogram("request_seconds", 0.012, &[("route", "/health")]);
 //! sink.emit_counter("fallback_transitions", 1, &[("to", "heuristic")]);
 //! sink.emit_counter("db-pool.timeouts", 1, &[]); // exported as db_pool_timeouts_total
 //!
 //! let text = prometheus.render();
-//! assert!(text.contains("health_check_status{check=\"redis\"} 0.5"));
-//! assert!(text.contains("health_check_latency_seconds_bucket{check=\"redis\",le=\"0.025\"} 1"));
+//! assert!(text.contains("queue_depth{queue=\"emails\"} 7"));
+//! assert!(text.contains("request_seconds_bucket{route=\"/health\",le=\"0.025\"} 1"));
 //! assert!(text.contains("fallback_transitions_total{to=\"heuristic\"} 1"));
 //! assert!(text.contains("db_pool_timeouts_total 1"));
-//! assert!(text.contains("# HELP health_check_status "));
+//! assert!(text.contains("# HELP queue_depth "));
 //! assert_eq!(prometheus.stats().normalized(), 1);
 //! ```
 //!
@@ -58,13 +57,10 @@ mod error;
 pub use error::{Result, SinkError};
 
 mod sink;
-pub use sink::{
-    HEALTH_CHECK_LATENCY_METRIC, HEALTH_CHECK_STATUS_METRIC, HEALTH_CHECK_TAG, MetricsSink, Tag,
-    health_status_value,
-};
+pub use sink::{MetricsSink, Tag};
 
 mod report;
-pub use report::{DropReason, SinkStats};
+pub use report::{DROPPED_METRIC, DropReason, METRIC_DESCRIPTIONS, SinkStats};
 
 mod noop;
 pub use noop::NoOpMetricsSink;
@@ -74,8 +70,7 @@ pub use logging::{LOG_TARGET, LoggingMetricsSink};
 
 mod prometheus;
 pub use prometheus::{
-    CONTENT_TYPE, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, DROPPED_METRIC, PrometheusMetricsSink,
-    PrometheusSinkBuilder,
+    CONTENT_TYPE, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, PrometheusMetricsSink, PrometheusSinkBuilder,
 };
 
 mod dogstatsd;

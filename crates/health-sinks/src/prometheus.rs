@@ -18,8 +18,7 @@ use crate::names::{normalize_label_key, normalize_metric_name, prepare_for_expor
 use crate::report::Reporter;
 use crate::tags::SortedTags;
 use crate::{
-    DropReason, HEALTH_CHECK_LATENCY_METRIC, HEALTH_CHECK_STATUS_METRIC, MetricsSink, Result,
-    SinkError, SinkStats, Tag,
+    DROPPED_METRIC, DropReason, METRIC_DESCRIPTIONS, MetricsSink, Result, SinkError, SinkStats, Tag,
 };
 
 /// The `Content-Type` of [`PrometheusMetricsSink::render`]'s output: the Prometheus text
@@ -34,10 +33,6 @@ pub const DEFAULT_BUCKETS: [f64; 14] = [
 
 /// Default for [`PrometheusSinkBuilder::max_series`].
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
-
-/// The counter, labelled `reason`, in which a [`PrometheusMetricsSink`] exports what it
-/// dropped (see [`DropReason`]).
-pub const DROPPED_METRIC: &str = "health_sinks_dropped_total";
 
 /// Histogram samples wait in lock-free buffers until drained; draining every this many
 /// records bounds that memory even if nobody scrapes.
@@ -687,21 +682,10 @@ impl PrometheusSinkBuilder {
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
 
-        let mut descriptions = HashMap::from([
-            (
-                HEALTH_CHECK_STATUS_METRIC.to_owned(),
-                "Health check status by check: 1 healthy, 0.5 degraded, 0 unhealthy, -1 unknown"
-                    .to_owned(),
-            ),
-            (
-                HEALTH_CHECK_LATENCY_METRIC.to_owned(),
-                "Health check latency by check, in seconds".to_owned(),
-            ),
-            (
-                DROPPED_METRIC.to_owned(),
-                "Metric emissions the sink dropped instead of exporting, by reason".to_owned(),
-            ),
-        ]);
+        let mut descriptions: HashMap<String, String> = METRIC_DESCRIPTIONS
+            .iter()
+            .map(|(name, help)| ((*name).to_owned(), (*help).to_owned()))
+            .collect();
         for (name, help) in self.descriptions {
             descriptions.insert(normalize_metric_name(&name).into_owned(), help);
         }
@@ -729,17 +713,15 @@ impl PrometheusSinkBuilder {
             reporter: Reporter::new("prometheus"),
         };
         {
-            // Reserve the names this crate gives meaning to, so they keep their kind.
+            // Reserve the name this crate gives meaning to, so it keeps its kind.
             let mut state = inner.state.write();
-            let reserved = [
-                (Kind::Counter, DROPPED_METRIC),
-                (Kind::Gauge, HEALTH_CHECK_STATUS_METRIC),
-                (Kind::Histogram, HEALTH_CHECK_LATENCY_METRIC),
-            ];
-            for (kind, name) in reserved {
-                // Fresh state: nothing is claimed yet, so these cannot conflict.
-                let _ = inner.claim(&mut state.claimed, kind, name, name);
-            }
+            // Fresh state: nothing is claimed yet, so this cannot conflict.
+            let _ = inner.claim(
+                &mut state.claimed,
+                Kind::Counter,
+                DROPPED_METRIC,
+                DROPPED_METRIC,
+            );
         }
         PrometheusMetricsSink {
             inner: Arc::new(inner),

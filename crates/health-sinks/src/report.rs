@@ -4,12 +4,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+/// The counter, labelled `reason`, in which a `PrometheusMetricsSink` exports what it
+/// dropped (see [`DropReason`]).
+pub const DROPPED_METRIC: &str = "health_sinks_dropped_total";
+
+/// The `# HELP` text of each metric this crate emits itself, by name (a Prometheus sink
+/// describes them on its own).
+pub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[(
+    DROPPED_METRIC,
+    "Metric emissions the sink dropped instead of exporting, by reason",
+)];
+
 /// Why a sink dropped an emission instead of exporting it.
 ///
 /// Every drop is counted in [`SinkStats`] and logged as a `tracing` warning the first time
-/// it happens for a metric name. [`PrometheusMetricsSink`](crate::PrometheusMetricsSink)
-/// also exports the counts as `health_sinks_dropped_total{reason="..."}`, labelled with
-/// [`DropReason::as_str`].
+/// it happens for a metric name. A `PrometheusMetricsSink` also exports the counts as
+/// [`DROPPED_METRIC`]`{reason="..."}`, labelled with [`DropReason::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DropReason {

@@ -22,6 +22,10 @@
 //!   [`StatusListener`]s about changes, and samples resources off the event loop.
 //! - Alert webhooks: [`DatadogAdapter`] and [`NewRelicAdapter`] turn payloads into
 //!   [`Alert`]s ([`MonitoringAdapter`]) and apply them to the registry.
+//! - [`metrics`]: the metric names health emits, their help texts
+//!   ([`METRIC_DESCRIPTIONS`]) and
+//!   [`emit_health_check`](metrics::MetricsSinkExt::emit_health_check), one check result
+//!   on any sink.
 //!
 //! What it deliberately does not do: keep a fallback mode (the `fallback` crate owns the
 //! mode and reads the [`HealthState`]), serve HTTP (the `server` crate does), speak TLS
@@ -121,9 +125,11 @@ mod monitor;
 pub use monitor::{
     DEFAULT_CACHE_TTL, DEFAULT_FAILURE_WINDOW, DEFAULT_LISTENER_TIMEOUT,
     DEFAULT_MAX_CONCURRENT_CHECKS, DEFAULT_MAX_STALENESS, HealthMonitor, HealthMonitorBuilder,
-    LISTENER_QUEUE_CAPACITY, METRIC_DESCRIPTIONS, RETRY_FAILURES_METRIC, RefresherHandle,
-    STATE_DURATION_METRIC, StatusChange, StatusListener,
+    LISTENER_QUEUE_CAPACITY, RefresherHandle, StatusChange, StatusListener,
 };
+
+pub mod metrics;
+pub use metrics::{METRIC_DESCRIPTIONS, RETRY_FAILURES_METRIC, STATE_DURATION_METRIC};
 
 // The data model lives in `health-model`, which readers of a state depend on alone.
 pub use health_model::{

@@ -16,6 +16,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::check::{panic_message, run_check_timed};
 use crate::error::{HealthError, positive};
+use crate::metrics::{MetricsSinkExt as _, RETRY_FAILURES_METRIC, STATE_DURATION_METRIC};
 use crate::resources::{ResourceSampler, unavailable};
 use crate::retry::FailureWindow;
 use crate::{
@@ -37,24 +38,6 @@ pub const DEFAULT_LISTENER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Status changes a listener may have waiting; more are dropped (and logged) rather than
 /// slowing the monitor down.
 pub const LISTENER_QUEUE_CAPACITY: usize = 1024;
-/// The gauge set to how long [`HealthMonitor::get_comprehensive_state`] took, in seconds
-/// (the original's name).
-pub const STATE_DURATION_METRIC: &str = "health_check_duration_seconds";
-/// The counter [`HealthMonitor::record_retry_failure`] increments (the original's name).
-pub const RETRY_FAILURES_METRIC: &str = "retry_failures_total";
-/// The `# HELP` text of each metric above, by name: what a Prometheus sink describes
-/// them with (`PrometheusSinkBuilder::describe`). The check metrics come from
-/// `health_sinks`, which describes its own.
-pub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[
-    (
-        STATE_DURATION_METRIC,
-        "Seconds the last full health state took to assemble",
-    ),
-    (
-        RETRY_FAILURES_METRIC,
-        "Retry failures recorded by the health monitor",
-    ),
-];
 
 /// Told when a check's status changes; see [`HealthMonitor::add_status_listener`].
 #[async_trait]
@@ -84,7 +67,7 @@ pub struct StatusChange {
 /// - [`run_checks`](Self::run_checks) runs every check now, at most
 ///   [`max_concurrent_checks`](HealthMonitorBuilder::max_concurrent_checks) at a time in
 ///   the calling task (cancelling the call cancels them all), and reports each result
-///   through [`MetricsSink::emit_health_check`].
+///   through [`MetricsSinkExt::emit_health_check`](crate::metrics::MetricsSinkExt::emit_health_check).
 /// - [`get_comprehensive_state`](Self::get_comprehensive_state) first re-runs the checks
 ///   whose cached result is older than the [cache TTL](HealthMonitorBuilder::cache_ttl);
 ///   [`cached_state`](Self::cached_state) runs nothing, and

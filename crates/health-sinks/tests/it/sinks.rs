@@ -9,13 +9,12 @@ use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, NoOpMetricsSink,
     PrometheusMetricsSink, Tag,
 };
-
 use parking_lot::Mutex;
 
-use crate::support::{Promtool, assert_promtool, sample};
+use crate::support::{Promtool, assert_promtool, emit_check, sample};
 
-/// A sink recording calls as text, with its own `emit_health_check`, to check that
-/// pointers and fan-out forward the override instead of the provided method.
+/// A sink recording calls as text, to check that pointers and fan-out forward every
+/// method.
 #[derive(Debug, Default)]
 struct Recording {
     calls: Mutex<Vec<String>>,
@@ -44,28 +43,24 @@ impl MetricsSink for Recording {
             .lock()
             .push(format!("histogram {name} {value} {tags:?}"));
     }
-
-    fn emit_health_check(&self, check_name: &str, status: &str, latency: Duration) {
-        let call = format!("health {check_name} {status} {latency:?}");
-        self.calls.lock().push(call);
-    }
 }
 
 fn emit_all(sink: &dyn MetricsSink) {
     sink.emit("g", 1.0, &[("k", "v")], Some(SystemTime::now()));
     sink.emit_counter("c", 2, &[]);
     sink.emit_histogram("h_seconds", 0.5, &[]);
-    sink.emit_health_check("redis", "healthy", Duration::from_millis(5));
+    emit_check(sink, "redis", 1.0, Duration::from_millis(5));
 }
 
 #[test]
-fn pointers_forward_every_method_including_overrides() {
+fn pointers_forward_every_method() {
     let recording = Arc::new(Recording::default());
     let expected = [
         "gauge g 1 [(\"k\", \"v\")] true",
         "counter c 2 []",
         "histogram h_seconds 0.5 []",
-        "health redis healthy 5ms",
+        "gauge health_check_status 1 [(\"check\", \"redis\")] false",
+        "histogram health_check_latency_seconds 0.005 [(\"check\", \"redis\")]",
     ];
     let as_arc: Arc<dyn MetricsSink> = recording.clone();
     emit_all(&as_arc);
@@ -96,8 +91,11 @@ fn fanout_reaches_every_sink_in_order() {
     let sink: Arc<dyn MetricsSink> = Arc::new(fanout);
     emit_all(&sink);
 
-    // The recording sink's own emit_health_check ran, not the provided one.
-    assert_eq!(recording.take().last().unwrap(), "health redis healthy 5ms");
+    // Every sink got every emission, the recording one included.
+    assert_eq!(
+        recording.take().last().unwrap(),
+        "histogram health_check_latency_seconds 0.005 [(\"check\", \"redis\")]"
+    );
 
     let text = prometheus.render();
     assert_promtool(&text, Promtool::LintClean);

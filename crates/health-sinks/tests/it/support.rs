@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use health_sinks::MetricsSink;
 use parking_lot::Mutex;
 
 use tracing::field::{Field, Visit};
@@ -12,6 +14,15 @@ use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
 pub(crate) use health_sinks::testing::{Promtool, assert_promtool, sample, samples};
+
+/// A gauge `health_check_status` set to `value` and a histogram
+/// `health_check_latency_seconds` recording `latency`, both tagged `check=<check>`: the
+/// pair the `health` crate emits per check run, a realistic tagged gauge and histogram.
+pub(crate) fn emit_check(sink: &dyn MetricsSink, check: &str, value: f64, latency: Duration) {
+    let tags = [("check", check)];
+    sink.emit("health_check_status", value, &tags, None);
+    sink.emit_histogram("health_check_latency_seconds", latency.as_secs_f64(), &tags);
+}
 
 /// `# TYPE` lines: family name → type, asserting each family is typed once.
 pub(crate) fn types(exposition: &str) -> BTreeMap<String, String> {
@@ -129,7 +140,7 @@ impl<F: Fn(&Event<'_>) + Send + Sync + 'static> Subscriber for OnEvent<F> {
 /// Runs `f` on a thread whose `tracing` warnings are counted into `sink`, and asserts it
 /// finishes within 5 s: a sink that logs while holding its own lock deadlocks here.
 pub(crate) fn run_with_warnings_counted_into(
-    sink: Arc<dyn health_sinks::MetricsSink>,
+    sink: Arc<dyn MetricsSink>,
     f: impl FnOnce() + Send + 'static,
 ) {
     let (done, finished) = std::sync::mpsc::channel();
@@ -142,6 +153,6 @@ pub(crate) fn run_with_warnings_counted_into(
         let _ = done.send(());
     });
     finished
-        .recv_timeout(std::time::Duration::from_secs(5))
+        .recv_timeout(Duration::from_secs(5))
         .expect("deadlocked: the sink logged while holding a lock its own emit needs");
 }
