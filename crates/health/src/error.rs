@@ -40,7 +40,7 @@ pub enum HealthError {
     },
     /// A webhook payload was not understood.
     #[error(transparent)]
-    AdapterParse(#[from] crate::AdapterParseError),
+    AdapterParse(#[from] crate::alerts::AdapterParseError),
 }
 
 impl HealthError {

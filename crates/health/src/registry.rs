@@ -1,10 +1,12 @@
+//! The component registry: [`ComponentRegistry`], where the code reports its components
+//! healthy, degraded or failed, and [`ComponentCounts`], how many are in each status.
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use health_model::{ComponentHealth, ComponentStatus, SystemHealth, SystemStatus, Timestamp};
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde_json::{Map, Value};
-
-use crate::{ComponentHealth, ComponentStatus, SystemHealth, SystemStatus, Timestamp};
 
 /// The health of the service's components (a model loader, a cache, an external API),
 /// as the code using them reports it: the original's `SystemHealthMonitor`, but an
@@ -19,7 +21,8 @@ use crate::{ComponentHealth, ComponentStatus, SystemHealth, SystemStatus, Timest
 /// re-registering a component keeps them.
 ///
 /// ```
-/// use health::{ComponentRegistry, ComponentStatus, SystemStatus};
+/// use health::{ComponentRegistry, ComponentStatus};
+/// use health::model::SystemStatus;
 ///
 /// let registry = ComponentRegistry::new();
 /// registry.register("model", None);

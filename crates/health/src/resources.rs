@@ -1,13 +1,16 @@
+//! Resource use: how the monitor samples CPU, memory and disk ([`ResourceConfig`]), the
+//! levels it reports them at ([`ResourceThresholds`], [`Thresholds`]), and [`DiskUsage`].
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use health_model::{ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, Timestamp};
 use parking_lot::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use crate::error::{HealthError, positive};
-use crate::{ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, Timestamp};
 
 const MIB: f64 = 1024.0 * 1024.0;
 

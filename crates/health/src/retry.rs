@@ -1,11 +1,15 @@
+//! Retry signals: [`RetryStatus`], through which the monitor reads any retry policy's
+//! attempt count, [`RetryTracker`] for code without one, and the bound on the retry
+//! failures the monitor remembers. The verdict for a number of failures is
+//! [`RetryState::for_failures`].
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use health_model::{RetryHealth, RetryState};
 use tokio::time::Instant;
-
-use crate::{RetryHealth, RetryState};
 
 /// Anything the monitor can read a retry policy's attempt count from.
 ///

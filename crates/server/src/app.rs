@@ -13,10 +13,9 @@ use axum::http::HeaderName;
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode};
 use futures_util::FutureExt as _;
-use health::{
-    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthMonitor, RefresherHandle,
-    StorageHealthCheck,
-};
+use health::checks::StorageHealthCheck;
+use health::monitor::RefresherHandle;
+use health::{HealthCheck, HealthCheckResult, HealthCheckStatus, HealthMonitor};
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
 };
@@ -89,7 +88,7 @@ fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
         );
     for (name, help) in fallback::METRIC_DESCRIPTIONS
         .iter()
-        .chain(health::METRIC_DESCRIPTIONS)
+        .chain(health::metrics::METRIC_DESCRIPTIONS)
     {
         prometheus = prometheus.describe(name, help);
     }

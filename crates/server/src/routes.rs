@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use condition::Context;
 use fallback::{FallbackMode, ManagerMetrics, ModeHold, RECENT_TRANSITIONS};
-use health::{HealthCheckResult, HealthCheckStatus, HealthState, Timestamp};
+use health::model::Timestamp;
+use health::{HealthCheckResult, HealthCheckStatus, HealthState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -427,15 +428,15 @@ async fn register_integration(
         name,
         config,
     } = read_json(&headers, body, app.max_body_bytes).await?;
-    let Some(adapter) = health::adapter_for(provider.trim()) else {
+    let Some(adapter) = health::alerts::adapter_for(provider.trim()) else {
         return Err(ApiError::bad_request(
             "unknown_provider",
             format!(
                 "not a supported provider: expected {}, got {provider:?}",
-                health::PROVIDERS.join(" or ")
+                health::alerts::PROVIDERS.join(" or ")
             ),
         )
-        .with("valid_providers", health::PROVIDERS));
+        .with("valid_providers", health::alerts::PROVIDERS));
     };
     let name = name.trim();
     if name.is_empty()
@@ -478,13 +479,13 @@ async fn webhook(
 ) -> Result<Response, ApiError> {
     let adapter = provider
         .ok()
-        .and_then(|Path(provider)| health::adapter_for(&provider))
+        .and_then(|Path(provider)| health::alerts::adapter_for(&provider))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "provider not supported: expected {}",
-                health::PROVIDERS.join(" or ")
+                health::alerts::PROVIDERS.join(" or ")
             ))
-            .with("valid_providers", health::PROVIDERS)
+            .with("valid_providers", health::alerts::PROVIDERS)
         })?;
     let provider = adapter.provider();
     let secret = app

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use health::{
-    HealthCheckStatus, HealthError, HealthMonitor, StatusChange, StatusListener, SystemStatus,
-};
+use health::model::SystemStatus;
+use health::monitor::{StatusChange, StatusListener};
+use health::{HealthCheckStatus, HealthError, HealthMonitor};
 use parking_lot::Mutex;
 
 use crate::support::{Knob, quiet};

@@ -5,17 +5,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use health::{
-    ComponentHealthCheck, ComponentRegistry, DiskSpaceCheck, DiskUsage, DownstreamServiceCheck,
-    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthError, RedisHealthCheck,
-    StorageHealthCheck, run_check,
-};
+use health::HealthError;
+use health::checks::DownstreamServiceCheck;
+use health::checks::{ComponentHealthCheck, RedisHealthCheck, StorageHealthCheck, run_check};
+use health::{ComponentRegistry, HealthCheck, HealthCheckResult, HealthCheckStatus};
+use health::{checks::DiskSpaceCheck, resources::DiskUsage};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 use storage_redis::testing::{RedisServer, shared_adapter};
 use storage_redis::{RedisAdapter, RedisConfig};
 
-use crate::support::TestServer;
+use crate::http_server::TestServer;
 
 #[test]
 fn results_serialize_as_the_originals_to_dict() {
@@ -32,7 +32,7 @@ fn results_serialize_as_the_originals_to_dict() {
     assert_eq!(json["metadata"]["pool"]["size"], 4);
     let timestamp = json["timestamp"].as_str().unwrap();
     assert!(timestamp.ends_with('Z'), "RFC 3339 UTC: {timestamp}");
-    assert!(timestamp.parse::<health::Timestamp>().is_ok());
+    assert!(timestamp.parse::<health::model::Timestamp>().is_ok());
     for (status, text) in [
         (HealthCheckStatus::Healthy, "healthy"),
         (HealthCheckStatus::Degraded, "degraded"),

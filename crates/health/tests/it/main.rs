@@ -12,6 +12,7 @@
 mod cache;
 mod checks;
 mod concurrency;
+mod http_server;
 mod integrations;
 mod monitor;
 mod registry;

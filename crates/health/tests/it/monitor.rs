@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use health::{
-    BreakerSnapshot, BreakerStatus, CircuitBreaker, CircuitBreakerConfig, CircuitState,
-    ComponentHealthCheck, ComponentRegistry, HealthCheckStatus, HealthError, HealthMonitor,
-    ResourceConfig, ResourceLevel, RetryState, RetryTracker, STATE_DURATION_METRIC, SystemStatus,
-    check_fn,
-};
+use health::breaker::{BreakerStatus, CircuitBreakerConfig};
+use health::checks::{ComponentHealthCheck, check_fn};
+use health::metrics::STATE_DURATION_METRIC;
+use health::model::{BreakerSnapshot, CircuitState, ResourceLevel, RetryState, SystemStatus};
+use health::resources::ResourceConfig;
+use health::retry::RetryTracker;
+use health::{CircuitBreaker, ComponentRegistry, HealthCheckStatus, HealthError, HealthMonitor};
 use health_sinks::{LoggingMetricsSink, MetricsSink, NoOpMetricsSink};
 use serde_json::json;
 
@@ -299,7 +300,10 @@ async fn the_summary_counts_as_the_state_does_and_names_what_failed() {
         ["database", "database-check", "model", "payments"]
     );
 
-    assert_eq!(quiet().cached_summary(), health::HealthSummary::default());
+    assert_eq!(
+        quiet().cached_summary(),
+        health::model::HealthSummary::default()
+    );
 }
 
 #[tokio::test]
@@ -567,7 +571,7 @@ async fn an_unmeasurable_disk_reads_unknown_without_hiding_the_rest() {
 #[tokio::test]
 async fn critical_thresholds_make_resources_critical() {
     let mut config = ResourceConfig::default();
-    config.thresholds.disk = health::Thresholds::new(0.0, 0.0).unwrap();
+    config.thresholds.disk = health::resources::Thresholds::new(0.0, 0.0).unwrap();
     let monitor = HealthMonitor::builder().resources(config).build().unwrap();
     let status = monitor.get_comprehensive_state().await.resources.status;
     assert_eq!(status.disk, ResourceLevel::Critical);

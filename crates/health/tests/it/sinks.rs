@@ -6,8 +6,9 @@ use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::Duration;
 
+use health::checks::check_fn;
 use health::metrics::{METRIC_DESCRIPTIONS, MetricsSinkExt};
-use health::{CheckOutcome, HealthCheckStatus, HealthMonitor, check_fn};
+use health::{CheckOutcome, HealthCheckStatus, HealthMonitor};
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, MetricsSink, PrometheusMetricsSink,
     PrometheusSinkBuilder,

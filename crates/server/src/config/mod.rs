@@ -211,9 +211,9 @@ mod tests {
         assert_eq!(plan.cascade.policy, fallback::ThresholdPolicy::ORIGINAL);
         assert_eq!(
             plan.monitor.resources,
-            health::ResourceConfig {
+            health::resources::ResourceConfig {
                 sample_interval: Duration::from_secs(5),
-                ..health::ResourceConfig::default()
+                ..health::resources::ResourceConfig::default()
             }
         );
         assert_eq!(

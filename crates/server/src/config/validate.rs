@@ -7,9 +7,9 @@ use std::time::Duration;
 use axum::http::HeaderName;
 use condition::ConditionParser;
 use fallback::{FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy};
-use health::{
-    DiskSpaceCheck, DownstreamServiceCheck, HealthCheck as _, ResourceConfig, Thresholds,
-};
+use health::HealthCheck as _;
+use health::checks::{DiskSpaceCheck, DownstreamServiceCheck};
+use health::resources::{ResourceConfig, Thresholds};
 use health_sinks::{DogStatsdMetricsSink, SinkError};
 use storage::MemoryStorage;
 use storage_redis::{RedisAdapter, RedisConfig};
@@ -151,7 +151,9 @@ fn monitor_plan(monitor: &MonitorSection) -> Result<MonitorPlan, ServerError> {
         resources,
         // A result missing three refreshes in a row reads `unknown`; never less than
         // the library's default of a minute.
-        max_staleness: refresh.saturating_mul(3).max(health::DEFAULT_MAX_STALENESS),
+        max_staleness: refresh
+            .saturating_mul(3)
+            .max(health::monitor::DEFAULT_MAX_STALENESS),
     })
 }
 
@@ -179,7 +181,7 @@ fn auth_plan(auth: AuthSection) -> Result<AuthPlan, ServerError> {
         NEWRELIC_SECRET_VAR,
         webhook_secrets.newrelic,
     )?);
-    let webhook_secrets = health::PROVIDERS
+    let webhook_secrets = health::alerts::PROVIDERS
         .iter()
         .map(|&provider| {
             let slot = match provider {

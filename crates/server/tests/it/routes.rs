@@ -11,7 +11,7 @@ use crate::support::{JSON, TestServer, downstream_service, eventually};
 fn is_timestamp(value: &Value) -> bool {
     value
         .as_str()
-        .is_some_and(|text| text.parse::<health::Timestamp>().is_ok())
+        .is_some_and(|text| text.parse::<health::model::Timestamp>().is_ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

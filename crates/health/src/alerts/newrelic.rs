@@ -66,7 +66,7 @@ const WORKFLOW_METADATA: [(&str, &str); 9] = [
 ///   `dedup_key` (id and state).
 ///
 /// ```
-/// use health::{AlertImpact, MonitoringAdapter, NewRelicAdapter};
+/// use health::alerts::{AlertImpact, MonitoringAdapter, NewRelicAdapter};
 /// use serde_json::json;
 ///
 /// let alerts = NewRelicAdapter.parse_payload(&json!({
@@ -78,7 +78,7 @@ const WORKFLOW_METADATA: [(&str, &str); 9] = [
 /// }))?;
 /// assert_eq!(alerts[0].component, "api-gateway");
 /// assert_eq!(alerts[0].impact(), AlertImpact::Healthy);
-/// # Ok::<(), health::AdapterParseError>(())
+/// # Ok::<(), health::alerts::AdapterParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NewRelicAdapter;

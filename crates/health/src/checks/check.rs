@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::FutureExt as _;
+use health_model::{HealthCheckResult, HealthCheckStatus, Timestamp};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
-
-use crate::{HealthCheckResult, HealthCheckStatus, Timestamp};
 
 /// How long a check may run unless it says otherwise ([`HealthCheck::timeout`]).
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -83,7 +82,7 @@ impl CheckOutcome {
 /// and turning an `Err` or a panic into an `unhealthy` result.
 ///
 /// A check must not block its thread: wrap blocking calls in
-/// [`tokio::task::spawn_blocking`], as [`DiskSpaceCheck`](crate::DiskSpaceCheck) does,
+/// [`tokio::task::spawn_blocking`], as the disk check does,
 /// or the timeout cannot fire until the call returns.
 ///
 /// ```
@@ -203,7 +202,8 @@ impl<F> FnHealthCheck<F> {
 /// A check named `name` whose body is the async closure `body`.
 ///
 /// ```
-/// use health::{CheckOutcome, check_fn};
+/// use health::CheckOutcome;
+/// use health::checks::check_fn;
 ///
 /// let check = check_fn("always-fine", || async { Ok(CheckOutcome::healthy("fine")) });
 /// # let _ = check;

@@ -64,7 +64,7 @@ const METADATA_FIELDS: [(&str, &str); 15] = [
 ///   as text, never through a float.
 ///
 /// ```
-/// use health::{AlertImpact, DatadogAdapter, MonitoringAdapter};
+/// use health::alerts::{AlertImpact, DatadogAdapter, MonitoringAdapter};
 /// use serde_json::json;
 ///
 /// let alerts = DatadogAdapter.parse_payload(&json!({
@@ -76,7 +76,7 @@ const METADATA_FIELDS: [(&str, &str); 15] = [
 /// assert_eq!(alerts[0].component, "web-03");
 /// assert_eq!(alerts[0].impact(), AlertImpact::Healthy);
 /// assert!(DatadogAdapter.parse_payload(&json!({"unknown": "format"})).is_err());
-/// # Ok::<(), health::AdapterParseError>(())
+/// # Ok::<(), health::alerts::AdapterParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DatadogAdapter;

@@ -1,11 +1,15 @@
-//! Alert webhooks: turning Datadog and New Relic notifications into component health.
+//! Alert webhooks: Datadog and New Relic notifications turned into [`Alert`]s
+//! ([`MonitoringAdapter::parse_payload`]) and applied to a [`ComponentRegistry`]
+//! ([`MonitoringAdapter::ingest`]), marking components failed, degraded or healthy.
+//! [`adapter_for`] finds the adapter of a webhook route's `{provider}`.
 
 use std::fmt;
 
+use health_model::{ComponentStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{ComponentRegistry, ComponentStatus, Timestamp};
+use crate::ComponentRegistry;
 
 mod datadog;
 pub use datadog::DatadogAdapter;

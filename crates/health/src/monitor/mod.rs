@@ -1,29 +1,47 @@
+//! The [`HealthMonitor`]: runs the registered checks (concurrently, bounded, cached) and
+//! assembles them with the component registry, the circuit breaker, retry failures and
+//! resource use into a [`HealthState`]; with its builder, status listeners and background
+//! refresher.
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt as _, StreamExt};
-use health_sinks::{MetricsSink, NoOpMetricsSink};
+use health_model::{
+    BreakerSnapshot, ComponentStatus, HealthCheckResult, HealthCheckStatus, HealthState,
+    HealthSummary, ResourceHealth, Timestamp,
+};
+use health_sinks::MetricsSink;
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
-use crate::check::{panic_message, run_check_timed};
+use crate::breaker::BreakerStatus;
+use crate::checks::{HealthCheck, panic_message, run_check_timed};
 use crate::error::{HealthError, positive};
 use crate::metrics::{MetricsSinkExt as _, RETRY_FAILURES_METRIC, STATE_DURATION_METRIC};
+use crate::registry::ComponentRegistry;
 use crate::resources::{ResourceSampler, unavailable};
-use crate::retry::FailureWindow;
-use crate::{
-    BreakerSnapshot, BreakerStatus, ComponentCounts, ComponentRegistry, ComponentStatus,
-    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthState, HealthSummary, ResourceConfig,
-    ResourceHealth, RetryStatus, SystemHealth, Timestamp,
-};
+use crate::retry::{FailureWindow, RetryStatus};
+
+mod builder;
+pub use builder::HealthMonitorBuilder;
+
+mod listeners;
+use listeners::ListenerSlot;
+pub use listeners::{StatusChange, StatusListener};
+
+mod refresher;
+pub use refresher::RefresherHandle;
+use refresher::refresh_every;
+
+mod tally;
+use tally::{SystemTally, counted_as};
 
 /// Default [`HealthMonitorBuilder::failure_window`]: one hour, as the original.
 pub const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(3600);
@@ -38,26 +56,6 @@ pub const DEFAULT_LISTENER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Status changes a listener may have waiting; more are dropped (and logged) rather than
 /// slowing the monitor down.
 pub const LISTENER_QUEUE_CAPACITY: usize = 1024;
-
-/// Told when a check's status changes; see [`HealthMonitor::add_status_listener`].
-#[async_trait]
-pub trait StatusListener: Send + Sync {
-    /// A check's status changed (or was seen for the first time).
-    async fn on_status_change(&self, change: &StatusChange);
-}
-
-/// One change of a check's status.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StatusChange {
-    /// The check's name.
-    pub check: String,
-    /// The status before, `None` for the check's first result.
-    pub previous: Option<HealthCheckStatus>,
-    /// The status now.
-    pub current: HealthCheckStatus,
-    /// The result that brought the change.
-    pub result: HealthCheckResult,
-}
 
 /// The service's health in one place: it runs the registered checks (concurrently, each
 /// under its own timeout, results cached), and assembles them with the component
@@ -80,7 +78,7 @@ pub struct StatusChange {
 /// - Unhealthy checks count as failed components in `system`, so a dead dependency can
 ///   drive the cascade. A check named like a registered component, or whose result names
 ///   one in a `component` metadata entry (as
-///   [`ComponentHealthCheck`](crate::ComponentHealthCheck)'s results do), counts once
+///   [`ComponentHealthCheck`](crate::checks::ComponentHealthCheck)'s results do), counts once
 ///   with it, with the worse of the two statuses.
 /// - Resources are sampled on a blocking thread and cached; reading them never blocks.
 ///
@@ -90,7 +88,9 @@ pub struct StatusChange {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), health::HealthError> {
-/// use health::{CheckOutcome, HealthCheckStatus, HealthMonitor, SystemStatus, check_fn};
+/// use health::checks::check_fn;
+/// use health::model::SystemStatus;
+/// use health::{CheckOutcome, HealthCheckStatus, HealthMonitor};
 ///
 /// let monitor = HealthMonitor::builder().without_resources().build()?;
 /// monitor.register_check(check_fn("cache", || async { Ok(CheckOutcome::healthy("ok")) }));
@@ -107,20 +107,6 @@ pub struct StatusChange {
 #[derive(Clone)]
 pub struct HealthMonitor {
     inner: Arc<Inner>,
-}
-
-/// Settings for a [`HealthMonitor`]; start from [`HealthMonitor::builder`].
-pub struct HealthMonitorBuilder {
-    breaker: Option<Arc<dyn BreakerStatus>>,
-    retry: Option<Arc<dyn RetryStatus>>,
-    sink: Arc<dyn MetricsSink>,
-    registry: ComponentRegistry,
-    failure_window: Duration,
-    cache_ttl: Duration,
-    max_staleness: Duration,
-    max_concurrent_checks: usize,
-    listener_timeout: Duration,
-    resources: Option<ResourceConfig>,
 }
 
 struct Inner {
@@ -155,187 +141,10 @@ struct Latest {
     finished: Instant,
 }
 
-struct ListenerSlot {
-    listener: Arc<dyn StatusListener>,
-    /// The queue to the listener's delivery task, started on the first change.
-    queue: Mutex<Option<mpsc::Sender<StatusChange>>>,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Run {
     Always,
     IfExpired,
-}
-
-impl Default for HealthMonitorBuilder {
-    fn default() -> Self {
-        Self {
-            breaker: None,
-            retry: None,
-            sink: Arc::new(NoOpMetricsSink),
-            registry: ComponentRegistry::new(),
-            failure_window: DEFAULT_FAILURE_WINDOW,
-            cache_ttl: DEFAULT_CACHE_TTL,
-            max_staleness: DEFAULT_MAX_STALENESS,
-            max_concurrent_checks: DEFAULT_MAX_CONCURRENT_CHECKS,
-            listener_timeout: DEFAULT_LISTENER_TIMEOUT,
-            resources: Some(ResourceConfig::default()),
-        }
-    }
-}
-
-impl HealthMonitorBuilder {
-    /// The circuit breaker to report (default: none, reported as `available: false`).
-    #[must_use]
-    pub fn circuit_breaker(mut self, breaker: Arc<dyn BreakerStatus>) -> Self {
-        self.breaker = Some(breaker);
-        self
-    }
-
-    /// The retry policy whose `total_attempts` to report (default: none, reported as 0).
-    #[must_use]
-    pub fn retry_tracker(mut self, retry: Arc<dyn RetryStatus>) -> Self {
-        self.retry = Some(retry);
-        self
-    }
-
-    /// Where check results and monitor metrics go (default: [`NoOpMetricsSink`]).
-    #[must_use]
-    pub fn metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
-        self.sink = sink;
-        self
-    }
-
-    /// The component registry to report (default: a new, empty one).
-    #[must_use]
-    pub fn registry(mut self, registry: ComponentRegistry) -> Self {
-        self.registry = registry;
-        self
-    }
-
-    /// How far back retry failures count (default 1 h).
-    #[must_use]
-    pub const fn failure_window(mut self, window: Duration) -> Self {
-        self.failure_window = window;
-        self
-    }
-
-    /// How long a check result is reused before
-    /// [`get_comprehensive_state`](HealthMonitor::get_comprehensive_state) runs the check
-    /// again (default 1 s). Zero runs every check on every call.
-    #[must_use]
-    pub const fn cache_ttl(mut self, ttl: Duration) -> Self {
-        self.cache_ttl = ttl;
-        self
-    }
-
-    /// How old a cached result may get before it reads `unknown` (default 60 s; at least
-    /// the cache TTL).
-    #[must_use]
-    pub const fn max_staleness(mut self, staleness: Duration) -> Self {
-        self.max_staleness = staleness;
-        self
-    }
-
-    /// How many checks may run at once, across all callers (default 128).
-    #[must_use]
-    pub const fn max_concurrent_checks(mut self, limit: usize) -> Self {
-        self.max_concurrent_checks = limit;
-        self
-    }
-
-    /// How long a status listener may take per change before it is cancelled (default
-    /// 5 s).
-    #[must_use]
-    pub const fn listener_timeout(mut self, timeout: Duration) -> Self {
-        self.listener_timeout = timeout;
-        self
-    }
-
-    /// How CPU, memory and disk are sampled (default [`ResourceConfig::default`]).
-    #[must_use]
-    pub fn resources(mut self, config: ResourceConfig) -> Self {
-        self.resources = Some(config);
-        self
-    }
-
-    /// Reports no resources (`available: false`, levels `unknown`): for tests, or where
-    /// another component watches the host.
-    #[must_use]
-    pub fn without_resources(mut self) -> Self {
-        self.resources = None;
-        self
-    }
-
-    /// Builds the monitor.
-    ///
-    /// # Errors
-    ///
-    /// [`HealthError::InvalidConfig`] for a zero failure window, staleness or listener
-    /// timeout, a staleness below the cache TTL, a concurrency limit of 0 or beyond
-    /// Tokio's semaphore limit, or invalid resource thresholds.
-    pub fn build(self) -> Result<HealthMonitor, HealthError> {
-        positive("failure_window", self.failure_window)?;
-        positive("max_staleness", self.max_staleness)?;
-        positive("listener_timeout", self.listener_timeout)?;
-        if self.max_staleness < self.cache_ttl {
-            return Err(HealthError::config(
-                "max_staleness",
-                format!(
-                    "must be at least the cache TTL ({})",
-                    humantime::format_duration(self.cache_ttl)
-                ),
-            ));
-        }
-        if self.max_concurrent_checks == 0 || self.max_concurrent_checks > Semaphore::MAX_PERMITS {
-            return Err(HealthError::config(
-                "max_concurrent_checks",
-                format!("must be between 1 and {}", Semaphore::MAX_PERMITS),
-            ));
-        }
-        if let Some(resources) = &self.resources {
-            resources.validate()?;
-        }
-        Ok(self.build_unchecked())
-    }
-
-    fn build_unchecked(self) -> HealthMonitor {
-        HealthMonitor {
-            inner: Arc::new(Inner {
-                breaker: self.breaker,
-                retry: self.retry,
-                sink: self.sink,
-                registry: self.registry,
-                failure_window: self.failure_window,
-                cache_ttl: self.cache_ttl,
-                max_staleness: self.max_staleness,
-                listener_timeout: self.listener_timeout,
-                checks: RwLock::default(),
-                permits: Semaphore::new(self.max_concurrent_checks),
-                failures: Mutex::new(FailureWindow::new(self.failure_window)),
-                listeners: RwLock::default(),
-                resources: self.resources.map(ResourceSampler::new),
-                started: Instant::now(),
-                started_at: Timestamp::now(),
-            }),
-        }
-    }
-}
-
-impl fmt::Debug for HealthMonitorBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HealthMonitorBuilder")
-            .field("circuit_breaker", &self.breaker.is_some())
-            .field("retry_tracker", &self.retry.is_some())
-            .field("metrics_sink", &self.sink)
-            .field("failure_window", &self.failure_window)
-            .field("cache_ttl", &self.cache_ttl)
-            .field("max_staleness", &self.max_staleness)
-            .field("max_concurrent_checks", &self.max_concurrent_checks)
-            .field("listener_timeout", &self.listener_timeout)
-            .field("resources", &self.resources)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Default for HealthMonitor {
@@ -455,7 +264,8 @@ impl HealthMonitor {
         Some(self.inner.shown_status(latest.as_ref(), Instant::now()))
     }
 
-    /// Records one retry failure now (and increments [`RETRY_FAILURES_METRIC`]).
+    /// Records one retry failure now (and increments
+    /// [`RETRY_FAILURES_METRIC`]).
     pub fn record_retry_failure(&self) {
         self.inner.failures.lock().record(Instant::now());
         self.inner.sink.emit_counter(RETRY_FAILURES_METRIC, 1, &[]);
@@ -718,113 +528,6 @@ impl Inner {
     fn is_fresh(&self, latest: &Latest, now: Instant) -> bool {
         now.saturating_duration_since(latest.finished) <= self.max_staleness
     }
-
-    fn notify(&self, change: &StatusChange) {
-        let listeners = self.listeners.read().clone();
-        if listeners.is_empty() {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return; // checks only run inside a runtime; nothing to deliver on otherwise
-        };
-        for slot in listeners {
-            let sender = {
-                let mut queue = slot.queue.lock();
-                // Started on the first change, and again if the runtime it ran on has shut
-                // down (a short-lived startup runtime), which closes the queue.
-                if queue.as_ref().is_none_or(mpsc::Sender::is_closed) {
-                    let (sender, receiver) = mpsc::channel(LISTENER_QUEUE_CAPACITY);
-                    drop(runtime.spawn(deliver(
-                        Arc::clone(&slot.listener),
-                        receiver,
-                        self.listener_timeout,
-                    )));
-                    *queue = Some(sender);
-                }
-                queue.clone()
-            };
-            let Some(sender) = sender else {
-                continue;
-            };
-            if let Err(error) = sender.try_send(change.clone()) {
-                tracing::warn!(
-                    check = %change.check,
-                    %error,
-                    "status listener is not keeping up; change dropped"
-                );
-            }
-        }
-    }
-}
-
-/// Delivers changes to one listener, in order, each under `timeout`. Ends when the
-/// monitor (holding the sender) is gone.
-async fn deliver(
-    listener: Arc<dyn StatusListener>,
-    mut changes: mpsc::Receiver<StatusChange>,
-    timeout: Duration,
-) {
-    while let Some(change) = changes.recv().await {
-        let delivery = AssertUnwindSafe(listener.on_status_change(&change)).catch_unwind();
-        match tokio::time::timeout(timeout, delivery).await {
-            Ok(Ok(())) => {}
-            Ok(Err(panic)) => tracing::error!(
-                check = %change.check,
-                message = %panic_message(panic.as_ref()),
-                "status listener panicked"
-            ),
-            Err(_elapsed) => tracing::warn!(
-                check = %change.check,
-                timeout = %humantime::format_duration(timeout),
-                "status listener timed out and was cancelled"
-            ),
-        }
-    }
-}
-
-async fn refresh_every(monitor: Weak<Inner>, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let Some(inner) = monitor.upgrade() else {
-            return;
-        };
-        // Resources are sampled beside the checks, never awaited: a probe stuck on a dead
-        // network mount must not stop the checks from being refreshed.
-        if let Some(sampler) = &inner.resources {
-            sampler.refresh_in_background();
-        }
-        inner.run_all(Run::Always).await;
-    }
-}
-
-/// Stops the task started by [`HealthMonitor::spawn_refresher`] when stopped or dropped.
-#[derive(Debug)]
-pub struct RefresherHandle {
-    task: JoinHandle<()>,
-}
-
-impl RefresherHandle {
-    /// Whether the task still runs.
-    #[must_use]
-    pub fn is_running(&self) -> bool {
-        !self.task.is_finished()
-    }
-
-    /// Stops the task and waits until it has stopped (a check it was running is
-    /// cancelled).
-    pub async fn stop(mut self) {
-        self.task.abort();
-        // Cancelled is the expected outcome; a panic cannot happen (checks are isolated).
-        let _stopped = (&mut self.task).await;
-    }
-}
-
-impl Drop for RefresherHandle {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl fmt::Debug for HealthMonitor {
@@ -841,47 +544,6 @@ impl fmt::Debug for HealthMonitor {
             .field("resources", &self.inner.resources)
             .finish_non_exhaustive()
     }
-}
-
-/// Counts components and checks together into the `system` section. A check named like a
-/// registered component, or naming it in its `component` metadata, is the same thing seen
-/// twice and counts once, as the worse of the two. The state and the summary both count
-/// through it, so they never disagree.
-#[derive(Default)]
-struct SystemTally<'a> {
-    statuses: BTreeMap<Cow<'a, str>, HealthCheckStatus>,
-}
-
-impl<'a> SystemTally<'a> {
-    fn count(&mut self, name: Cow<'a, str>, status: HealthCheckStatus) {
-        self.statuses
-            .entry(name)
-            .and_modify(|worst| *worst = (*worst).max(status))
-            .or_insert(status);
-    }
-
-    fn finish(self) -> SystemHealth {
-        let mut counts = ComponentCounts::default();
-        for status in self.statuses.into_values() {
-            counts.add(match status {
-                HealthCheckStatus::Healthy => ComponentStatus::Healthy,
-                HealthCheckStatus::Degraded => ComponentStatus::Degraded,
-                HealthCheckStatus::Unhealthy => ComponentStatus::Failed,
-                HealthCheckStatus::Unknown => ComponentStatus::Unknown,
-            });
-        }
-        counts.to_system_health()
-    }
-}
-
-/// The name a check's result counts under: its `component` metadata entry (as
-/// [`ComponentHealthCheck`](crate::ComponentHealthCheck)'s results carry), else the check's.
-fn counted_as<'a>(name: &'a str, result: &'a HealthCheckResult) -> &'a str {
-    result
-        .metadata
-        .get("component")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or(name)
 }
 
 /// Calls user code that should not panic, logging and returning `None` if it does.
@@ -913,7 +575,7 @@ mod tests {
     async fn a_stuck_resource_probe_neither_stops_the_refresher_nor_hangs_state_reads() {
         use std::sync::atomic::{AtomicUsize, Ordering};
 
-        use crate::{CheckOutcome, check_fn};
+        use crate::checks::{CheckOutcome, check_fn};
 
         let monitor = HealthMonitor::builder().build().unwrap();
         let runs = Arc::new(AtomicUsize::new(0));
