@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{ComponentStatus, HealthCheckResult, Timestamp};
+use crate::{ComponentStatus, HealthCheckResult, HealthCheckStatus, Timestamp};
 
 /// Everything known about the service's health at one moment, in the original's JSON
 /// shape (`timestamp`, `system`, `circuit_breaker`, `retry`, `resources`, `components`,
@@ -69,9 +69,9 @@ pub struct SystemHealth {
     pub total_components: u64,
 }
 
-/// What a readiness probe reads: the `system` section of the cached state and the names
-/// of what failed, without any component or check result (the health monitor's
-/// `cached_summary` builds it without copying them).
+/// What a readiness probe reads: the `system` section of the cached state, the names of
+/// what failed and each check's status, without any component or check result (the
+/// health monitor's `cached_summary` builds it without copying them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthSummary {
     /// The `system` section, counted as [`HealthState::system`] is.
@@ -80,6 +80,9 @@ pub struct HealthSummary {
     pub failed_components: Vec<String>,
     /// Checks whose current result is `unhealthy`, sorted.
     pub unhealthy_checks: Vec<String>,
+    /// The status each check's current result shows, by check name (`unknown` for a
+    /// check that never ran or whose result is stale).
+    pub checks: BTreeMap<String, HealthCheckStatus>,
 }
 
 impl HealthSummary {

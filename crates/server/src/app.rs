@@ -330,7 +330,7 @@ impl App {
         let name = self.storage_check.as_deref()?;
         match snapshot {
             Some(results) => results.get(name).map(|result| result.status),
-            None => self.monitor.cached_status(name),
+            None => self.monitor.cached_summary().checks.get(name).copied(),
         }
     }
 

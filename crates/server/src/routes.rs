@@ -184,7 +184,7 @@ async fn state(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn checks(State(app): State<Arc<App>>) -> Response {
-    let checks = app.monitor.cached_results();
+    let checks = app.monitor.cached_state().health_checks;
     let storage = storage_json(&app, Some(&checks));
     ok(json!({"checks": checks, "timestamp": Timestamp::now(), "storage": storage}))
 }

@@ -62,17 +62,21 @@ pub const LISTENER_QUEUE_CAPACITY: usize = 1024;
 /// registry, the circuit breaker, retry failures and resource use into a
 /// [`HealthState`], the input of the fallback cascade.
 ///
-/// - [`run_checks`](Self::run_checks) runs every check now, at most
+/// Four ways to read it, two that run checks and two that only read the cache:
+///
+/// | Method | Runs checks | Returns | For |
+/// |--------|-------------|---------|-----|
+/// | [`get_comprehensive_state`](Self::get_comprehensive_state) | those whose result is older than the [cache TTL](HealthMonitorBuilder::cache_ttl) | [`HealthState`] | the cascade, an operator asking now (the original's entry point) |
+/// | [`run_checks`](Self::run_checks) | all of them, now | each check's result | forcing a fresh probe of everything |
+/// | [`cached_state`](Self::cached_state) | none, waits for nothing | [`HealthState`] | state pages, a cascade on a timer |
+/// | [`cached_summary`](Self::cached_summary) | none, copies no result | [`HealthSummary`] | readiness probes: counts, failed names, each check's status |
+///
+/// - Running checks runs at most
 ///   [`max_concurrent_checks`](HealthMonitorBuilder::max_concurrent_checks) at a time in
 ///   the calling task (cancelling the call cancels them all), and reports each result
 ///   through [`MetricsSinkExt::emit_health_check`](crate::metrics::MetricsSinkExt::emit_health_check).
-/// - [`get_comprehensive_state`](Self::get_comprehensive_state) first re-runs the checks
-///   whose cached result is older than the [cache TTL](HealthMonitorBuilder::cache_ttl);
-///   [`cached_state`](Self::cached_state) runs nothing, and
-///   [`cached_summary`](Self::cached_summary), which readiness probes should call, also
-///   copies nothing, nor does [`cached_status`](Self::cached_status) (one check's
-///   status). A [refresher](Self::spawn_refresher) keeps the cache fresh in the
-///   background, so probes never hammer dependencies.
+///   A [refresher](Self::spawn_refresher) keeps the cache fresh in the background, so
+///   probes never hammer dependencies.
 /// - A cached result older than [`max_staleness`](HealthMonitorBuilder::max_staleness)
 ///   reads `unknown`: a stale "healthy" is never served.
 /// - Unhealthy checks count as failed components in `system`, so a dead dependency can
@@ -233,37 +237,6 @@ impl HealthMonitor {
         self.inner.run_all(Run::Always).await
     }
 
-    /// Runs the checks whose cached result is older than the cache TTL (or missing), and
-    /// returns every check's latest result.
-    pub async fn refresh(&self) -> BTreeMap<String, HealthCheckResult> {
-        // Every result is fresh (younger than the TTL, hence than the staleness bound).
-        self.inner.run_all(Run::IfExpired).await
-    }
-
-    /// Every check's latest result without running anything: a result older than the
-    /// maximum staleness, or a check that never ran, reads `unknown`.
-    #[must_use]
-    pub fn cached_results(&self) -> BTreeMap<String, HealthCheckResult> {
-        let now = Instant::now();
-        self.inner
-            .checks
-            .read()
-            .iter()
-            .map(|(name, entry)| (name.clone(), self.inner.view(name, entry, now)))
-            .collect()
-    }
-
-    /// The status [`cached_results`](Self::cached_results) shows for the check `name`,
-    /// without copying any result or running anything: `unknown` when it never ran or
-    /// its result is older than the maximum staleness; `None` when no check has that name.
-    #[must_use]
-    pub fn cached_status(&self, name: &str) -> Option<HealthCheckStatus> {
-        let checks = self.inner.checks.read();
-        let entry = checks.get(name)?;
-        let latest = entry.latest.lock();
-        Some(self.inner.shown_status(latest.as_ref(), Instant::now()))
-    }
-
     /// Records one retry failure now (and increments
     /// [`RETRY_FAILURES_METRIC`]).
     pub fn record_retry_failure(&self) {
@@ -271,14 +244,15 @@ impl HealthMonitor {
         self.inner.sink.emit_counter(RETRY_FAILURES_METRIC, 1, &[]);
     }
 
-    /// The full state: runs the checks whose cached result expired (see
-    /// [`refresh`](Self::refresh)), waits for the first resource sample if there is none
-    /// yet (taken on a blocking thread; after 2 s resources read `available: false`
-    /// until it arrives), and assembles the rest from what is at hand. Sets the
+    /// The full state: runs the checks whose cached result is older than the cache TTL
+    /// (or missing), waits for the first resource sample if there is none yet (taken on
+    /// a blocking thread; after 2 s resources read `available: false` until it arrives),
+    /// and assembles the rest from what is at hand. Sets the
     /// [`STATE_DURATION_METRIC`] gauge.
     pub async fn get_comprehensive_state(&self) -> HealthState {
         let started = Instant::now();
-        let health_checks = self.refresh().await;
+        // Every result is fresh (younger than the TTL, hence than the staleness bound).
+        let health_checks = self.inner.run_all(Run::IfExpired).await;
         let resources = match &self.inner.resources {
             Some(sampler) => sampler.current().await,
             None => unavailable(),
@@ -294,23 +268,32 @@ impl HealthMonitor {
     }
 
     /// The state from what is cached, running no check and waiting for nothing (a
-    /// readiness probe needs only [`cached_summary`](Self::cached_summary)). Stale results
-    /// read `unknown`; before the first resource sample, resources read
+    /// readiness probe needs only [`cached_summary`](Self::cached_summary)): each check's
+    /// latest result, where a result older than the maximum staleness, or a check that
+    /// never ran, reads `unknown`; before the first resource sample, resources read
     /// `available: false`.
     #[must_use]
     pub fn cached_state(&self) -> HealthState {
-        let resources = self
-            .inner
+        let inner = &self.inner;
+        let resources = inner
             .resources
             .as_ref()
             .map_or_else(unavailable, ResourceSampler::cached);
-        self.assemble(self.cached_results(), resources)
+        let now = Instant::now();
+        let health_checks = inner
+            .checks
+            .read()
+            .iter()
+            .map(|(name, entry)| (name.clone(), inner.view(name, entry, now)))
+            .collect();
+        self.assemble(health_checks, resources)
     }
 
     /// What a readiness probe needs, from what is cached and without copying any component
     /// or check result: the `system` section, counted exactly as
-    /// [`cached_state`](Self::cached_state) counts it, and the names of the failed
-    /// components and unhealthy checks. Runs nothing and waits for nothing.
+    /// [`cached_state`](Self::cached_state) counts it, the names of the failed components
+    /// and unhealthy checks, and the status [`cached_state`](Self::cached_state) shows for
+    /// each check. Runs nothing and waits for nothing.
     #[must_use]
     pub fn cached_summary(&self) -> HealthSummary {
         let inner = &self.inner;
@@ -333,6 +316,7 @@ impl HealthMonitor {
             if status == HealthCheckStatus::Unhealthy {
                 summary.unhealthy_checks.push(name.clone());
             }
+            summary.checks.insert(name.clone(), status);
         }
         summary.system = system.finish();
         summary

@@ -107,18 +107,18 @@ async fn cached_state_runs_nothing_and_stale_results_read_unknown() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cached_status_is_the_cached_results_status_without_running_anything() {
+async fn the_summarys_check_status_is_the_cached_states_without_running_anything() {
     let monitor = monitor(Duration::from_secs(1), Duration::from_secs(5));
     let knob = Knob::healthy("db");
     monitor.register_check(knob.clone());
     let check = |expected: HealthCheckStatus| {
-        assert_eq!(monitor.cached_status("db"), Some(expected));
-        assert_eq!(monitor.cached_results()["db"].status, expected);
+        assert_eq!(monitor.cached_summary().checks.get("db"), Some(&expected));
+        assert_eq!(monitor.cached_state().health_checks["db"].status, expected);
     };
 
     check(HealthCheckStatus::Unknown); // never ran
-    assert_eq!(knob.runs(), 0, "cached_status never runs a check");
-    assert_eq!(monitor.cached_status("nope"), None);
+    assert_eq!(knob.runs(), 0, "the summary never runs a check");
+    assert_eq!(monitor.cached_summary().checks.get("nope"), None);
 
     monitor.run_checks().await;
     check(HealthCheckStatus::Healthy);
@@ -134,7 +134,7 @@ async fn cached_status_is_the_cached_results_status_without_running_anything() {
     assert_eq!(knob.runs(), 2);
 
     monitor.unregister_check("db");
-    assert_eq!(monitor.cached_status("db"), None);
+    assert_eq!(monitor.cached_summary().checks.get("db"), None);
 }
 
 #[tokio::test(start_paused = true)]

@@ -72,7 +72,7 @@ async fn registering_and_unregistering_checks() {
     assert!(monitor.register_check(replacement.clone()));
     assert_eq!(replacement.runs(), 0);
     assert_eq!(
-        monitor.cached_results()["cache"].status,
+        monitor.cached_state().health_checks["cache"].status,
         HealthCheckStatus::Unknown
     );
     assert_eq!(
