@@ -57,6 +57,13 @@ pub mod sinks {
         HEALTH_CHECK_LATENCY_METRIC, HEALTH_CHECK_STATUS_METRIC, HEALTH_CHECK_TAG, MetricsSinkExt,
         health_status_value,
     };
+    pub use ::health_sinks::dogstatsd::{
+        DEFAULT_DOGSTATSD_ADDRESS, DEFAULT_MAX_DATAGRAM_SIZE, DogStatsdSinkBuilder,
+    };
+    pub use ::health_sinks::logging::LOG_TARGET;
+    pub use ::health_sinks::prometheus::{
+        CONTENT_TYPE, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, PrometheusSinkBuilder,
+    };
     pub use ::health_sinks::*;
 }
 

@@ -1,3 +1,6 @@
+//! [`DogStatsdMetricsSink`]: DogStatsD datagrams to a Datadog Agent over UDP, with its
+//! builder and defaults.
+
 use std::fmt::{self, Write as _};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};

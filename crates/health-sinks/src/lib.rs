@@ -2,13 +2,13 @@
 //! [`MetricsSink`] trait that the health monitor and the fallback cascade emit gauges,
 //! counters and histograms through, and the sinks that implement it.
 //!
-//! | Sink | Sends to |
-//! |------|----------|
-//! | [`NoOpMetricsSink`] | nowhere (the default) |
-//! | [`LoggingMetricsSink`] | one `tracing` event per metric |
-//! | [`PrometheusMetricsSink`] | its own registry, rendered for a `/metrics` endpoint |
-//! | [`DogStatsdMetricsSink`] | a Datadog Agent, as DogStatsD datagrams over UDP |
-//! | [`FanoutMetricsSink`] | several of the above |
+//! | Sink | Sends to | Builder and defaults |
+//! |------|----------|----------------------|
+//! | [`NoOpMetricsSink`] | nowhere (the default) | |
+//! | [`LoggingMetricsSink`] | one `tracing` event per metric | [`logging`] |
+//! | [`PrometheusMetricsSink`] | its own registry, rendered for a `/metrics` endpoint | [`prometheus`] |
+//! | [`DogStatsdMetricsSink`] | a Datadog Agent, as DogStatsD datagrams over UDP | [`dogstatsd`] |
+//! | [`FanoutMetricsSink`] | several of the above | |
 //!
 //! Emitting is synchronous, cheap and never fails: a metric a sink cannot export is
 //! normalized or dropped, logged once and counted ([`SinkStats`], [`DropReason`]); only
@@ -65,22 +65,17 @@ pub use report::{DROPPED_METRIC, DropReason, METRIC_DESCRIPTIONS, SinkStats};
 mod noop;
 pub use noop::NoOpMetricsSink;
 
-mod logging;
-pub use logging::{LOG_TARGET, LoggingMetricsSink};
-
-mod prometheus;
-pub use prometheus::{
-    CONTENT_TYPE, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, PrometheusMetricsSink, PrometheusSinkBuilder,
-};
-
-mod dogstatsd;
-pub use dogstatsd::{
-    DEFAULT_DOGSTATSD_ADDRESS, DEFAULT_MAX_DATAGRAM_SIZE, DogStatsdMetricsSink,
-    DogStatsdSinkBuilder,
-};
+pub mod logging;
+pub use logging::LoggingMetricsSink;
 
 mod fanout;
 pub use fanout::FanoutMetricsSink;
+
+pub mod prometheus;
+pub use prometheus::PrometheusMetricsSink;
+
+pub mod dogstatsd;
+pub use dogstatsd::DogStatsdMetricsSink;
 
 mod names;
 mod tags;

@@ -1,3 +1,6 @@
+//! [`PrometheusMetricsSink`]: a private Prometheus registry rendered as the text
+//! exposition format, with its builder and defaults.
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};

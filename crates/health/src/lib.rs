@@ -33,7 +33,7 @@
 //!     CheckOutcome, CircuitBreaker, ComponentRegistry, ComponentStatus, HealthCheckStatus,
 //!     HealthMonitor,
 //! };
-//! use health_sinks::PrometheusSinkBuilder;
+//! use health_sinks::prometheus::PrometheusSinkBuilder;
 //! use storage::{MemoryStorage, Storage};
 //!
 //! let storage = Arc::new(MemoryStorage::new());

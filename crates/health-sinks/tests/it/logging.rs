@@ -2,7 +2,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use health_sinks::{LOG_TARGET, LoggingMetricsSink, MetricsSink};
+use health_sinks::logging::LOG_TARGET;
+use health_sinks::{LoggingMetricsSink, MetricsSink};
 use tracing::Level;
 
 use crate::support::{capture_events, emit_check};

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-use health_sinks::{
-    CONTENT_TYPE, DROPPED_METRIC, DropReason, MetricsSink, PrometheusMetricsSink, SinkError,
-};
+use health_sinks::prometheus::{CONTENT_TYPE, PrometheusSinkBuilder};
+use health_sinks::{DROPPED_METRIC, DropReason, MetricsSink, PrometheusMetricsSink, SinkError};
 use proptest::prelude::*;
 
 use crate::support::{Promtool, assert_promtool, emit_check, helps, sample, samples, types};
@@ -608,7 +607,7 @@ fn builder_configures_buckets_help_and_limits() {
 
 #[test]
 fn builder_rejects_invalid_settings() {
-    fn check(builder: health_sinks::PrometheusSinkBuilder, expected: &str) {
+    fn check(builder: PrometheusSinkBuilder, expected: &str) {
         let error: SinkError = builder.build().unwrap_err();
         assert_eq!(error.to_string(), expected);
     }

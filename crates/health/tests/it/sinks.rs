@@ -9,10 +9,8 @@ use std::time::Duration;
 use health::checks::check_fn;
 use health::metrics::{METRIC_DESCRIPTIONS, MetricsSinkExt};
 use health::{CheckOutcome, HealthCheckStatus, HealthMonitor};
-use health_sinks::{
-    DogStatsdMetricsSink, FanoutMetricsSink, MetricsSink, PrometheusMetricsSink,
-    PrometheusSinkBuilder,
-};
+use health_sinks::prometheus::PrometheusSinkBuilder;
+use health_sinks::{DogStatsdMetricsSink, FanoutMetricsSink, MetricsSink, PrometheusMetricsSink};
 
 use crate::support::{Emitted, Knob, RecordingSink, assert_promtool_clean, recorded, sample};
 

@@ -496,7 +496,7 @@ fn sinks_plan(sinks: SinksSection) -> Result<SinksPlan, ServerError> {
 fn dogstatsd_sink(section: DogStatsdSection) -> Result<DogStatsdMetricsSink, ServerError> {
     let address = section
         .address
-        .unwrap_or_else(|| health_sinks::DEFAULT_DOGSTATSD_ADDRESS.to_owned());
+        .unwrap_or_else(|| health_sinks::dogstatsd::DEFAULT_DOGSTATSD_ADDRESS.to_owned());
     if address.trim().is_empty() {
         return Err(ServerError::config(
             "sinks.dogstatsd.address",
