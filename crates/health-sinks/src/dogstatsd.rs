@@ -1,5 +1,5 @@
 //! [`DogStatsdMetricsSink`]: DogStatsD datagrams to a Datadog Agent over UDP, with its
-//! builder and defaults.
+//! builder and defaults (feature `dogstatsd`).
 
 use std::fmt::{self, Write as _};
 use std::io;

@@ -78,6 +78,7 @@ pub enum SinkError {
 }
 
 impl SinkError {
+    #[cfg(feature = "dogstatsd")]
     pub(crate) fn io(operation: &'static str, source: io::Error) -> Self {
         Self::Io { operation, source }
     }
@@ -91,7 +92,10 @@ mod tests {
 
     #[test]
     fn a_cause_is_returned_by_source_never_repeated_in_the_message() {
-        let error = SinkError::io("bind a UDP socket", io::Error::other("permission denied"));
+        let error = SinkError::Io {
+            operation: "bind a UDP socket",
+            source: io::Error::other("permission denied"),
+        };
         assert_eq!(error.to_string(), "could not bind a UDP socket");
         assert_eq!(
             error.source().map(ToString::to_string).as_deref(),

@@ -1,5 +1,5 @@
 //! [`PrometheusMetricsSink`]: a private Prometheus registry rendered as the text
-//! exposition format, with its builder and defaults.
+//! exposition format, with its builder and defaults (feature `prometheus`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -1,17 +1,13 @@
 //! The trait as the health monitor uses it: every sink behind `dyn MetricsSink`,
 //! forwarding through pointers, and fan-out.
 
-use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use health_sinks::{
-    DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, NoOpMetricsSink,
-    PrometheusMetricsSink, Tag,
-};
+use health_sinks::{MetricsSink, NoOpMetricsSink, Tag};
 use parking_lot::Mutex;
 
-use crate::support::{Promtool, assert_promtool, emit_check, sample};
+use crate::support::emit_check;
 
 /// A sink recording calls as text, to check that pointers and fan-out forward every
 /// method.
@@ -73,9 +69,18 @@ fn pointers_forward_every_method() {
     assert_eq!(recording.take(), expected);
 }
 
+#[cfg(all(feature = "prometheus", feature = "dogstatsd"))]
 #[test]
 fn fanout_reaches_every_sink_in_order() {
     // Original: test_metrics_sink_interface_methods, for every sink at once.
+    use std::net::UdpSocket;
+
+    use health_sinks::{
+        DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, PrometheusMetricsSink,
+    };
+
+    use crate::support::{Promtool, assert_promtool, sample};
+
     let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
     agent
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -122,8 +127,13 @@ fn fanout_reaches_every_sink_in_order() {
     assert!(datagrams[0].starts_with("g:1|g|#k:v|T"), "{}", datagrams[0]);
 }
 
+#[cfg(feature = "prometheus")]
 #[test]
 fn a_sink_dropping_a_metric_does_not_stop_the_others() {
+    use health_sinks::{FanoutMetricsSink, PrometheusMetricsSink};
+
+    use crate::support::sample;
+
     let prometheus = PrometheusMetricsSink::new();
     let recording = Arc::new(Recording::default());
     let fanout = FanoutMetricsSink::default()

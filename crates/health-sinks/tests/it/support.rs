@@ -13,6 +13,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
+#[cfg(feature = "prometheus")]
 pub(crate) use health_sinks::testing::{Promtool, assert_promtool, sample, samples};
 
 /// A gauge `health_check_status` set to `value` and a histogram
@@ -25,6 +26,7 @@ pub(crate) fn emit_check(sink: &dyn MetricsSink, check: &str, value: f64, latenc
 }
 
 /// `# TYPE` lines: family name → type, asserting each family is typed once.
+#[cfg(feature = "prometheus")]
 pub(crate) fn types(exposition: &str) -> BTreeMap<String, String> {
     let mut types = BTreeMap::new();
     for line in exposition.lines() {
@@ -41,6 +43,7 @@ pub(crate) fn types(exposition: &str) -> BTreeMap<String, String> {
 }
 
 /// `# HELP` lines: family name → help text.
+#[cfg(feature = "prometheus")]
 pub(crate) fn helps(exposition: &str) -> BTreeMap<String, String> {
     exposition
         .lines()
@@ -139,6 +142,7 @@ impl<F: Fn(&Event<'_>) + Send + Sync + 'static> Subscriber for OnEvent<F> {
 
 /// Runs `f` on a thread whose `tracing` warnings are counted into `sink`, and asserts it
 /// finishes within 5 s: a sink that logs while holding its own lock deadlocks here.
+#[cfg(any(feature = "prometheus", feature = "dogstatsd"))]
 pub(crate) fn run_with_warnings_counted_into(
     sink: Arc<dyn MetricsSink>,
     f: impl FnOnce() + Send + 'static,
