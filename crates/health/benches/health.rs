@@ -77,8 +77,10 @@ fn state(c: &mut Criterion) {
             .without_resources(),
     );
     let cached = instant_checks(HealthMonitor::builder().without_resources());
+    #[cfg(all(feature = "resources", feature = "disk"))]
     let with_resources = instant_checks(HealthMonitor::builder());
     // Take the first resource sample (it waits ~200 ms for a CPU figure) up front.
+    #[cfg(all(feature = "resources", feature = "disk"))]
     runtime.block_on(with_resources.get_comprehensive_state());
 
     let mut group = c.benchmark_group("health/state");
@@ -90,6 +92,7 @@ fn state(c: &mut Criterion) {
         b.to_async(&runtime)
             .iter(|| async { black_box(cached.get_comprehensive_state().await) });
     });
+    #[cfg(all(feature = "resources", feature = "disk"))]
     group.bench_function("cached-10-resources", |b| {
         b.to_async(&runtime)
             .iter(|| async { black_box(with_resources.get_comprehensive_state().await) });

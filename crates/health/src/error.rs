@@ -39,6 +39,7 @@ pub enum HealthError {
         operation: &'static str,
     },
     /// A webhook payload was not understood.
+    #[cfg(feature = "alerts")]
     #[error(transparent)]
     AdapterParse(#[from] crate::alerts::AdapterParseError),
 }

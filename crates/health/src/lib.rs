@@ -14,7 +14,7 @@
 //! | [`retry`] | [`RetryStatus`](retry::RetryStatus) to report any retry policy, and a [`RetryTracker`](retry::RetryTracker) |
 //! | [`resources`] | how CPU, memory and disk are sampled and judged |
 //! | [`monitor`] | the [`HealthMonitor`], its builder, status listeners and background refresher |
-//! | [`alerts`] | Datadog and New Relic alert webhooks, turned into alerts that mark components |
+//! | `alerts` | Datadog and New Relic alert webhooks, turned into alerts that mark components (feature `alerts`) |
 //! | [`metrics`] | the metrics health emits, their help texts, and [`emit_health_check`](metrics::MetricsSinkExt::emit_health_check) |
 //! | [`model`] | the data model ([`HealthState`], statuses, results, [`Timestamp`](model::Timestamp)), re-exported from `health-model` |
 //!
@@ -67,6 +67,8 @@
 //! assert!(text.contains("# HELP health_check_status Health check status by check"));
 //!
 //! // An alert webhook fails the component it names...
+//! # #[cfg(feature = "alerts")]
+//! # {
 //! use health::alerts::{DatadogAdapter, MonitoringAdapter};
 //! let alerts = DatadogAdapter.parse_payload(&serde_json::json!({
 //!     "alert_transition": "Triggered",
@@ -78,11 +80,27 @@
 //!
 //! // ... which the next state shows, read from the cache without running any check.
 //! assert_eq!(monitor.cached_state().system.failed_components, 1);
+//! # }
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! It needs a Tokio runtime with the time driver. The crate has no cargo features.
+//! It needs a Tokio runtime with the time driver.
+//!
+//! # Feature flags
+//!
+//! The default features add no package to the dependency tree; each feature that would
+//! (an HTTP client, system probes) is off until asked for, so a service that only needs
+//! the monitor, its own checks and the storage check builds lean. A resource that is not
+//! measured reads `unknown`, and the `resources` section reads `available: false` when
+//! nothing is.
+//!
+//! | Name | Default | Enables | Adds |
+//! |------|---------|---------|------|
+//! | `alerts` | yes | the `alerts` module: Datadog and New Relic webhook adapters, `HealthError::AdapterParse` | nothing (serde_json is already in) |
+//! | `http-check` | no | `checks::DownstreamServiceCheck`, an HTTP/1 `GET` of a plain `http://` URL | hyper, hyper-util, http-body-util, tokio's `net` |
+//! | `disk` | no | `checks::DiskSpaceCheck`, `resources::DiskUsage`, and the disk part of the `resources` section | rustix (`statvfs(2)`) |
+//! | `resources` | no | CPU, memory and process memory in the `resources` section | sysinfo |
 
 mod error;
 pub use error::{HealthError, Result};
@@ -103,6 +121,7 @@ pub mod resources;
 pub mod monitor;
 pub use monitor::HealthMonitor;
 
+#[cfg(feature = "alerts")]
 pub mod alerts;
 
 pub mod metrics;

@@ -258,6 +258,7 @@ impl ComponentRegistry {
 
     /// Applies an external alert: like the `mark_*` methods, but `fallback_active` is
     /// left alone (an alert says nothing about the service's own fallbacks).
+    #[cfg(feature = "alerts")]
     pub(crate) fn apply_alert(
         &self,
         name: &str,

@@ -2,6 +2,8 @@
 //! ([`MonitoringAdapter::parse_payload`]) and applied to a [`ComponentRegistry`]
 //! ([`MonitoringAdapter::ingest`]), marking components failed, degraded or healthy.
 //! [`adapter_for`] finds the adapter of a webhook route's `{provider}`.
+//!
+//! Needs the `alerts` feature (on by default).
 
 use std::fmt;
 

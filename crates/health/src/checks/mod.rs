@@ -1,13 +1,13 @@
 //! Health checks: the [`HealthCheck`] trait, the shared runner ([`run_check`]) that adds
 //! timeouts, latency and panic isolation to every check, and the built-in checks.
 //!
-//! | Check | Probes |
-//! |-------|--------|
-//! | [`StorageHealthCheck`] ([`RedisHealthCheck`]) | any `storage::Storage` backend |
-//! | [`ComponentHealthCheck`] | one component of a [`ComponentRegistry`](crate::ComponentRegistry) |
-//! | [`check_fn`] | an async closure of yours |
-//! | [`DownstreamServiceCheck`] | an HTTP dependency, with a `GET` |
-//! | [`DiskSpaceCheck`] | the file system holding a path |
+//! | Check | Probes | Feature |
+//! |-------|--------|---------|
+//! | [`StorageHealthCheck`] ([`RedisHealthCheck`]) | any `storage::Storage` backend | always |
+//! | [`ComponentHealthCheck`] | one component of a [`ComponentRegistry`](crate::ComponentRegistry) | always |
+//! | [`check_fn`] | an async closure of yours | always |
+//! | `DownstreamServiceCheck` | an HTTP dependency, with a `GET` | `http-check` |
+//! | `DiskSpaceCheck` | the file system holding a path | `disk` |
 
 mod check;
 pub use check::{
@@ -22,8 +22,12 @@ pub use storage::{HEALTH_CHECK_KEY, RedisHealthCheck, StorageHealthCheck};
 mod component;
 pub use component::ComponentHealthCheck;
 
+#[cfg(feature = "http-check")]
 mod http;
+#[cfg(feature = "http-check")]
 pub use http::DownstreamServiceCheck;
 
+#[cfg(feature = "disk")]
 mod disk;
+#[cfg(feature = "disk")]
 pub use disk::DiskSpaceCheck;

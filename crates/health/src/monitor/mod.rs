@@ -555,6 +555,7 @@ mod tests {
         assert!(HealthMonitorBuilder::default().build().is_ok());
     }
 
+    #[cfg(any(feature = "resources", feature = "disk"))]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stuck_resource_probe_neither_stops_the_refresher_nor_hangs_state_reads() {
         use std::sync::atomic::{AtomicUsize, Ordering};

@@ -510,6 +510,7 @@ async fn retry_state_and_rate_follow_the_configured_window() {
     assert_eq!(retry.total_attempts, 0, "no tracker plugged in");
 }
 
+#[cfg(all(feature = "resources", feature = "disk"))]
 #[tokio::test]
 async fn resources_are_measured_with_the_originals_shape() {
     let monitor = HealthMonitor::new();
@@ -548,6 +549,7 @@ async fn resources_are_measured_with_the_originals_shape() {
     assert!(json["available"].as_bool().unwrap());
 }
 
+#[cfg(feature = "resources")]
 #[tokio::test]
 async fn an_unmeasurable_disk_reads_unknown_without_hiding_the_rest() {
     let monitor = HealthMonitor::builder()
@@ -568,6 +570,7 @@ async fn an_unmeasurable_disk_reads_unknown_without_hiding_the_rest() {
     assert_eq!(none.status.overall, ResourceLevel::Unknown);
 }
 
+#[cfg(feature = "disk")]
 #[tokio::test]
 async fn critical_thresholds_make_resources_critical() {
     let mut config = ResourceConfig::default();
@@ -578,6 +581,18 @@ async fn critical_thresholds_make_resources_critical() {
     assert_eq!(status.overall, ResourceLevel::Critical);
 }
 
+#[cfg(not(any(feature = "resources", feature = "disk")))]
+#[tokio::test]
+async fn without_a_measuring_feature_resources_read_unavailable() {
+    // The default configuration asks for resources; this build cannot measure any.
+    let monitor = HealthMonitor::new();
+    let resources = monitor.get_comprehensive_state().await.resources;
+    assert!(!resources.available);
+    assert_eq!(resources.status.overall, ResourceLevel::Unknown);
+    assert_eq!(monitor.cached_state().resources, resources);
+}
+
+#[cfg(feature = "resources")]
 #[test]
 fn sampling_resources_never_blocks_the_event_loop() {
     // One thread runs everything: if sampling (which waits ~200 ms for a first CPU
