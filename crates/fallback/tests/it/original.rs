@@ -203,7 +203,7 @@ async fn detect_uses_primary_detector_in_primary_mode() {
     let (manager, primary, heuristic) = with_detectors();
     let data = json!({"value": 42});
     let verdict = manager.detect_anomaly(&data).await;
-    assert_eq!(primary.seen.lock().unwrap().as_slice(), [data]);
+    assert_eq!(primary.seen.lock().as_slice(), [data]);
     assert_eq!(heuristic.calls(), 0);
     assert_eq!(verdict, Detection::new(true, 0.9, "primary"));
 }

@@ -241,7 +241,7 @@ where
 
 /// What [`panic_message`] says of a panic that carries no text (`std::panic::panic_any`
 /// with another type): the crate's one wording for it.
-pub(crate) const NON_STRING_PANIC: &str = "non-string panic payload";
+pub(crate) const NON_STRING_PANIC: &str = "a panic without a message";
 
 /// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Cow<'_, str> {
@@ -293,7 +293,7 @@ mod tests {
         let other: Box<dyn Any + Send> = Box::new(7_u8);
         assert_eq!(panic_message(owned.as_ref()), "owned");
         assert_eq!(panic_message(borrowed.as_ref()), "borrowed");
-        assert_eq!(panic_message(other.as_ref()), "non-string panic payload");
+        assert_eq!(panic_message(other.as_ref()), "a panic without a message");
     }
 
     #[tokio::test(start_paused = true)]
