@@ -75,11 +75,21 @@ impl Registry {
         }
     }
 
-    /// Parses, stores and activates a fallback (see [`FallbackManager::register_fallback`]).
+    /// Parses `condition` with the registry's parser.
+    pub(super) fn parse(&self, name: &str, condition: &str) -> Result<Condition> {
+        self.parser
+            .parse(condition)
+            .map_err(|source| Error::InvalidCondition {
+                name: name.to_owned(),
+                source,
+            })
+    }
+
+    /// Stores and activates a fallback (see [`FallbackManager::register_fallback`]).
     pub(super) async fn register<F, Fut>(
         &self,
         name: &str,
-        condition: &str,
+        condition: Condition,
         action: F,
         metadata: Value,
     ) -> Result<FallbackDefinition>
@@ -100,7 +110,7 @@ impl Registry {
     pub(super) async fn register_or_queue<F, Fut>(
         &self,
         name: &str,
-        condition: &str,
+        condition: Condition,
         action: F,
         metadata: Value,
     ) -> Result<Registration>
@@ -250,11 +260,11 @@ impl Registry {
         report
     }
 
-    /// Parses and checks a registration, before any lock or storage is touched.
+    /// Checks a registration, before any lock or storage is touched.
     fn prepare<F, Fut>(
         &self,
         name: &str,
-        condition: &str,
+        condition: Condition,
         action: F,
         metadata: Value,
     ) -> Result<Arc<Registered>>
@@ -262,13 +272,6 @@ impl Registry {
         F: Fn(Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
-        let parsed = self
-            .parser
-            .parse(condition)
-            .map_err(|source| Error::InvalidCondition {
-                name: name.to_owned(),
-                source,
-            })?;
         let metadata = match metadata {
             Value::Null => Map::new(),
             Value::Object(map) => map,
@@ -282,11 +285,11 @@ impl Registry {
         Ok(Arc::new(Registered {
             definition: FallbackDefinition {
                 name: name.to_owned(),
-                condition: condition.to_owned(),
+                condition: condition.source().to_owned(),
                 metadata,
                 registered_at: Timestamp::now(),
             },
-            condition: parsed,
+            condition,
             action: Arc::new(move |context| Box::pin(action(context))),
         }))
     }
@@ -368,6 +371,33 @@ impl FallbackManager {
         F: Fn(Context) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
     {
+        let condition = self.registry.parse(name, condition)?;
+        self.registry
+            .register(name, condition, action, metadata)
+            .await
+    }
+
+    /// [`register_fallback`](Self::register_fallback) with a condition already parsed,
+    /// for a caller that parsed it once (while validating its configuration, say) and
+    /// must not parse it again. The condition is taken as it is: the manager's
+    /// [parser](crate::FallbackManagerBuilder::condition_parser) does not see it, and its
+    /// [source](Condition::source) is what the stored definition shows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidMetadata`], or [`Error::Storage`] if the definition could not be
+    /// stored; in each case nothing is registered.
+    pub async fn register_condition<F, Fut>(
+        &self,
+        name: &str,
+        condition: Condition,
+        action: F,
+        metadata: Value,
+    ) -> Result<FallbackDefinition>
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
         self.registry
             .register(name, condition, action, metadata)
             .await
@@ -393,6 +423,30 @@ impl FallbackManager {
         &self,
         name: &str,
         condition: &str,
+        action: F,
+        metadata: Value,
+    ) -> Result<Registration>
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let condition = self.registry.parse(name, condition)?;
+        self.registry
+            .register_or_queue(name, condition, action, metadata)
+            .await
+    }
+
+    /// [`register_fallback_or_queue`](Self::register_fallback_or_queue) with a condition
+    /// already parsed (see [`register_condition`](Self::register_condition)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidMetadata`]; [`Error::Storage`] only when storage refuses the
+    /// definition for good. In each case nothing is registered.
+    pub async fn register_condition_or_queue<F, Fut>(
+        &self,
+        name: &str,
+        condition: Condition,
         action: F,
         metadata: Value,
     ) -> Result<Registration>
@@ -467,6 +521,40 @@ mod tests {
         )
     }
 
+    /// The text-taking registrations the manager's `register_fallback[_or_queue]` make.
+    impl Registry {
+        async fn register_text<F, Fut>(
+            &self,
+            name: &str,
+            condition: &str,
+            action: F,
+            metadata: Value,
+        ) -> Result<FallbackDefinition>
+        where
+            F: Fn(Context) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+        {
+            let condition = self.parse(name, condition)?;
+            self.register(name, condition, action, metadata).await
+        }
+
+        async fn register_or_queue_text<F, Fut>(
+            &self,
+            name: &str,
+            condition: &str,
+            action: F,
+            metadata: Value,
+        ) -> Result<Registration>
+        where
+            F: Fn(Context) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+        {
+            let condition = self.parse(name, condition)?;
+            self.register_or_queue(name, condition, action, metadata)
+                .await
+        }
+    }
+
     async fn ok(_: Context) -> Result<(), BoxError> {
         Ok(())
     }
@@ -487,7 +575,7 @@ mod tests {
     async fn a_registration_is_stored_before_it_is_active_and_replaces_its_name() {
         let (registry, storage) = registry(Writes::Work);
         let definition = registry
-            .register("slow", "severity >= 0.8", ok, json!({"team": "db"}))
+            .register_text("slow", "severity >= 0.8", ok, json!({"team": "db"}))
             .await
             .unwrap();
         assert_eq!(registry.definition_key("slow"), "svc:definition:slow");
@@ -495,11 +583,11 @@ mod tests {
         assert_eq!(stored, Some(serde_json::to_value(&definition).unwrap()));
         assert_eq!(stored.unwrap()["metadata"], json!({"team": "db"}));
         registry
-            .register("slow", "severity >= 0.9", ok, Value::Null)
+            .register_text("slow", "severity >= 0.9", ok, Value::Null)
             .await
             .unwrap();
         registry
-            .register("other", "step == 4", ok, Value::Null)
+            .register_text("other", "step == 4", ok, Value::Null)
             .await
             .unwrap();
         assert_eq!(
@@ -512,12 +600,12 @@ mod tests {
     async fn a_bad_condition_metadata_or_store_registers_nothing() {
         let (registry, storage) = registry(Writes::Work);
         let error = registry
-            .register("bad", "severity >=", ok, Value::Null)
+            .register_text("bad", "severity >=", ok, Value::Null)
             .await
             .unwrap_err();
         assert!(matches!(error, Error::InvalidCondition { .. }), "{error:?}");
         let error = registry
-            .register("bad", "severity > 1", ok, json!([1]))
+            .register_text("bad", "severity > 1", ok, json!([1]))
             .await
             .unwrap_err();
         assert!(
@@ -532,7 +620,7 @@ mod tests {
         );
         storage.set_writes(Writes::Fail);
         let error = registry
-            .register("down", "severity > 1", ok, Value::Null)
+            .register_text("down", "severity > 1", ok, Value::Null)
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Storage { .. }), "{error:?}");
@@ -545,17 +633,17 @@ mod tests {
     async fn a_queued_registration_waits_inactive_until_its_definition_is_stored() {
         let (registry, storage) = registry(Writes::Work);
         registry
-            .register("x", "severity > 0.5", ok, Value::Null)
+            .register_text("x", "severity > 0.5", ok, Value::Null)
             .await
             .unwrap();
         storage.set_writes(Writes::Fail);
         let queued = registry
-            .register_or_queue("x", "severity > 0.9", ok, Value::Null)
+            .register_or_queue_text("x", "severity > 0.9", ok, Value::Null)
             .await
             .unwrap();
         assert_eq!(queued, Registration::Pending);
         let queued = registry
-            .register_or_queue("y", "step == 1", ok, Value::Null)
+            .register_or_queue_text("y", "step == 1", ok, Value::Null)
             .await
             .unwrap();
         assert_eq!(queued, Registration::Pending);
@@ -584,7 +672,7 @@ mod tests {
     async fn a_definition_refused_for_good_is_an_error_or_dropped_from_the_queue() {
         let (registry, storage) = registry(Writes::Refuse);
         let error = registry
-            .register_or_queue("x", "step == 1", ok, Value::Null)
+            .register_or_queue_text("x", "step == 1", ok, Value::Null)
             .await
             .unwrap_err();
         assert!(matches!(error, Error::Storage { .. }), "{error:?}");
@@ -592,7 +680,7 @@ mod tests {
 
         storage.set_writes(Writes::Fail);
         registry
-            .register_or_queue("x", "step == 1", ok, Value::Null)
+            .register_or_queue_text("x", "step == 1", ok, Value::Null)
             .await
             .unwrap();
         storage.set_writes(Writes::Refuse);
@@ -605,12 +693,12 @@ mod tests {
     async fn unregistering_deletes_the_definition_and_forgets_either_kind() {
         let (registry, storage) = registry(Writes::Work);
         registry
-            .register("a", "step == 1", ok, Value::Null)
+            .register_text("a", "step == 1", ok, Value::Null)
             .await
             .unwrap();
         storage.set_writes(Writes::Fail);
         registry
-            .register_or_queue("b", "step == 2", ok, Value::Null)
+            .register_or_queue_text("b", "step == 2", ok, Value::Null)
             .await
             .unwrap();
         assert!(registry.unregister("a").await.is_err(), "the delete failed");
@@ -630,7 +718,7 @@ mod tests {
             let registry = &registry;
             async move {
                 registry
-                    .register(
+                    .register_text(
                         name,
                         condition,
                         move |_| async move {

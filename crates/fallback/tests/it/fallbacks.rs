@@ -317,3 +317,48 @@ async fn a_slow_action_does_not_hold_back_the_others() {
         "reported in registration order"
     );
 }
+
+#[tokio::test]
+async fn a_parsed_condition_is_registered_as_it_is_and_stored_by_its_source() {
+    // Parsed with a parser the manager does not have: taken as it is, not parsed again.
+    let parser = ConditionParser::new().variables(["error_rate"]).unwrap();
+    let condition = parser.parse("error_rate > 0.05").unwrap();
+    let storage = Arc::new(MemoryStorage::new());
+    let manager = FallbackManager::new(storage.clone());
+    let definition = manager
+        .register_condition(
+            "errors",
+            condition.clone(),
+            |_| async { Ok(()) },
+            json!(null),
+        )
+        .await
+        .unwrap();
+    assert_eq!(definition.condition, "error_rate > 0.05");
+    assert_eq!(
+        storage
+            .get("fallback:definition:errors")
+            .await
+            .unwrap()
+            .unwrap()["condition"],
+        "error_rate > 0.05"
+    );
+    let report = manager
+        .evaluate_fallbacks(&parser.context().with("error_rate", 0.2))
+        .await;
+    assert_eq!(report.fired_names().collect::<Vec<_>>(), ["errors"]);
+
+    // The queueing variant too; metadata is still checked.
+    let queued = manager
+        .register_condition_or_queue("again", condition.clone(), |_| async { Ok(()) }, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(queued, fallback::Registration::Active);
+    assert!(
+        manager
+            .register_condition("bad", condition, |_| async { Ok(()) }, json!([1]))
+            .await
+            .is_err()
+    );
+    assert_eq!(manager.fallback_definitions().len(), 2);
+}
