@@ -195,10 +195,9 @@ async fn register_rule(manager: &Arc<FallbackManager>, rule: RulePlan) -> Result
             Ok(())
         }
     };
-    // The manager takes the condition's text and parses it again with the same parser
-    // (it has no way to take a parsed one), so it cannot refuse it.
+    // Parsed once, by the plan: the manager takes it as it is.
     manager
-        .register_fallback_or_queue(&name, condition.source(), action, metadata.into())
+        .register_condition_or_queue(&name, condition, action, metadata.into())
         .await
         // Active, or pending until storage takes it (the manager logged why).
         .map(drop)
