@@ -9,14 +9,16 @@
 //! | [`FanoutMetricsSink`] | several sinks | always | |
 //! | `PrometheusMetricsSink` | its own registry, rendered for a `/metrics` endpoint | `prometheus` | `prometheus` module |
 //! | `DogStatsdMetricsSink` | a Datadog Agent, as DogStatsD datagrams over UDP | `dogstatsd` | `dogstatsd` module |
+//! | `FacadeMetricsSink` | the `metrics` facade: whatever recorder the program installed (any exporter) | `facade` | `facade` module |
 //!
 //! Emitting is synchronous, cheap and never fails: a metric a sink cannot export is
 //! normalized or dropped, logged once and counted ([`SinkStats`], [`DropReason`]); only
 //! building a sink returns a [`SinkError`]. Tag order never creates a second series.
 //!
-//! What it deliberately does not do: serve HTTP (the server crate serves the Prometheus
+//! What it deliberately does not do: serve HTTP (the `web` crate serves the Prometheus
 //! sink's `render`), install a global `metrics` recorder (each Prometheus sink owns its
-//! registry, so sinks and tests stay independent), aggregate for Datadog (the Agent does),
+//! registry, so sinks and tests stay independent; the facade sink forwards to whichever
+//! recorder the program installed), aggregate for Datadog (the Agent does),
 //! or know what any metric means: names, help texts and helpers such as health's
 //! `emit_health_check` belong to the crates that emit them.
 //!
@@ -55,12 +57,14 @@
 //! feature adds no package. Without features the crate is the trait and the generic sinks,
 //! on thiserror and tracing alone, which is all a library emitting metrics needs; the
 //! program that exports them picks its exporter. DogStatsD adds a lock (parking_lot, small
-//! and usually already in the tree); Prometheus adds the `metrics` facade, its exporter and
-//! their dependencies.
+//! and usually already in the tree); the facade sink adds the `metrics` crate alone (a
+//! program that has a recorder to forward to already has it); Prometheus adds the
+//! `metrics` facade, its exporter and their dependencies.
 //!
 //! | Name | Default | Enables | Adds |
 //! |------|---------|---------|------|
 //! | `dogstatsd` | no | the `dogstatsd` module and `DogStatsdMetricsSink` | parking_lot |
+//! | `facade` | no | the `facade` module and `FacadeMetricsSink` | metrics, parking_lot |
 //! | `prometheus` | no | the `prometheus` module and `PrometheusMetricsSink` | metrics, metrics-exporter-prometheus, hashbrown, parking_lot |
 //! | `testing` | no | `health_sinks::testing`: check an exposition with promtool, and a recording sink, in tests | parking_lot |
 
@@ -86,6 +90,11 @@ pub use fanout::FanoutMetricsSink;
 pub mod prometheus;
 #[cfg(feature = "prometheus")]
 pub use prometheus::PrometheusMetricsSink;
+
+#[cfg(feature = "facade")]
+pub mod facade;
+#[cfg(feature = "facade")]
+pub use facade::FacadeMetricsSink;
 
 #[cfg(feature = "dogstatsd")]
 pub mod dogstatsd;

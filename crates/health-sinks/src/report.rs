@@ -109,9 +109,9 @@ impl SinkStats {
     }
 }
 
-#[cfg(any(feature = "prometheus", feature = "dogstatsd"))]
+#[cfg(any(feature = "prometheus", feature = "dogstatsd", feature = "facade"))]
 mod reporter;
-#[cfg(any(feature = "prometheus", feature = "dogstatsd"))]
+#[cfg(any(feature = "prometheus", feature = "dogstatsd", feature = "facade"))]
 pub(crate) use reporter::Reporter;
 
 #[cfg(test)]
