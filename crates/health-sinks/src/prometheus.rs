@@ -100,6 +100,11 @@ struct Inner {
     /// Help texts from the builder, by normalized name.
     descriptions: HashMap<String, String>,
     histogram_records: AtomicU64,
+    /// Bumped after every emission (kept, dropped or new): a rendering made when it had
+    /// some value shows everything emitted before that value was read.
+    generation: AtomicU64,
+    /// The last rendering and the generation read before it was made.
+    rendered: RwLock<Option<(u64, Arc<str>)>>,
     /// `health_sinks_dropped_total{reason}`, indexed like `DropReason::ALL`.
     dropped: [Counter; DropReason::ALL.len()],
     reporter: Reporter,
@@ -230,14 +235,39 @@ impl PrometheusMetricsSink {
     }
 
     /// Renders every metric in the Prometheus text exposition format (see
-    /// [`content_type`](Self::content_type)). Also drains buffered histogram samples.
-    ///
-    /// Emitters wait while it runs (about 5 µs per histogram family): see
-    /// [`run_upkeep`](Self::run_upkeep) for why draining is exclusive.
+    /// [`content_type`](Self::content_type)): [`render_shared`](Self::render_shared),
+    /// copied into a `String`.
     #[must_use]
     pub fn render(&self) -> String {
-        let _exclusive = self.inner.state.write();
-        self.inner.handle.render()
+        self.render_shared().to_string()
+    }
+
+    /// Renders every metric in the Prometheus text exposition format, or returns the last
+    /// rendering when nothing was emitted since it was made: scraping an unchanged sink
+    /// costs a comparison and a reference count, however many series it holds. The text
+    /// is always a whole rendering, never one torn by an emission in progress.
+    ///
+    /// Rendering also drains buffered histogram samples. Emitters wait while it runs
+    /// (about 5 µs per histogram family): see [`run_upkeep`](Self::run_upkeep) for why
+    /// draining is exclusive. Concurrent callers that find the rendering out of date
+    /// render one after the other, and each one after the first finds it fresh.
+    #[must_use]
+    pub fn render_shared(&self) -> Arc<str> {
+        let inner = &*self.inner;
+        if let Some(text) = inner.rendered_at(inner.generation.load(Ordering::Acquire)) {
+            return text;
+        }
+        let _exclusive = inner.state.write();
+        // Read before rendering: an emission that lands meanwhile bumps it past this
+        // value, so the next call renders again rather than serving a rendering that
+        // may lack it.
+        let generation = inner.generation.load(Ordering::Acquire);
+        if let Some(text) = inner.rendered_at(generation) {
+            return text;
+        }
+        let text: Arc<str> = Arc::from(inner.handle.render());
+        *inner.rendered.write() = Some((generation, Arc::clone(&text)));
+        text
     }
 
     /// Renders like [`render`](Self::render), then writes the text into `output` (outside
@@ -247,7 +277,7 @@ impl PrometheusMetricsSink {
     ///
     /// Whatever `output` returns.
     pub fn render_to_write(&self, output: &mut impl io::Write) -> io::Result<()> {
-        output.write_all(self.render().as_bytes())
+        output.write_all(self.render_shared().as_bytes())
     }
 
     /// The `Content-Type` header value to serve [`render`](Self::render)'s output with:
@@ -275,6 +305,12 @@ impl PrometheusMetricsSink {
     }
 
     fn record(&self, name: &str, tags: &[Tag<'_>], sample: Sample) {
+        self.record_unannounced(name, tags, sample);
+        // After the change: see `Inner::generation`.
+        self.inner.generation.fetch_add(1, Ordering::Release);
+    }
+
+    fn record_unannounced(&self, name: &str, tags: &[Tag<'_>], sample: Sample) {
         let inner = &*self.inner;
         if let Sample::Gauge(value) | Sample::Histogram(value) = sample
             && !value.is_finite()
@@ -353,6 +389,14 @@ impl MetricsSink for PrometheusMetricsSink {
 }
 
 impl Inner {
+    /// The last rendering, if it was made at `generation`.
+    fn rendered_at(&self, generation: u64) -> Option<Arc<str>> {
+        match &*self.rendered.read() {
+            Some((made_at, text)) if *made_at == generation => Some(Arc::clone(text)),
+            _ => None,
+        }
+    }
+
     /// Drains histogram buffers with no sample push in flight (see
     /// [`PrometheusMetricsSink::run_upkeep`]).
     fn drain(&self) {
@@ -712,6 +756,8 @@ impl PrometheusSinkBuilder {
             max_series: self.max_series,
             descriptions,
             histogram_records: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            rendered: RwLock::new(None),
             dropped,
             reporter: Reporter::new("prometheus"),
         };

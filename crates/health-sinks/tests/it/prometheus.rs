@@ -761,3 +761,105 @@ proptest! {
         render_checked(&sink, Promtool::Parses);
     }
 }
+
+#[test]
+fn an_unchanged_sink_is_not_rendered_again_and_any_emission_renders_anew() {
+    let sink = PrometheusMetricsSink::new();
+    sink.emit("queue_depth", 1.0, &[], None);
+    let first = sink.render_shared();
+    assert!(Arc::ptr_eq(&first, &sink.render_shared()), "rendered again");
+    assert_eq!(sink.render(), *first);
+    // Every kind of emission, a dropped one included, makes the next scrape render.
+    let emissions: [&dyn Fn(&PrometheusMetricsSink); 4] = [
+        &|sink| sink.emit("queue_depth", 2.0, &[], None),
+        &|sink| sink.emit_counter("jobs", 1, &[]),
+        &|sink| sink.emit_histogram("job_seconds", 0.5, &[]),
+        &|sink| sink.emit("queue_depth", f64::NAN, &[], None),
+    ];
+    let mut previous = first;
+    for emit in emissions {
+        emit(&sink);
+        let text = sink.render_shared();
+        assert!(
+            !Arc::ptr_eq(&previous, &text),
+            "a stale rendering was served"
+        );
+        assert_ne!(*previous, *text);
+        previous = text;
+    }
+    assert_eq!(sample(&previous, "queue_depth"), "2");
+    assert_eq!(
+        sample(
+            &previous,
+            &format!(r#"{DROPPED_METRIC}{{reason="non_finite_value"}}"#)
+        ),
+        "1"
+    );
+}
+
+/// Every histogram in `text` is whole: cumulative buckets that never decrease, a `+Inf`
+/// bucket equal to `_count`.
+fn assert_histograms_whole(text: &str) {
+    let all = samples(text);
+    for (series, count) in all.iter().filter(|(series, _)| series.contains("_count")) {
+        let (family, labels) = series.split_once("_count").unwrap();
+        let open = if labels.is_empty() {
+            "{".to_owned()
+        } else {
+            format!("{},", labels.trim_end_matches('}'))
+        };
+        let mut buckets: Vec<(f64, u64)> = all
+            .iter()
+            .filter_map(|(other, value)| {
+                let rest = other.strip_prefix(&format!("{family}_bucket{open}le=\""))?;
+                let bound = rest.strip_suffix("\"}")?;
+                let bound = if bound == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    bound.parse().ok()?
+                };
+                Some((bound, value.parse().unwrap()))
+            })
+            .collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(!buckets.is_empty(), "{series} has no buckets in\n{text}");
+        assert!(
+            buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+            "{series}: buckets decrease: {buckets:?}"
+        );
+        assert_eq!(
+            buckets.last().unwrap().1.to_string(),
+            *count,
+            "{series}: +Inf bucket and _count differ"
+        );
+    }
+}
+
+#[test]
+fn a_scrape_during_emissions_never_sees_a_torn_histogram() {
+    let sink = PrometheusMetricsSink::new();
+    let renders = thread::scope(|scope| {
+        let renderer = scope.spawn(|| (0..200).map(|_| sink.render_shared()).collect::<Vec<_>>());
+        for thread in 0..4 {
+            let sink = &sink;
+            scope.spawn(move || {
+                for i in 0..20_000_u32 {
+                    let seconds = f64::from(i % 100) / 10.0;
+                    sink.emit_histogram("request_seconds", seconds, &[("route", "/")]);
+                    sink.emit_histogram("other_seconds", seconds, &[]);
+                    sink.emit_counter("requests", 1, &[("thread", ["a", "b", "c", "d"][thread])]);
+                }
+            });
+        }
+        renderer.join().unwrap()
+    });
+    for text in &renders {
+        assert_histograms_whole(text);
+    }
+    let text = render_checked(&sink, Promtool::LintClean);
+    assert_histograms_whole(&text);
+    assert_eq!(
+        sample(&text, r#"request_seconds_count{route="/"}"#),
+        "80000"
+    );
+}
