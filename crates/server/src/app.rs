@@ -2,71 +2,37 @@
 //! tasks that keep it current. Nothing here checks a configuration value or names a
 //! configuration key: [`Config::validate`](crate::Config::validate) did, once.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::http::HeaderName;
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode};
 use futures_util::FutureExt as _;
 use health::checks::StorageHealthCheck;
 use health::monitor::RefresherHandle;
-use health::{HealthCheck, HealthCheckResult, HealthCheckStatus, HealthMonitor};
+use health::{HealthCheck, HealthMonitor};
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
 };
 use storage::Storage;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
+use web::{ResilienceState, ResilienceStateBuilder};
 
-use crate::auth::Secret;
 use crate::config::Plan;
 use crate::config::plan::{
     AuthPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan, SinksPlan,
 };
 use crate::error::{Chain, ServerError};
-use crate::telemetry::{REQUEST_DURATION_METRIC, REQUESTS_METRIC};
 
-/// The libraries, built once per process and shared by every route: one storage, one
-/// health monitor, one fallback manager, so every endpoint reads the same mode.
+/// The libraries, built once per process and shared by every route (the web state),
+/// and what only the process needs besides.
 #[derive(Debug)]
 pub(crate) struct App {
-    pub(crate) storage: Arc<dyn Storage>,
-    /// The name of the storage check, whose cached result says whether storage answers.
-    pub(crate) storage_check: Option<String>,
-    pub(crate) prometheus: PrometheusMetricsSink,
-    pub(crate) dogstatsd: Option<DogStatsdMetricsSink>,
-    pub(crate) monitor: HealthMonitor,
-    pub(crate) fallback: Arc<FallbackManager>,
-    pub(crate) auth: Auth,
-    pub(crate) max_body_bytes: usize,
-    pub(crate) access_log: bool,
-    /// Set when shutdown starts: readiness fails first, so balancers stop sending.
-    pub(crate) shutting_down: AtomicBool,
-}
-
-/// The credentials the routes check.
-#[derive(Debug)]
-pub(crate) struct Auth {
-    pub(crate) admin: Secret,
-    /// The shared secret of each of `health::PROVIDERS`.
-    webhook_secrets: Vec<(&'static str, Secret)>,
-    pub(crate) webhook_header: HeaderName,
-}
-
-impl Auth {
-    /// The shared secret of `provider` (one of `health::PROVIDERS`, as its adapter names
-    /// it).
-    pub(crate) fn webhook_secret(&self, provider: &str) -> Option<&Secret> {
-        self.webhook_secrets
-            .iter()
-            .find(|(name, _)| *name == provider)
-            .map(|(_, secret)| secret)
-    }
+    pub(crate) web: ResilienceState,
+    dogstatsd: Option<DogStatsdMetricsSink>,
 }
 
 /// The metrics sinks: Prometheus (always), and what the plan asks for besides.
@@ -77,18 +43,11 @@ struct Sinks {
 }
 
 fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
-    let mut prometheus = PrometheusMetricsSink::builder()
-        .describe(
-            REQUESTS_METRIC,
-            "HTTP requests served, by route pattern, method and status",
-        )
-        .describe(
-            REQUEST_DURATION_METRIC,
-            "HTTP request latency in seconds, by route pattern",
-        );
+    let mut prometheus = PrometheusMetricsSink::builder();
     for (name, help) in fallback::METRIC_DESCRIPTIONS
         .iter()
         .chain(health::metrics::METRIC_DESCRIPTIONS)
+        .chain(web::telemetry::METRIC_DESCRIPTIONS)
     {
         prometheus = prometheus.describe(name, help);
     }
@@ -204,8 +163,11 @@ async fn register_rule(manager: &Arc<FallbackManager>, rule: RulePlan) -> Result
         .map_err(|error| ServerError::startup(format!("fallback rule {name:?}"), Chain(&error)))
 }
 
-/// The credentials the routes check, every secret set.
-fn auth(plan: AuthPlan) -> Result<Auth, ServerError> {
+/// The web state: the libraries and the credentials the routes check, every secret set.
+fn web_state(
+    builder: ResilienceStateBuilder,
+    plan: AuthPlan,
+) -> Result<ResilienceState, ServerError> {
     let missing = |purpose: &str| {
         ServerError::startup(purpose.to_owned(), "no secret was configured or generated")
     };
@@ -213,22 +175,19 @@ fn auth(plan: AuthPlan) -> Result<Auth, ServerError> {
         .admin_token
         .secret
         .ok_or_else(|| missing(plan.admin_token.purpose))?;
-    let webhook_secrets = plan
-        .webhook_secrets
-        .into_iter()
-        .map(|webhook| {
-            let secret = webhook
-                .secret
-                .secret
-                .ok_or_else(|| missing(webhook.secret.purpose))?;
-            Ok((webhook.provider, secret))
-        })
-        .collect::<Result<_, ServerError>>()?;
-    Ok(Auth {
-        admin,
-        webhook_secrets,
-        webhook_header: plan.webhook_header,
-    })
+    let mut builder = builder
+        .admin_token(admin)
+        .webhook_header(plan.webhook_header);
+    for webhook in plan.webhook_secrets {
+        let secret = webhook
+            .secret
+            .secret
+            .ok_or_else(|| missing(webhook.secret.purpose))?;
+        builder = builder.webhook_secret(webhook.provider, secret);
+    }
+    builder
+        .build()
+        .map_err(|error| ServerError::startup("the routes", Chain(&error)))
 }
 
 /// The tasks that run beside the routes; dropped, they stop (a [`Server`](crate::Server)
@@ -266,7 +225,6 @@ impl App {
             fallbacks,
             sinks,
         } = plan;
-        let auth = auth(auth_plan)?;
         let sinks = build_sinks(sinks)?;
         let storage_check = checks_plan.storage.as_ref().map(|check| check.name.clone());
         let description = storage.description;
@@ -299,38 +257,26 @@ impl App {
             .cascade(&monitor.get_comprehensive_state().await)
             .await;
 
+        let mut builder = ResilienceState::builder(storage)
+            .monitor(monitor)
+            .manager(fallback)
+            .prometheus(sinks.prometheus)
+            .max_body_bytes(server.max_body_bytes)
+            .access_log(server.access_log);
+        if let Some(name) = storage_check {
+            builder = builder.storage_check(name);
+        }
         let app = Arc::new(Self {
-            storage,
-            storage_check,
-            prometheus: sinks.prometheus,
+            web: web_state(builder, auth_plan)?,
             dogstatsd: sinks.dogstatsd,
-            monitor,
-            fallback,
-            auth,
-            max_body_bytes: server.max_body_bytes,
-            access_log: server.access_log,
-            shutting_down: AtomicBool::new(false),
         });
         let refresher = app
-            .monitor
+            .web
+            .monitor()
             .spawn_refresher(refresh_interval)
             .map_err(|error| ServerError::startup("the health refresher", Chain(&error)))?;
         let cascade = AbortOnDrop(tokio::spawn(cascade_every(app.clone(), cascade.interval)));
         Ok((app, Background { refresher, cascade }))
-    }
-
-    /// The storage check's status: from `snapshot` when the caller already holds the
-    /// check results (so one response never disagrees with itself), else from the cache
-    /// without copying any result.
-    pub(crate) fn storage_check_status(
-        &self,
-        snapshot: Option<&BTreeMap<String, HealthCheckResult>>,
-    ) -> Option<HealthCheckStatus> {
-        let name = self.storage_check.as_deref()?;
-        match snapshot {
-            Some(results) => results.get(name).map(|result| result.status),
-            None => self.monitor.cached_summary().checks.get(name).copied(),
-        }
     }
 
     /// Stops the background tasks, writes the transitions still waiting for storage
@@ -344,19 +290,19 @@ impl App {
         // Cancelled is the expected end of the loop.
         let _cancelled = (&mut cascade.0).await;
         refresher.stop().await;
-        let pending = self.fallback.pending_records();
+        let pending = self.web.manager().pending_records();
         if pending > 0 {
-            match tokio::time::timeout(grace, self.fallback.flush_pending()).await {
+            match tokio::time::timeout(grace, self.web.manager().flush_pending()).await {
                 Ok(Ok(written)) => {
                     tracing::info!(written, "pending fallback transitions persisted");
                 }
                 Ok(Err(error)) => tracing::warn!(
                     error = %Chain(&error),
-                    left = self.fallback.pending_records(),
+                    left = self.web.manager().pending_records(),
                     "pending fallback transitions could not be persisted"
                 ),
                 Err(_) => tracing::warn!(
-                    left = self.fallback.pending_records(),
+                    left = self.web.manager().pending_records(),
                     "persisting pending fallback transitions timed out"
                 ),
             }
@@ -364,7 +310,7 @@ impl App {
         if let Some(dogstatsd) = &self.dogstatsd {
             dogstatsd.flush();
         }
-        if let Err(error) = self.storage.close().await {
+        if let Err(error) = self.web.storage().close().await {
             tracing::warn!(error = %Chain(&error), "closing storage failed");
         }
     }
@@ -376,12 +322,12 @@ async fn cascade_every(app: Arc<App>, interval: Duration) {
     every(interval, move || {
         let app = app.clone();
         async move {
-            let state = app.monitor.cached_state();
-            app.fallback.cascade(&state).await;
-            if let Err(error) = app.fallback.flush_pending().await {
+            let state = app.web.monitor().cached_state();
+            app.web.manager().cascade(&state).await;
+            if let Err(error) = app.web.manager().flush_pending().await {
                 tracing::debug!(error = %Chain(&error), "transition records or fallback rules still wait for storage");
             }
-            app.prometheus.run_upkeep();
+            app.web.prometheus().run_upkeep();
         }
     })
     .await;

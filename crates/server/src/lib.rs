@@ -83,25 +83,21 @@
 //! | [`Secret`], [`GeneratedSecret`] | tokens and webhook secrets, compared in constant time, never printed |
 //! | [`LogFormat`] | human or JSON log lines, for [`Config::set_log_format`] |
 //!
-//! The routes, the request telemetry and the wiring of the libraries are private; the
-//! command line belongs to the binary.
+//! The routes and the request telemetry are the `web` crate's (an embedder who wants the
+//! routes without this configuration depends on it alone); the wiring of the libraries
+//! is private; the command line belongs to the binary.
 //!
 //! The crate has no cargo features.
 
 mod app;
 
-mod auth;
-pub use auth::Secret;
+pub use web::Secret;
 
 mod config;
 pub use config::{Config, GeneratedSecret, Plan};
 
 mod error;
 pub use error::ServerError;
-
-mod http;
-
-mod routes;
 
 mod serve;
 pub use serve::{Server, serve};

@@ -1,9 +1,7 @@
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::middleware;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -11,8 +9,6 @@ use tokio::sync::watch;
 use crate::app::{App, Background};
 use crate::config::Plan;
 use crate::error::ServerError;
-use crate::routes;
-use crate::telemetry::{RequestTelemetry, request_span};
 
 /// A started server: storage connected, checks run once, first cascade done, background
 /// refresher and cascade running; not yet serving HTTP.
@@ -66,16 +62,9 @@ impl Server {
             background,
             shutdown_grace: grace,
         } = self;
-        // Request metrics go to Prometheus only: per-request datagrams or log lines in the
-        // other sinks would cost more than the request.
-        let telemetry = Arc::new(RequestTelemetry {
-            sink: Arc::new(app.prometheus.clone()),
-            access_log: app.access_log,
-        });
-        let router = routes::router(app.clone())
-            .layer(middleware::from_fn_with_state(telemetry, request_span));
+        let router = web::router(&app.web);
         if let Ok(address) = listener.local_addr() {
-            tracing::info!(%address, storage = app.storage.backend(), "serving");
+            tracing::info!(%address, storage = app.web.storage().backend(), "serving");
         }
 
         let (started_tx, mut started_rx) = watch::channel(false);
@@ -83,7 +72,7 @@ impl Server {
         let signal = async move {
             shutdown.await;
             // Readiness fails from now on; in-flight requests still finish.
-            signalled.shutting_down.store(true, Ordering::Relaxed);
+            signalled.web.begin_shutdown();
             tracing::info!("shutting down: no new connections, finishing in-flight requests");
             let _sent = started_tx.send(true);
         };

@@ -3,8 +3,8 @@
 
 use super::Config;
 use super::plan::{Plan, SecretSlot};
-use crate::auth::Secret;
 use crate::error::ServerError;
+use web::Secret;
 
 /// The environment variable of the admin token.
 pub(crate) const ADMIN_TOKEN_VAR: &str = "RESILIENCE_ADMIN_TOKEN";

@@ -16,9 +16,9 @@ use health_sinks::DogStatsdMetricsSink;
 use serde_json::{Map, Value};
 use storage::Storage;
 
-use crate::auth::Secret;
 use crate::error::ServerError;
 use crate::telemetry::Logging;
+use web::Secret;
 
 /// A configuration that passed [`Config::validate`](crate::Config::validate): every
 /// value checked, every condition parsed, the checks, the storage adapter and the

@@ -17,8 +17,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Map, Value};
 
 use super::duration;
-use crate::auth::Secret;
 use crate::telemetry::LogFormat;
+use web::Secret;
 
 /// The default listening address.
 pub(crate) const DEFAULT_LISTEN: SocketAddr =

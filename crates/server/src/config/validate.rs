@@ -24,9 +24,13 @@ use super::sections::{
     AuthSection, Backend, CascadeSection, ChecksSection, DogStatsdSection, FallbackRuleSection,
     LogSection, MonitorSection, ServerSection, SinksSection, StorageSection,
 };
-use crate::auth::{MIN_SECRET_LEN, Secret};
+use web::Secret;
+
 use crate::error::{Chain, ServerError};
 use crate::telemetry::{Logging, parse_filter};
+
+/// The shortest secret the configuration accepts, in bytes.
+const MIN_SECRET_LEN: usize = 16;
 
 impl Config {
     /// Checks every value and converts the configuration into the [`Plan`] that

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 /// `Display`.
 ///
 /// ```
-/// use server::Secret;
+/// use web::Secret;
 ///
 /// let token = Secret::new("correct horse battery staple");
 /// assert!(token.matches("correct horse battery staple"));
@@ -18,9 +18,6 @@ use serde::{Deserialize, Deserializer};
 // prefix; `matches` is the one way to compare.
 #[derive(Clone)]
 pub struct Secret(String);
-
-/// The shortest secret the configuration accepts, in bytes.
-pub(crate) const MIN_SECRET_LEN: usize = 16;
 
 impl Secret {
     /// Wraps `value`.

@@ -21,10 +21,11 @@ use health::{HealthCheckResult, HealthCheckStatus, HealthState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::app::App;
 use crate::auth::bearer;
 use crate::error::Chain;
 use crate::http::{ApiError, ok, read_json, read_json_value, with_status};
+use crate::state::{ResilienceState, Shared};
+use crate::telemetry::{RequestTelemetry, request_span};
 
 /// The key prefix of integrations registered through `/monitoring/register`.
 pub(crate) const INTEGRATION_KEY_PREFIX: &str = "monitoring:integration:";
@@ -46,7 +47,15 @@ const WEBHOOK_CHALLENGE: &str = "Bearer realm=\"webhooks\"";
 /// The readiness probe's success body, its most frequent answer: a constant, built once.
 const READY_BODY: &str = r#"{"status":"ready"}"#;
 
-pub(crate) fn router(app: Arc<App>) -> Router {
+/// The routes on `state`, each counted and timed by route pattern.
+pub(crate) fn router(resilience: &ResilienceState) -> Router {
+    let app = resilience.shared.clone();
+    // Request metrics go to Prometheus only: per-request datagrams or log lines in the
+    // other sinks would cost more than the request.
+    let telemetry = Arc::new(RequestTelemetry {
+        sink: Arc::new(app.prometheus.clone()),
+        access_log: app.access_log,
+    });
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
@@ -67,6 +76,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .fallback(crate::http::not_found)
         .method_not_allowed_fallback(crate::http::method_not_allowed)
         .with_state(app)
+        .layer(axum::middleware::from_fn_with_state(
+            telemetry,
+            request_span,
+        ))
 }
 
 // ----- authentication --------------------------------------------------------------------
@@ -74,17 +87,25 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 /// The admin bearer token, checked before the body is read.
 pub(crate) struct Admin;
 
-impl FromRequestParts<Arc<App>> for Admin {
+impl FromRequestParts<Arc<Shared>> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<Shared>) -> Result<Self, ApiError> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(bearer);
         match token {
-            Some(token) if app.auth.admin.matches(token) => Ok(Self),
+            Some(token)
+                if app
+                    .auth
+                    .admin
+                    .as_ref()
+                    .is_some_and(|admin| admin.matches(token)) =>
+            {
+                Ok(Self)
+            }
             _ => Err(ApiError::unauthorized(ADMIN_CHALLENGE)),
         }
     }
@@ -106,7 +127,7 @@ async fn live() -> axum::Json<LiveBody> {
     })
 }
 
-async fn ready(State(app): State<Arc<App>>) -> Response {
+async fn ready(State(app): State<Arc<Shared>>) -> Response {
     let mode = app.fallback.get_current_mode();
     if app.shutting_down.load(Ordering::Relaxed) {
         return with_status(
@@ -147,7 +168,7 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 /// The `storage` section: which backend, and whether it answers (degraded when its
 /// check is not healthy or transition records wait for it). Routes that hold the check
 /// results pass them, so the section agrees with the results they show.
-fn storage_json(app: &App, snapshot: Option<&BTreeMap<String, HealthCheckResult>>) -> Value {
+fn storage_json(app: &Shared, snapshot: Option<&BTreeMap<String, HealthCheckResult>>) -> Value {
     let pending_records = app.fallback.pending_records();
     let degraded = pending_records > 0
         || app
@@ -168,7 +189,7 @@ struct StateBody<'a> {
     storage: Value,
 }
 
-async fn state(State(app): State<Arc<App>>) -> Response {
+async fn state(State(app): State<Arc<Shared>>) -> Response {
     let state = app.monitor.cached_state();
     let fallback = json!({
         "mode": app.fallback.get_current_mode(),
@@ -183,7 +204,7 @@ async fn state(State(app): State<Arc<App>>) -> Response {
     axum::Json(body).into_response()
 }
 
-async fn checks(State(app): State<Arc<App>>) -> Response {
+async fn checks(State(app): State<Arc<Shared>>) -> Response {
     let checks = app.monitor.cached_state().health_checks;
     let storage = storage_json(&app, Some(&checks));
     ok(json!({"checks": checks, "timestamp": Timestamp::now(), "storage": storage}))
@@ -191,21 +212,21 @@ async fn checks(State(app): State<Arc<App>>) -> Response {
 
 /// `GET /health/cascade`: cascades now on the monitor's cached state, exactly as one
 /// tick of the cascade loop does (no check runs; an operator's hold stands).
-async fn cascade_cached(State(app): State<Arc<App>>) -> Response {
+async fn cascade_cached(State(app): State<Arc<Shared>>) -> Response {
     let previous = app.fallback.get_current_mode();
     let mode = app.fallback.cascade(&app.monitor.cached_state()).await;
     cascade_answer(&app, previous, mode)
 }
 
 /// `POST /health/cascade`: re-runs expired checks, then cascades.
-async fn cascade_now(_admin: Admin, State(app): State<Arc<App>>) -> Response {
+async fn cascade_now(_admin: Admin, State(app): State<Arc<Shared>>) -> Response {
     let previous = app.fallback.get_current_mode();
     let state = app.monitor.get_comprehensive_state().await;
     let mode = app.fallback.cascade(&state).await;
     cascade_answer(&app, previous, mode)
 }
 
-fn cascade_answer(app: &App, previous: FallbackMode, mode: FallbackMode) -> Response {
+fn cascade_answer(app: &Shared, previous: FallbackMode, mode: FallbackMode) -> Response {
     ok(json!({
         "fallback_mode": mode,
         "previous_mode": previous,
@@ -215,7 +236,7 @@ fn cascade_answer(app: &App, previous: FallbackMode, mode: FallbackMode) -> Resp
     }))
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+async fn metrics(State(app): State<Arc<Shared>>) -> Response {
     (
         [(header::CONTENT_TYPE, app.prometheus.content_type())],
         app.prometheus.render(),
@@ -232,7 +253,7 @@ struct TransitionsQuery {
 }
 
 async fn transitions(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Shared>>,
     query: Result<Query<TransitionsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|rejection| {
@@ -262,14 +283,14 @@ struct FallbackMetricsBody {
     storage: Value,
 }
 
-async fn fallback_metrics(State(app): State<Arc<App>>) -> axum::Json<FallbackMetricsBody> {
+async fn fallback_metrics(State(app): State<Arc<Shared>>) -> axum::Json<FallbackMetricsBody> {
     axum::Json(FallbackMetricsBody {
         metrics: app.fallback.get_metrics(),
         storage: storage_json(&app, None),
     })
 }
 
-async fn current_mode(State(app): State<Arc<App>>) -> Response {
+async fn current_mode(State(app): State<Arc<Shared>>) -> Response {
     let mode = app.fallback.get_current_mode();
     ok(json!({
         "mode": mode,
@@ -313,7 +334,7 @@ fn hold_duration(hold_seconds: Option<f64>) -> Result<Option<Option<Duration>>, 
 
 async fn set_mode(
     _admin: Admin,
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -362,7 +383,7 @@ async fn set_mode(
 
 /// `DELETE /fallback/mode`: ends the operator's hold and hands the mode back to the
 /// cascade at once, on the monitor's cached state (as one tick of the loop would).
-async fn release_mode(_admin: Admin, State(app): State<Arc<App>>) -> Response {
+async fn release_mode(_admin: Admin, State(app): State<Arc<Shared>>) -> Response {
     let released: Option<ModeHold> = app.fallback.release_hold();
     let previous = app.fallback.get_current_mode();
     let mode = app.fallback.cascade(&app.monitor.cached_state()).await;
@@ -384,7 +405,7 @@ async fn release_mode(_admin: Admin, State(app): State<Arc<App>>) -> Response {
 /// for the posted variables (`{"severity": 0.9, "recurrence_count": 3}`).
 async fn evaluate(
     _admin: Admin,
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -419,7 +440,7 @@ struct RegisterBody {
 
 async fn register_integration(
     _admin: Admin,
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -472,7 +493,7 @@ async fn register_integration(
 /// 404, a missing or wrong secret 401, then the body checks of [`read_json_value`], then
 /// a payload the provider never sends 422.
 async fn webhook(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<Shared>>,
     provider: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,

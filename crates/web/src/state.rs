@@ -1,0 +1,273 @@
+//! [`ResilienceState`]: the libraries every route reads, built once and shared.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::HeaderName;
+use fallback::FallbackManager;
+use health::{HealthCheckResult, HealthCheckStatus, HealthMonitor};
+use health_sinks::PrometheusMetricsSink;
+use storage::Storage;
+
+use crate::auth::Secret;
+use crate::error::WebError;
+
+/// The default header a webhook's shared secret is read from (besides `Authorization:
+/// Bearer`).
+pub const DEFAULT_WEBHOOK_HEADER: &str = "x-webhook-secret";
+
+/// The default largest request body the routes read, in bytes: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The libraries the routes read, built once per process and shared: one storage, one
+/// health monitor, one fallback manager, so every route reads the same mode. Clones
+/// share them.
+///
+/// The same instances are yours to use directly ([`storage`](Self::storage),
+/// [`monitor`](Self::monitor), [`manager`](Self::manager)): register checks, mark
+/// components, cascade on your own schedule.
+#[derive(Clone)]
+pub struct ResilienceState {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What the routes hold: the state's fields.
+pub(crate) struct Shared {
+    pub(crate) storage: Arc<dyn Storage>,
+    /// The name of the storage check, whose cached result says whether storage answers.
+    pub(crate) storage_check: Option<String>,
+    pub(crate) prometheus: PrometheusMetricsSink,
+    pub(crate) monitor: HealthMonitor,
+    pub(crate) fallback: Arc<FallbackManager>,
+    pub(crate) auth: Auth,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) access_log: bool,
+    /// Set when shutdown starts: readiness fails first, so balancers stop sending.
+    pub(crate) shutting_down: AtomicBool,
+}
+
+/// The credentials the routes check.
+pub(crate) struct Auth {
+    /// The admin token; without one, admin routes refuse every call.
+    pub(crate) admin: Option<Secret>,
+    /// The shared secret of each provider (as `health::alerts::PROVIDERS` names it).
+    webhook_secrets: Vec<(&'static str, Secret)>,
+    pub(crate) webhook_header: HeaderName,
+}
+
+impl Auth {
+    /// The shared secret of `provider` (one of `health::PROVIDERS`, as its adapter names
+    /// it).
+    pub(crate) fn webhook_secret(&self, provider: &str) -> Option<&Secret> {
+        self.webhook_secrets
+            .iter()
+            .find(|(name, _)| *name == provider)
+            .map(|(_, secret)| secret)
+    }
+}
+
+impl Shared {
+    /// The storage check's status: from `snapshot` when the caller already holds the
+    /// check results (so one response never disagrees with itself), else from the cache
+    /// without copying any result.
+    pub(crate) fn storage_check_status(
+        &self,
+        snapshot: Option<&BTreeMap<String, HealthCheckResult>>,
+    ) -> Option<HealthCheckStatus> {
+        let name = self.storage_check.as_deref()?;
+        match snapshot {
+            Some(results) => results.get(name).map(|result| result.status),
+            None => self.monitor.cached_summary().checks.get(name).copied(),
+        }
+    }
+}
+
+impl ResilienceState {
+    /// Starts building a state on `storage`.
+    pub fn builder(storage: Arc<dyn Storage>) -> ResilienceStateBuilder {
+        ResilienceStateBuilder {
+            storage,
+            monitor: None,
+            manager: None,
+            prometheus: None,
+            storage_check: None,
+            admin: None,
+            webhook_secrets: Vec::new(),
+            webhook_header: HeaderName::from_static(DEFAULT_WEBHOOK_HEADER),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            access_log: false,
+        }
+    }
+
+    /// The storage.
+    #[must_use]
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.shared.storage
+    }
+
+    /// The health monitor.
+    #[must_use]
+    pub fn monitor(&self) -> &HealthMonitor {
+        &self.shared.monitor
+    }
+
+    /// The fallback manager.
+    #[must_use]
+    pub fn manager(&self) -> &Arc<FallbackManager> {
+        &self.shared.fallback
+    }
+
+    /// The Prometheus sink `/metrics` renders.
+    #[must_use]
+    pub fn prometheus(&self) -> &PrometheusMetricsSink {
+        &self.shared.prometheus
+    }
+
+    /// Marks the service as shutting down: readiness answers 503 from now on, so load
+    /// balancers stop sending while in-flight requests finish.
+    pub fn begin_shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`begin_shutdown`](Self::begin_shutdown) was called.
+    #[must_use]
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for ResilienceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResilienceState")
+            .field("storage", &self.shared.storage.backend())
+            .field("mode", &self.shared.fallback.get_current_mode())
+            .field("shutting_down", &self.is_shutting_down())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`ResilienceState`]; start from [`ResilienceState::builder`].
+#[must_use]
+pub struct ResilienceStateBuilder {
+    storage: Arc<dyn Storage>,
+    monitor: Option<HealthMonitor>,
+    manager: Option<Arc<FallbackManager>>,
+    prometheus: Option<PrometheusMetricsSink>,
+    storage_check: Option<String>,
+    admin: Option<Secret>,
+    webhook_secrets: Vec<(String, Secret)>,
+    webhook_header: HeaderName,
+    max_body_bytes: usize,
+    access_log: bool,
+}
+
+impl ResilienceStateBuilder {
+    /// The health monitor (default: [`HealthMonitor::new`]).
+    pub fn monitor(mut self, monitor: HealthMonitor) -> Self {
+        self.monitor = Some(monitor);
+        self
+    }
+
+    /// The fallback manager (default: [`FallbackManager::new`] on the state's storage).
+    pub fn manager(mut self, manager: Arc<FallbackManager>) -> Self {
+        self.manager = Some(manager);
+        self
+    }
+
+    /// The Prometheus sink `/metrics` renders (default: a new, empty one). Give the same
+    /// sink (or a fan-out holding it) to the monitor and the manager.
+    pub fn prometheus(mut self, sink: PrometheusMetricsSink) -> Self {
+        self.prometheus = Some(sink);
+        self
+    }
+
+    /// The name of the check that probes the storage: the routes' `storage` section
+    /// reports `degraded` while it is not healthy.
+    pub fn storage_check(mut self, name: impl Into<String>) -> Self {
+        self.storage_check = Some(name.into());
+        self
+    }
+
+    /// The bearer token of the admin routes. Without one, they refuse every call.
+    pub fn admin_token(mut self, token: Secret) -> Self {
+        self.admin = Some(token);
+        self
+    }
+
+    /// The shared secret of a webhook provider (`datadog`, `newrelic`). A provider
+    /// without one refuses every call.
+    pub fn webhook_secret(mut self, provider: &str, secret: Secret) -> Self {
+        self.webhook_secrets.push((provider.to_owned(), secret));
+        self
+    }
+
+    /// The header a webhook's shared secret is read from (default
+    /// [`DEFAULT_WEBHOOK_HEADER`]); `Authorization: Bearer` is accepted too.
+    pub fn webhook_header(mut self, header: HeaderName) -> Self {
+        self.webhook_header = header;
+        self
+    }
+
+    /// The largest request body read (default [`DEFAULT_MAX_BODY_BYTES`]); a larger one
+    /// gets 413.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Whether every request is logged at `info` when it completes (default: at `debug`).
+    pub fn access_log(mut self, enabled: bool) -> Self {
+        self.access_log = enabled;
+        self
+    }
+
+    /// The state.
+    ///
+    /// # Errors
+    ///
+    /// [`WebError::UnknownProvider`] for a webhook secret of a provider no adapter
+    /// serves.
+    pub fn build(self) -> Result<ResilienceState, WebError> {
+        let webhook_secrets = self
+            .webhook_secrets
+            .into_iter()
+            .map(|(provider, secret)| {
+                health::alerts::adapter_for(provider.trim())
+                    .map(|adapter| (adapter.provider(), secret))
+                    .ok_or(WebError::UnknownProvider { provider })
+            })
+            .collect::<Result<_, _>>()?;
+        let manager = self
+            .manager
+            .unwrap_or_else(|| Arc::new(FallbackManager::new(self.storage.clone())));
+        Ok(ResilienceState {
+            shared: Arc::new(Shared {
+                storage: self.storage,
+                storage_check: self.storage_check,
+                prometheus: self.prometheus.unwrap_or_default(),
+                monitor: self.monitor.unwrap_or_default(),
+                fallback: manager,
+                auth: Auth {
+                    admin: self.admin,
+                    webhook_secrets,
+                    webhook_header: self.webhook_header,
+                },
+                max_body_bytes: self.max_body_bytes,
+                access_log: self.access_log,
+                shutting_down: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for ResilienceStateBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResilienceStateBuilder")
+            .field("storage", &self.storage.backend())
+            .field("storage_check", &self.storage_check)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
