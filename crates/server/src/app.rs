@@ -47,7 +47,6 @@ fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
     for (name, help) in fallback::METRIC_DESCRIPTIONS
         .iter()
         .chain(health::metrics::METRIC_DESCRIPTIONS)
-        .chain(web::telemetry::METRIC_DESCRIPTIONS)
     {
         prometheus = prometheus.describe(name, help);
     }

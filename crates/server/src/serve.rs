@@ -62,7 +62,7 @@ impl Server {
             background,
             shutdown_grace: grace,
         } = self;
-        let router = web::router(&app.web);
+        let router = web::router(&app.web).fallback_service(web::not_found(&app.web));
         if let Ok(address) = listener.local_addr() {
             tracing::info!(%address, storage = app.web.storage().backend(), "serving");
         }

@@ -10,6 +10,8 @@
 mod auth;
 pub use auth::Secret;
 
+mod cache;
+
 mod error;
 pub use error::WebError;
 
@@ -19,12 +21,22 @@ mod routes;
 
 mod state;
 pub use state::{
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_WEBHOOK_HEADER, ResilienceState, ResilienceStateBuilder,
+    DEFAULT_CACHE_MAX_AGE, DEFAULT_MAX_BODY_BYTES, DEFAULT_WEBHOOK_HEADER, ResilienceState,
+    ResilienceStateBuilder,
 };
 
 pub mod telemetry;
 
-/// The routes on `state`: see the crate documentation.
+/// The routes on `state`, to merge into an application or nest under a prefix: see the
+/// crate documentation. It has no fallback of its own, so merging it never conflicts
+/// with the application's; add [`not_found`] where these routes are served alone.
 pub fn router(state: &ResilienceState) -> axum::Router {
     routes::router(state)
+}
+
+/// The JSON 404 (`{"error": "not_found", ...}`) for a path no route matches, counted
+/// under the route label `unmatched`: `router(&state).fallback_service(not_found(&state))`
+/// where these routes are served alone.
+pub fn not_found(state: &ResilienceState) -> axum::routing::MethodRouter {
+    routes::not_found(state)
 }

@@ -3,16 +3,21 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::http::HeaderName;
 use fallback::FallbackManager;
+use health::model::HealthSummary;
 use health::{HealthCheckResult, HealthCheckStatus, HealthMonitor};
 use health_sinks::PrometheusMetricsSink;
 use storage::Storage;
 
 use crate::auth::Secret;
+use crate::cache::Cached;
 use crate::error::WebError;
+use crate::telemetry::{RequestMetrics, TelemetryLayer};
 
 /// The default header a webhook's shared secret is read from (besides `Authorization:
 /// Bearer`).
@@ -20,6 +25,14 @@ pub const DEFAULT_WEBHOOK_HEADER: &str = "x-webhook-secret";
 
 /// The default largest request body the routes read, in bytes: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The default [`ResilienceStateBuilder::cache_max_age`]: 1 s.
+///
+/// The monitor refreshes its checks every few seconds (5 s in the server) and probes
+/// come every few seconds more; a second more on a change that did not come through
+/// the routes goes unnoticed, while a service under load renders `/health/state` and
+/// `/metrics` once a second instead of once a request.
+pub const DEFAULT_CACHE_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// The libraries the routes read, built once per process and shared: one storage, one
 /// health monitor, one fallback manager, so every route reads the same mode. Clones
@@ -46,6 +59,38 @@ pub(crate) struct Shared {
     pub(crate) access_log: bool,
     /// Set when shutdown starts: readiness fails first, so balancers stop sending.
     pub(crate) shutting_down: AtomicBool,
+    /// The request counters of the routes.
+    pub(crate) requests: RequestMetrics,
+    /// Answers kept between requests.
+    pub(crate) views: Views,
+    /// How long a kept answer may serve when nothing the routes know of changed.
+    pub(crate) cache_max_age: Duration,
+}
+
+/// Answers kept between requests, each made again when its key changes or it is older
+/// than the state's `cache_max_age`.
+#[derive(Debug, Default)]
+pub(crate) struct Views {
+    /// Bumped by every route that changes what the answers show (a mode set, alerts
+    /// ingested, a cascade run) and by [`ResilienceState::invalidate_cache`].
+    pub(crate) generation: AtomicU64,
+    /// The monitor's summary, as readiness reads it.
+    pub(crate) summary: Cached<u64, Arc<HealthSummary>>,
+    /// The `/health/state` body, keyed by the generation and the transitions made.
+    pub(crate) state: Cached<(u64, u64), Bytes>,
+    /// The `/metrics` body, keyed by the sink's rendering it starts with.
+    pub(crate) metrics: Cached<SameText, Bytes>,
+}
+
+/// A sink rendering compared by identity: the sink hands out the same `Arc` until
+/// something is emitted.
+#[derive(Debug, Clone)]
+pub(crate) struct SameText(pub(crate) Arc<str>);
+
+impl PartialEq for SameText {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// The credentials the routes check.
@@ -70,8 +115,8 @@ impl Auth {
 
 impl Shared {
     /// The storage check's status: from `snapshot` when the caller already holds the
-    /// check results (so one response never disagrees with itself), else from the cache
-    /// without copying any result.
+    /// check results (so one response never disagrees with itself), else from the kept
+    /// summary.
     pub(crate) fn storage_check_status(
         &self,
         snapshot: Option<&BTreeMap<String, HealthCheckResult>>,
@@ -79,8 +124,36 @@ impl Shared {
         let name = self.storage_check.as_deref()?;
         match snapshot {
             Some(results) => results.get(name).map(|result| result.status),
-            None => self.monitor.cached_summary().checks.get(name).copied(),
+            None => self.summary().checks.get(name).copied(),
         }
+    }
+
+    /// The monitor's [`cached_summary`](HealthMonitor::cached_summary), made at most
+    /// once per `cache_max_age` unless a route changed something meanwhile.
+    pub(crate) fn summary(&self) -> Arc<HealthSummary> {
+        self.views
+            .summary
+            .get(self.generation(), self.cache_max_age, || {
+                Arc::new(self.monitor.cached_summary())
+            })
+    }
+
+    /// The layer that counts, times and logs the calls of `route`.
+    pub(crate) fn telemetry(&self, route: &str) -> TelemetryLayer {
+        TelemetryLayer {
+            stats: self.requests.route(route),
+            access_log: self.access_log,
+        }
+    }
+
+    /// The current generation of the kept answers.
+    pub(crate) fn generation(&self) -> u64 {
+        self.views.generation.load(Ordering::Acquire)
+    }
+
+    /// Makes every kept answer out of date: called after a change.
+    pub(crate) fn invalidate(&self) {
+        self.views.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -98,6 +171,7 @@ impl ResilienceState {
             webhook_header: HeaderName::from_static(DEFAULT_WEBHOOK_HEADER),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             access_log: false,
+            cache_max_age: DEFAULT_CACHE_MAX_AGE,
         }
     }
 
@@ -136,6 +210,15 @@ impl ResilienceState {
     pub fn is_shutting_down(&self) -> bool {
         self.shared.shutting_down.load(Ordering::Relaxed)
     }
+
+    /// Makes the routes' kept answers (`/health/state`, readiness's view of the checks
+    /// and components, `/metrics`) out of date at once. Changes made through the routes
+    /// do this themselves, and anything else shows within the
+    /// [cache max age](ResilienceStateBuilder::cache_max_age); call it after changing the
+    /// monitor or the components directly when the next answer must show it.
+    pub fn invalidate_cache(&self) {
+        self.shared.invalidate();
+    }
 }
 
 impl fmt::Debug for ResilienceState {
@@ -161,6 +244,7 @@ pub struct ResilienceStateBuilder {
     webhook_header: HeaderName,
     max_body_bytes: usize,
     access_log: bool,
+    cache_max_age: Duration,
 }
 
 impl ResilienceStateBuilder {
@@ -223,6 +307,16 @@ impl ResilienceStateBuilder {
         self
     }
 
+    /// How long the routes may serve a kept answer when nothing they know of changed
+    /// (default [`DEFAULT_CACHE_MAX_AGE`]): `/health/state`'s body, readiness's view of
+    /// the checks and components, and the request counters in `/metrics`. The mode, the
+    /// operator's hold, shutdown and every change made through the routes show at once;
+    /// the rest of `/metrics` is always current. Zero makes every request render anew.
+    pub fn cache_max_age(mut self, max_age: Duration) -> Self {
+        self.cache_max_age = max_age;
+        self
+    }
+
     /// The state.
     ///
     /// # Errors
@@ -257,6 +351,9 @@ impl ResilienceStateBuilder {
                 max_body_bytes: self.max_body_bytes,
                 access_log: self.access_log,
                 shutting_down: AtomicBool::new(false),
+                requests: RequestMetrics::default(),
+                views: Views::default(),
+                cache_max_age: self.cache_max_age,
             }),
         })
     }

@@ -12,13 +12,14 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::routing::{MethodRouter, any};
 use health::{HealthCheckResult, HealthCheckStatus};
 use serde_json::{Value, json};
 
 use crate::auth::bearer;
 use crate::http::ApiError;
 use crate::state::{ResilienceState, Shared};
-use crate::telemetry::{RequestTelemetry, request_span};
+use crate::telemetry::UNMATCHED_ROUTE;
 
 mod metrics;
 mod mode;
@@ -27,28 +28,43 @@ mod status;
 
 const ADMIN_CHALLENGE: &str = "Bearer realm=\"resilience\"";
 
-/// The routes on `state`, each counted and timed by route pattern: each group's
-/// `routes()` (paths as the original served them), merged.
+/// The routes on `state`: each group's routes, each counted and timed under its
+/// pattern, answering a method it does not take with the JSON 405.
 pub(crate) fn router(resilience: &ResilienceState) -> Router {
     let app = resilience.shared.clone();
-    // Request metrics go to Prometheus only: per-request datagrams or log lines in the
-    // other sinks would cost more than the request.
-    let telemetry = Arc::new(RequestTelemetry {
-        sink: Arc::new(app.prometheus.clone()),
-        access_log: app.access_log,
-    });
-    Router::new()
-        .merge(status::routes())
-        .merge(metrics::routes())
-        .merge(mode::routes())
-        .merge(monitoring::routes())
-        .fallback(crate::http::not_found)
-        .method_not_allowed_fallback(crate::http::method_not_allowed)
-        .with_state(app)
-        .layer(axum::middleware::from_fn_with_state(
-            telemetry,
-            request_span,
-        ))
+    let routes = Routes {
+        router: Router::new(),
+        shared: &app,
+    };
+    let routes = status::routes(routes);
+    let routes = metrics::routes(routes);
+    let routes = mode::routes(routes);
+    let routes = monitoring::routes(routes);
+    let router = routes.router;
+    router.with_state(app)
+}
+
+/// The JSON 404 for a path no route matches, counted under the route `unmatched`.
+pub(crate) fn not_found(resilience: &ResilienceState) -> MethodRouter {
+    any(crate::http::not_found).layer(resilience.shared.telemetry(UNMATCHED_ROUTE))
+}
+
+/// A group's routes being built: [`route`](Self::route) adds one, counted and timed
+/// under its pattern (the same whatever prefix the router is nested under).
+pub(super) struct Routes<'a> {
+    router: Router<Arc<Shared>>,
+    shared: &'a Shared,
+}
+
+impl Routes<'_> {
+    /// Adds `method_router` at `path`, with the JSON 405 for other methods.
+    pub(super) fn route(mut self, path: &str, method_router: MethodRouter<Arc<Shared>>) -> Self {
+        let method_router = method_router
+            .fallback(crate::http::method_not_allowed)
+            .layer(self.shared.telemetry(path));
+        self.router = self.router.route(path, method_router);
+        self
+    }
 }
 
 /// The admin bearer token, checked before the body is read.

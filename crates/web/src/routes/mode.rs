@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -16,7 +15,7 @@ use fallback::{FallbackMode, ManagerMetrics, ModeHold};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Admin, storage_json};
+use super::{Admin, Routes, storage_json};
 use crate::error::Chain;
 use crate::http::{ApiError, ok, read_json, read_json_value};
 use crate::state::Shared;
@@ -30,8 +29,8 @@ const MAX_TRANSITIONS_LIMIT: usize = 10_000;
 const MAX_HOLD_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
 
 /// `/fallback/transitions`, `/fallback/metrics`, `/fallback/mode`, `/fallback/evaluate`.
-pub(super) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
+pub(super) fn routes(routes: Routes<'_>) -> Routes<'_> {
+    routes
         .route("/fallback/transitions", get(transitions))
         .route("/fallback/metrics", get(fallback_metrics))
         .route(
@@ -159,6 +158,8 @@ async fn set_mode(
             Chain(&error).to_string(),
         )
     })?;
+    // The hold may have changed without a transition: the kept answers show it now.
+    app.invalidate();
     let hold = app.fallback.current_hold();
     tracing::info!(
         from = %previous,
@@ -180,6 +181,7 @@ async fn set_mode(
 /// cascade at once, on the monitor's cached state (as one tick of the loop would).
 async fn release_mode(_admin: Admin, State(app): State<Arc<Shared>>) -> Response {
     let released: Option<ModeHold> = app.fallback.release_hold();
+    app.invalidate();
     let previous = app.fallback.get_current_mode();
     let mode = app.fallback.cascade(&app.monitor.cached_state()).await;
     tracing::info!(

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -13,7 +12,7 @@ use health::model::Timestamp;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::Admin;
+use super::{Admin, Routes};
 use crate::auth::bearer;
 use crate::error::Chain;
 use crate::http::{ApiError, ok, read_json, read_json_value};
@@ -28,8 +27,8 @@ const MAX_INTEGRATION_NAME: usize = 128;
 const WEBHOOK_CHALLENGE: &str = "Bearer realm=\"webhooks\"";
 
 /// `/monitoring/register`, `/monitoring/{provider}/webhook`.
-pub(super) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
+pub(super) fn routes(routes: Routes<'_>) -> Routes<'_> {
+    routes
         .route("/monitoring/register", post(register_integration))
         .route("/monitoring/{provider}/webhook", post(webhook))
 }
@@ -139,6 +138,8 @@ async fn webhook(
     let ingested = adapter.ingest(&alerts, app.monitor.registry());
     tracing::info!(provider, ingested, "webhook alerts ingested");
     if ingested > 0 {
+        // Components changed: readiness and the state show it from the next request.
+        app.invalidate();
         // The components just changed: cascade now rather than at the next tick, off the
         // request so the provider gets its answer at once.
         let app = app.clone();

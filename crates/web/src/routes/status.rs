@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,16 +14,18 @@ use health::model::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Admin, storage_json};
+use super::{Admin, Routes, storage_json};
 use crate::http::{ok, with_status};
 use crate::state::Shared;
 
 /// The readiness probe's success body, its most frequent answer: a constant, built once.
 const READY_BODY: &str = r#"{"status":"ready"}"#;
 
+const JSON: &str = "application/json";
+
 /// `/health/live`, `/health/ready`, `/health/state`, `/health/checks`, `/health/cascade`.
-pub(super) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
+pub(super) fn routes(routes: Routes<'_>) -> Routes<'_> {
+    routes
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/health/state", get(state))
@@ -58,11 +60,12 @@ async fn ready(State(app): State<Arc<Shared>>) -> Response {
             }),
         );
     }
-    // Probed every few seconds: the summary copies no component and no check result.
-    let summary = app.monitor.cached_summary();
+    // Probed often, and by many: the summary is made at most once per cache max age
+    // (see `Shared::summary`); the mode and shutdown above are read every time.
+    let summary = app.summary();
     let failed = summary.failed_names();
     if mode == FallbackMode::Primary && failed.is_empty() && summary.system.failed_components == 0 {
-        return ([(header::CONTENT_TYPE, "application/json")], READY_BODY).into_response();
+        return ([(header::CONTENT_TYPE, JSON)], READY_BODY).into_response();
     }
     let mut reasons = Vec::new();
     if mode != FallbackMode::Primary {
@@ -91,7 +94,19 @@ struct StateBody<'a> {
     storage: Value,
 }
 
+/// `GET /health/state`, rendered at most once per cache max age unless a route changed
+/// something or the mode changed meanwhile: a large registry renders in milliseconds,
+/// and dashboards poll it.
 async fn state(State(app): State<Arc<Shared>>) -> Response {
+    let key = (app.generation(), app.fallback.total_transitions());
+    let body = app
+        .views
+        .state
+        .get(key, app.cache_max_age, || render_state(&app));
+    ([(header::CONTENT_TYPE, JSON)], body).into_response()
+}
+
+fn render_state(app: &Shared) -> Bytes {
     let state = app.monitor.cached_state();
     let fallback = json!({
         "mode": app.fallback.get_current_mode(),
@@ -101,9 +116,16 @@ async fn state(State(app): State<Arc<Shared>>) -> Response {
     let body = StateBody {
         state: &state,
         fallback,
-        storage: storage_json(&app, Some(&state.health_checks)),
+        storage: storage_json(app, Some(&state.health_checks)),
     };
-    axum::Json(body).into_response()
+    // Plain data with string keys: serializing it cannot fail.
+    serde_json::to_vec(&body).map_or_else(
+        |error| {
+            tracing::error!(%error, "the health state could not be serialized");
+            Bytes::from_static(b"{}")
+        },
+        Bytes::from,
+    )
 }
 
 async fn checks(State(app): State<Arc<Shared>>) -> Response {
@@ -124,6 +146,8 @@ async fn cascade_cached(State(app): State<Arc<Shared>>) -> Response {
 async fn cascade_now(_admin: Admin, State(app): State<Arc<Shared>>) -> Response {
     let previous = app.fallback.get_current_mode();
     let state = app.monitor.get_comprehensive_state().await;
+    // Fresh results: the kept answers show them from now on.
+    app.invalidate();
     let mode = app.fallback.cascade(&state).await;
     cascade_answer(&app, previous, mode)
 }
