@@ -1,10 +1,8 @@
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use web::ServeOptions;
 
 use crate::app::{App, Background};
 use crate::config::Plan;
@@ -16,8 +14,8 @@ use crate::error::ServerError;
 pub struct Server {
     app: Arc<App>,
     background: Background,
-    /// `server.shutdown_grace`, the one setting serving still needs.
-    shutdown_grace: Duration,
+    /// `[server]`'s timeouts, connection cap and shutdown grace: what serving still needs.
+    options: ServeOptions,
 }
 
 impl Server {
@@ -36,23 +34,26 @@ impl Server {
     /// error: the server starts and reports storage as degraded.
     pub async fn start(mut plan: Plan) -> Result<Self, ServerError> {
         plan.generate_missing_secrets()?;
-        let shutdown_grace = plan.server.shutdown_grace;
+        let options = plan.server.serve.clone();
         let (app, background) = App::start(plan).await?;
         Ok(Self {
             app,
             background,
-            shutdown_grace,
+            options,
         })
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then shuts down gracefully:
-    /// stops accepting, lets in-flight requests finish (within `server.shutdown_grace`),
-    /// stops the background tasks, persists the transitions still waiting for storage and
-    /// closes storage.
+    /// Serves HTTP on `listener` with the `web` crate's hardened loop until `shutdown`
+    /// completes, then shuts down gracefully: readiness fails, the listener closes, idle
+    /// connections close, in-flight requests finish within `server.shutdown_grace` and
+    /// what is still open then is closed; then the background tasks stop, the
+    /// transitions still waiting for storage are written (within the grace again) and
+    /// storage is closed.
     ///
     /// # Errors
     ///
-    /// [`ServerError::Serve`] if the listener fails.
+    /// None today: accept errors are logged and retried. The `Result` leaves room for
+    /// failures a future listener may have.
     pub async fn serve<F>(self, listener: TcpListener, shutdown: F) -> Result<(), ServerError>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -60,50 +61,23 @@ impl Server {
         let Self {
             app,
             background,
-            shutdown_grace: grace,
+            options,
         } = self;
         let router = web::router(&app.web).fallback_service(web::not_found(&app.web));
         if let Ok(address) = listener.local_addr() {
             tracing::info!(%address, storage = app.web.storage().backend(), "serving");
         }
-
-        let (started_tx, mut started_rx) = watch::channel(false);
-        let signalled = app.clone();
+        let state = app.web.clone();
         let signal = async move {
             shutdown.await;
             // Readiness fails from now on; in-flight requests still finish.
-            signalled.web.begin_shutdown();
-            tracing::info!("shutting down: no new connections, finishing in-flight requests");
-            let _sent = started_tx.send(true);
+            state.begin_shutdown();
         };
-        // Small JSON answers on keep-alive connections: never wait for Nagle.
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(signal)
-            .into_future();
-        let deadline = async move {
-            if started_rx.wait_for(|started| *started).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            tokio::time::sleep(grace).await;
-        };
-        let outcome = tokio::select! {
-            result = server => result.map_err(|source| ServerError::Serve { source }),
-            () = deadline => {
-                tracing::warn!(
-                    grace = %humantime::format_duration(grace),
-                    "in-flight requests did not finish within the shutdown grace; abandoning them"
-                );
-                Ok(())
-            }
-        };
+        let grace = options.shutdown_grace;
+        web::serve(listener, router, options, signal).await;
         app.stop(background, grace).await;
         tracing::info!("stopped");
-        outcome
+        Ok(())
     }
 }
 

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::serve::BodyReadTimeout;
+
 /// An answer that is not a success: a status and the JSON body every error shares,
 /// `{"error": "<code>", "detail": "<message>"}`, plus route-specific fields.
 #[derive(Debug)]
@@ -117,8 +119,8 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 }
 
 /// Reads a JSON request body, in this order of refusals: a content type other than JSON
-/// 415, a body over `limit` bytes 413, text that is not JSON 400, JSON of the wrong shape
-/// 422 naming the field.
+/// 415, a body over `limit` bytes 413, a body not read within the serve loop's body-read
+/// timeout 408, text that is not JSON 400, JSON of the wrong shape 422 naming the field.
 pub(crate) async fn read_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
@@ -151,7 +153,13 @@ pub(crate) async fn read_json_value(
         ));
     }
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|error| {
-        if is_length_limit(&error) {
+        if caused_by::<BodyReadTimeout>(&error) {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time",
+            )
+        } else if caused_by::<http_body_util::LengthLimitError>(&error) {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -168,10 +176,11 @@ pub(crate) async fn read_json_value(
     })
 }
 
-fn is_length_limit(error: &axum::Error) -> bool {
+/// Whether `error` or one of its sources is an `E`.
+fn caused_by<E: std::error::Error + 'static>(error: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = source {
-        if error.is::<http_body_util::LengthLimitError>() {
+        if error.is::<E>() {
             return true;
         }
         source = error.source();

@@ -19,6 +19,12 @@ mod http;
 
 mod routes;
 
+mod serve;
+pub use serve::{
+    DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_GRACE, ServeOptions, serve,
+};
+
 mod state;
 pub use state::{
     DEFAULT_CACHE_MAX_AGE, DEFAULT_MAX_BODY_BYTES, DEFAULT_WEBHOOK_HEADER, ResilienceState,

@@ -349,6 +349,53 @@ mod tests {
     }
 
     #[test]
+    fn serving_limits_are_read_and_checked() {
+        let plan = Config::from_toml_str(
+            "[server]\nheader_read_timeout = \"5s\"\nidle_timeout = 30\nbody_read_timeout = \"2s\"\nmax_connections = 64\nshutdown_grace = \"3s\"",
+        )
+        .and_then(Config::validate)
+        .unwrap();
+        let serve = &plan.server.serve;
+        assert_eq!(serve.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(serve.idle_timeout, Duration::from_secs(30));
+        assert_eq!(serve.body_read_timeout, Duration::from_secs(2));
+        assert_eq!(serve.max_connections, 64);
+        assert_eq!(serve.shutdown_grace, Duration::from_secs(3));
+        // Unset: the web crate's defaults.
+        let plan = Config::default().validate().unwrap();
+        assert_eq!(plan.server.serve, web::ServeOptions::default());
+        for (setting, key, message) in [
+            (
+                "header_read_timeout = 0",
+                "server.header_read_timeout",
+                "greater than zero",
+            ),
+            (
+                "idle_timeout = \"0s\"",
+                "server.idle_timeout",
+                "greater than zero",
+            ),
+            (
+                "body_read_timeout = 0",
+                "server.body_read_timeout",
+                "greater than zero",
+            ),
+            (
+                "max_connections = 0",
+                "server.max_connections",
+                "at least 1",
+            ),
+            (
+                "max_connections = 4294967296",
+                "server.max_connections",
+                "at most 4294967295",
+            ),
+        ] {
+            check_error(&format!("[server]\n{setting}"), key, message);
+        }
+    }
+
+    #[test]
     fn storage_takes_the_originals_redis_keys() {
         let config = Config::from_toml_str(
             "[storage]\nredis_url = \"redis://:pw@127.0.0.1:6390/0\"\ntimeout = 2.5\nmax_retries = 1\nretry_delay = 0.1",

@@ -18,7 +18,7 @@ use storage::Storage;
 
 use crate::error::ServerError;
 use crate::telemetry::Logging;
-use web::Secret;
+use web::{Secret, ServeOptions};
 
 /// A configuration that passed [`Config::validate`](crate::Config::validate): every
 /// value checked, every condition parsed, the checks, the storage adapter and the
@@ -56,8 +56,9 @@ pub struct Plan {
 pub(crate) struct ServerPlan {
     pub(crate) listen: SocketAddr,
     pub(crate) max_body_bytes: usize,
-    pub(crate) shutdown_grace: Duration,
     pub(crate) access_log: bool,
+    /// The serve loop's timeouts, connection cap and shutdown grace.
+    pub(crate) serve: ServeOptions,
 }
 
 /// The credentials; a secret still `None` is generated at start-up.

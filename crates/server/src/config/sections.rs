@@ -24,8 +24,8 @@ use web::Secret;
 pub(crate) const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
 
-/// The default request body limit: 1 MiB.
-pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The default request body limit: the `web` crate's, 1 MiB.
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = web::DEFAULT_MAX_BODY_BYTES;
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +39,17 @@ pub(crate) struct ServerSection {
     /// transitions still waiting for storage to be written (default 10 s; not zero).
     #[serde(deserialize_with = "duration::required")]
     pub(crate) shutdown_grace: Duration,
+    /// How long a request head may take to arrive (default: the `web` crate's, 10 s).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) header_read_timeout: Option<Duration>,
+    /// How long an idle keep-alive connection stays open (default: `web`'s, 75 s).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) idle_timeout: Option<Duration>,
+    /// How long a request body may take to be read (default: `web`'s, 30 s).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) body_read_timeout: Option<Duration>,
+    /// The most connections open at once (default: `web`'s, 1024).
+    pub(crate) max_connections: Option<usize>,
 }
 
 impl Default for ServerSection {
@@ -47,6 +58,10 @@ impl Default for ServerSection {
             listen: DEFAULT_LISTEN,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: None,
+            idle_timeout: None,
+            body_read_timeout: None,
+            max_connections: None,
         }
     }
 }

@@ -24,7 +24,7 @@ use super::sections::{
     AuthSection, Backend, CascadeSection, ChecksSection, DogStatsdSection, FallbackRuleSection,
     LogSection, MonitorSection, ServerSection, SinksSection, StorageSection,
 };
-use web::Secret;
+use web::{Secret, ServeOptions};
 
 use crate::error::{Chain, ServerError};
 use crate::telemetry::{Logging, parse_filter};
@@ -116,14 +116,48 @@ fn server_plan(
     // Also the time shutdown gives transitions still waiting for storage: none would
     // lose them.
     positive("server.shutdown_grace", server.shutdown_grace)?;
+    let mut serve = ServeOptions::default();
+    serve.shutdown_grace = server.shutdown_grace;
+    for (key, value, setting) in [
+        (
+            "server.header_read_timeout",
+            server.header_read_timeout,
+            &mut serve.header_read_timeout,
+        ),
+        (
+            "server.idle_timeout",
+            server.idle_timeout,
+            &mut serve.idle_timeout,
+        ),
+        (
+            "server.body_read_timeout",
+            server.body_read_timeout,
+            &mut serve.body_read_timeout,
+        ),
+    ] {
+        if let Some(value) = value {
+            positive(key, value)?;
+            *setting = value;
+        }
+    }
+    if let Some(connections) = server.max_connections {
+        at_least_one("server.max_connections", connections)?;
+        if u32::try_from(connections).is_err() {
+            return Err(ServerError::config(
+                "server.max_connections",
+                format!("must be at most {}", u32::MAX),
+            ));
+        }
+        serve.max_connections = connections;
+    }
     let filter =
         parse_filter(&log.level).map_err(|message| ServerError::config("log.level", message))?;
     Ok((
         ServerPlan {
             listen: server.listen,
             max_body_bytes: server.max_body_bytes,
-            shutdown_grace: server.shutdown_grace,
             access_log: log.access_log,
+            serve,
         },
         Logging {
             format: log.format,

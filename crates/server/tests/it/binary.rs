@@ -1,12 +1,13 @@
 //! The real binary: start-up failures, `--check-config`, secrets kept out of logs,
-//! SIGTERM.
+//! SIGTERM (with slow clients connected too).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 use crate::support::{JSON, Reply, request};
@@ -354,4 +355,71 @@ async fn a_generated_admin_token_is_printed_once_and_works() {
     let (code, stderr) = running.terminate().await;
     assert_eq!(code, 0, "{stderr}");
     assert!(!stderr.contains(&token), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_within_the_grace_with_slow_clients_connected() {
+    // Timeouts longer than the test: only the shutdown grace can end these clients.
+    let path = config_file(
+        "slow-clients",
+        "[server]\nshutdown_grace = \"2s\"\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\n",
+    );
+    let running = start(
+        &[
+            "--config",
+            path.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    )
+    .await;
+    let addr = running.addr;
+    let mut clients = Vec::new();
+    // Silent connections.
+    for _ in 0..20 {
+        clients.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // Idle keep-alive connections after one request each.
+    for _ in 0..5 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buffer = [0u8; 512];
+        assert!(stream.read(&mut buffer).await.unwrap() > 0);
+        clients.push(stream);
+    }
+    // Heads trickled a byte every 200 ms, never finished.
+    let tricklers: Vec<_> = (0..5)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut stream = TcpStream::connect(addr).await.unwrap();
+                for byte in b"GET /health/live HTTP/1.1\r\nX-Slow: "
+                    .iter()
+                    .chain(b"a".iter().cycle())
+                {
+                    if stream.write_all(&[*byte]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let started = Instant::now();
+    let (code, stderr) = running.terminate().await;
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        took < Duration::from_secs(2) + Duration::from_secs(3),
+        "SIGTERM took {took:?} to end the process with a 2 s grace: {stderr}"
+    );
+    assert!(stderr.contains("closing them"), "{stderr}");
+    for trickler in tricklers {
+        trickler.abort();
+    }
 }
