@@ -110,9 +110,12 @@ fn build_fallback(
     fallbacks: &FallbacksPlan,
     storage: Arc<dyn Storage>,
     sink: Arc<dyn MetricsSink>,
+    storage_write_timeout: Duration,
 ) -> FallbackManager {
     let mut builder = FallbackManager::builder(storage)
         .policy(cascade.policy.clone())
+        // One bound for every write a route waits for: records, and registrations.
+        .persist_timeout(storage_write_timeout)
         .max_log_entries(cascade.max_log_entries)
         .record_ttl(cascade.record_ttl)
         .metrics_sink(sink)
@@ -247,6 +250,7 @@ impl App {
             &fallbacks,
             storage.clone(),
             sinks.all.clone(),
+            server.storage_write_timeout,
         ));
         for rule in fallbacks.rules {
             register_rule(&fallback, rule).await?;
@@ -261,6 +265,7 @@ impl App {
             .manager(fallback)
             .prometheus(sinks.prometheus)
             .max_body_bytes(server.max_body_bytes)
+            .storage_write_timeout(server.storage_write_timeout)
             .access_log(server.access_log);
         if let Some(name) = storage_check {
             builder = builder.storage_check(name);

@@ -27,8 +27,8 @@ pub use serve::{
 
 mod state;
 pub use state::{
-    DEFAULT_CACHE_MAX_AGE, DEFAULT_MAX_BODY_BYTES, DEFAULT_WEBHOOK_HEADER, ResilienceState,
-    ResilienceStateBuilder,
+    DEFAULT_CACHE_MAX_AGE, DEFAULT_MAX_BODY_BYTES, DEFAULT_STORAGE_WRITE_TIMEOUT,
+    DEFAULT_WEBHOOK_HEADER, ResilienceState, ResilienceStateBuilder,
 };
 
 pub mod telemetry;

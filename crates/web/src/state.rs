@@ -26,6 +26,10 @@ pub const DEFAULT_WEBHOOK_HEADER: &str = "x-webhook-secret";
 /// The default largest request body the routes read, in bytes: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The default [`ResilienceStateBuilder::storage_write_timeout`]: 2 s, the fallback
+/// manager's default bound on a transition record's write.
+pub const DEFAULT_STORAGE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The default [`ResilienceStateBuilder::cache_max_age`]: 1 s.
 ///
 /// The monitor refreshes its checks every few seconds (5 s in the server) and probes
@@ -65,6 +69,8 @@ pub(crate) struct Shared {
     pub(crate) views: Views,
     /// How long a kept answer may serve when nothing the routes know of changed.
     pub(crate) cache_max_age: Duration,
+    /// How long a route waits for a storage write before answering 503.
+    pub(crate) storage_write_timeout: Duration,
 }
 
 /// Answers kept between requests, each made again when its key changes or it is older
@@ -172,6 +178,7 @@ impl ResilienceState {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             access_log: false,
             cache_max_age: DEFAULT_CACHE_MAX_AGE,
+            storage_write_timeout: DEFAULT_STORAGE_WRITE_TIMEOUT,
         }
     }
 
@@ -245,6 +252,7 @@ pub struct ResilienceStateBuilder {
     max_body_bytes: usize,
     access_log: bool,
     cache_max_age: Duration,
+    storage_write_timeout: Duration,
 }
 
 impl ResilienceStateBuilder {
@@ -307,6 +315,17 @@ impl ResilienceStateBuilder {
         self
     }
 
+    /// How long a route that writes to storage itself (`POST /monitoring/register`)
+    /// waits for the write before answering 503 `storage_unavailable` (default
+    /// [`DEFAULT_STORAGE_WRITE_TIMEOUT`]), rather than the storage adapter's whole retry
+    /// budget. Routes that change the mode write through the fallback manager, whose
+    /// [`persist_timeout`](fallback::FallbackManagerBuilder::persist_timeout) bounds them
+    /// (give it the same value), and never wait for storage to change the mode.
+    pub fn storage_write_timeout(mut self, timeout: Duration) -> Self {
+        self.storage_write_timeout = timeout;
+        self
+    }
+
     /// How long the routes may serve a kept answer when nothing they know of changed
     /// (default [`DEFAULT_CACHE_MAX_AGE`]): `/health/state`'s body, readiness's view of
     /// the checks and components, and the request counters in `/metrics`. The mode, the
@@ -354,6 +373,7 @@ impl ResilienceStateBuilder {
                 requests: RequestMetrics::default(),
                 views: Views::default(),
                 cache_max_age: self.cache_max_age,
+                storage_write_timeout: self.storage_write_timeout,
             }),
         })
     }

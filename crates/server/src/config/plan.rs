@@ -59,6 +59,8 @@ pub(crate) struct ServerPlan {
     pub(crate) access_log: bool,
     /// The serve loop's timeouts, connection cap and shutdown grace.
     pub(crate) serve: ServeOptions,
+    /// The bound on a route's storage write (and on a transition record's).
+    pub(crate) storage_write_timeout: Duration,
 }
 
 /// The credentials; a secret still `None` is generated at start-up.

@@ -50,6 +50,10 @@ pub(crate) struct ServerSection {
     pub(crate) body_read_timeout: Option<Duration>,
     /// The most connections open at once (default: `web`'s, 1024).
     pub(crate) max_connections: Option<usize>,
+    /// How long a route waits for a storage write (a registration, a transition record)
+    /// before answering without it (default: `web`'s, 2 s).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) storage_write_timeout: Option<Duration>,
 }
 
 impl Default for ServerSection {
@@ -62,6 +66,7 @@ impl Default for ServerSection {
             idle_timeout: None,
             body_read_timeout: None,
             max_connections: None,
+            storage_write_timeout: None,
         }
     }
 }

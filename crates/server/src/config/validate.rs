@@ -150,6 +150,10 @@ fn server_plan(
         }
         serve.max_connections = connections;
     }
+    let storage_write_timeout = server
+        .storage_write_timeout
+        .unwrap_or(web::DEFAULT_STORAGE_WRITE_TIMEOUT);
+    positive("server.storage_write_timeout", storage_write_timeout)?;
     let filter =
         parse_filter(&log.level).map_err(|message| ServerError::config("log.level", message))?;
     Ok((
@@ -158,6 +162,7 @@ fn server_plan(
             max_body_bytes: server.max_body_bytes,
             access_log: log.access_log,
             serve,
+            storage_write_timeout,
         },
         Logging {
             format: log.format,

@@ -83,10 +83,25 @@ async fn register_integration(
         "registered_at": Timestamp::now(),
     });
     let key = format!("{INTEGRATION_KEY_PREFIX}{name}");
-    app.storage.set(&key, record, None).await.map_err(|error| {
-        tracing::warn!(integration = %name, error = %Chain(&error), "integration not registered: storage failed");
-        ApiError::storage_unavailable("storage did not accept the registration; retry later")
-    })?;
+    // Bounded: a frozen storage must not hold the caller for the adapter's whole retry
+    // budget. The write is idempotent (one key per name), so a retry after a 503 is safe
+    // even if the abandoned write lands later.
+    let bound = app.storage_write_timeout;
+    match tokio::time::timeout(bound, app.storage.set(&key, record, None)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(integration = %name, error = %Chain(&error), "integration not registered: storage failed");
+            return Err(ApiError::storage_unavailable(
+                "storage did not accept the registration; retry later",
+            ));
+        }
+        Err(_elapsed) => {
+            tracing::warn!(integration = %name, bound = ?bound, "integration not registered: storage did not answer in time");
+            return Err(ApiError::storage_unavailable(format!(
+                "storage did not answer within {bound:?}; retry later"
+            )));
+        }
+    }
     tracing::info!(integration = %name, provider, "integration registered");
     Ok(ok(
         json!({"status": "registered", "name": name, "provider": provider}),

@@ -8,4 +8,5 @@
 )]
 
 mod serve;
+mod storage;
 mod support;
