@@ -2,14 +2,11 @@
 //! tasks that keep it current. Nothing here checks a configuration value or names a
 //! configuration key: [`Config::validate`](crate::Config::validate) did, once.
 
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode};
-use futures_util::FutureExt as _;
 use health::checks::StorageHealthCheck;
 use health::monitor::RefresherHandle;
 use health::{HealthCheck, HealthMonitor};
@@ -17,9 +14,7 @@ use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
 };
 use storage::Storage;
-use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
-use web::{ResilienceState, ResilienceStateBuilder};
+use web::{CascadeTask, ResilienceState, ResilienceStateBuilder};
 
 use crate::config::Plan;
 use crate::config::plan::{
@@ -197,17 +192,7 @@ fn web_state(
 #[derive(Debug)]
 pub(crate) struct Background {
     refresher: RefresherHandle,
-    cascade: AbortOnDrop,
-}
-
-/// A task aborted when its handle is dropped.
-#[derive(Debug)]
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    cascade: CascadeTask,
 }
 
 impl App {
@@ -279,20 +264,18 @@ impl App {
             .monitor()
             .spawn_refresher(refresh_interval)
             .map_err(|error| ServerError::startup("the health refresher", Chain(&error)))?;
-        let cascade = AbortOnDrop(tokio::spawn(cascade_every(app.clone(), cascade.interval)));
+        let cascade = app
+            .web
+            .spawn_cascade(cascade.interval)
+            .map_err(|error| ServerError::startup("the cascade loop", Chain(&error)))?;
         Ok((app, Background { refresher, cascade }))
     }
 
     /// Stops the background tasks, writes the transitions still waiting for storage
     /// (within `grace`), flushes DogStatsD and closes storage.
     pub(crate) async fn stop(&self, background: Background, grace: Duration) {
-        let Background {
-            refresher,
-            mut cascade,
-        } = background;
-        cascade.0.abort();
-        // Cancelled is the expected end of the loop.
-        let _cancelled = (&mut cascade.0).await;
+        let Background { refresher, cascade } = background;
+        cascade.stop().await;
         refresher.stop().await;
         let pending = self.web.manager().pending_records();
         if pending > 0 {
@@ -320,55 +303,8 @@ impl App {
     }
 }
 
-/// Cascades on the monitor's latest state every `interval`, and retries the transition
-/// records and fallback rule definitions that storage refused.
-async fn cascade_every(app: Arc<App>, interval: Duration) {
-    every(interval, move || {
-        let app = app.clone();
-        async move {
-            let state = app.web.monitor().cached_state();
-            app.web.manager().cascade(&state).await;
-            if let Err(error) = app.web.manager().flush_pending().await {
-                tracing::debug!(error = %Chain(&error), "transition records or fallback rules still wait for storage");
-            }
-            app.web.prometheus().run_upkeep();
-        }
-    })
-    .await;
-}
-
-/// Runs `round` every `interval`, the first time one interval from now (start-up has
-/// just cascaded). A round that panics is logged and the next one runs: the loop never
-/// dies silently, leaving the mode frozen and queued records unwritten.
-async fn every<F, Fut>(interval: Duration, mut round: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        // Built inside the caught future, so a panic while building it is caught too.
-        if let Err(panic) = AssertUnwindSafe(async { round().await })
-            .catch_unwind()
-            .await
-        {
-            let message = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("a panic without a message");
-            tracing::error!(%message, "a background cascade round panicked; the next one runs on schedule");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use super::*;
 
     /// A configuration whose checks cannot fail on a busy machine and whose background
@@ -403,44 +339,5 @@ mod tests {
             released(&weak).await,
             "the cascade loop outlived its Background and keeps the App (storage, monitor) alive"
         );
-    }
-
-    /// Runs [`every`] with rounds whose first one panics, while being built or while
-    /// running, and checks that rounds go on.
-    async fn check_rounds_go_on_after(panic_while_building: bool) {
-        let rounds = Arc::new(AtomicUsize::new(0));
-        let counted = rounds.clone();
-        let looping = tokio::spawn(every(Duration::from_millis(5), move || {
-            let round = counted.fetch_add(1, Ordering::SeqCst);
-            assert!(
-                !(panic_while_building && round == 0),
-                "building the first round panics"
-            );
-            async move {
-                assert!(panic_while_building || round != 0, "the first round panics");
-            }
-        }));
-        for _ in 0..200 {
-            if rounds.load(Ordering::SeqCst) >= 3 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(!looping.is_finished(), "the loop ended");
-        assert!(
-            rounds.load(Ordering::SeqCst) >= 3,
-            "no round after the panic (while building: {panic_while_building})"
-        );
-        looping.abort();
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_round_that_panics_does_not_end_the_loop() {
-        check_rounds_go_on_after(false).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_round_that_panics_while_being_built_does_not_end_the_loop() {
-        check_rounds_go_on_after(true).await;
     }
 }

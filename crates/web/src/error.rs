@@ -10,6 +10,13 @@ pub enum WebError {
         /// The provider as given.
         provider: String,
     },
+
+    /// A background task could not be started.
+    #[error("cannot start a background task: {reason}")]
+    Background {
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 /// An error and its sources, `outer: inner: innermost`: how this crate logs an error

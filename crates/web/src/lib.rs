@@ -10,6 +10,9 @@
 mod auth;
 pub use auth::Secret;
 
+mod background;
+pub use background::CascadeTask;
+
 mod cache;
 
 mod error;
