@@ -8,13 +8,13 @@ use std::time::Duration;
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode};
 use health::checks::StorageHealthCheck;
-use health::monitor::RefresherHandle;
+use health::monitor::{HealthMonitorBuilder, RefresherHandle};
 use health::{HealthCheck, HealthMonitor};
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
 };
 use storage::Storage;
-use web::{CascadeTask, ResilienceState, ResilienceStateBuilder};
+use web::{CascadeTask, ResilienceState, ResilienceStateBuilder, WebError};
 
 use crate::config::Plan;
 use crate::config::plan::{
@@ -88,16 +88,13 @@ fn checks(checks: ChecksPlan, storage: &Arc<dyn Storage>) -> Vec<Arc<dyn HealthC
     all
 }
 
-fn build_monitor(
-    plan: MonitorPlan,
-    sink: Arc<dyn MetricsSink>,
-) -> Result<HealthMonitor, ServerError> {
+/// The monitor's settings; the web state builds it, with its circuit breaker and retry
+/// tracker.
+fn monitor_settings(plan: MonitorPlan, sink: Arc<dyn MetricsSink>) -> HealthMonitorBuilder {
     HealthMonitor::builder()
         .metrics_sink(sink)
         .resources(plan.resources)
         .max_staleness(plan.max_staleness)
-        .build()
-        .map_err(|error| ServerError::startup("the health monitor", Chain(&error)))
 }
 
 fn build_fallback(
@@ -182,9 +179,10 @@ fn web_state(
             .ok_or_else(|| missing(webhook.secret.purpose))?;
         builder = builder.webhook_secret(webhook.provider, secret);
     }
-    builder
-        .build()
-        .map_err(|error| ServerError::startup("the routes", Chain(&error)))
+    builder.build().map_err(|error| match error {
+        WebError::Monitor { .. } => ServerError::startup("the health monitor", Chain(&error)),
+        _ => ServerError::startup("the routes", Chain(&error)),
+    })
 }
 
 /// The tasks that run beside the routes; dropped, they stop (a [`Server`](crate::Server)
@@ -226,10 +224,6 @@ impl App {
             );
         }
         let refresh_interval = monitor.refresh_interval;
-        let monitor = build_monitor(monitor, sinks.all.clone())?;
-        for check in checks(checks_plan, &storage) {
-            monitor.register_shared_check(check);
-        }
         let fallback = Arc::new(build_fallback(
             &cascade,
             &fallbacks,
@@ -240,13 +234,9 @@ impl App {
         for rule in fallbacks.rules {
             register_rule(&fallback, rule).await?;
         }
-
-        fallback
-            .cascade(&monitor.get_comprehensive_state().await)
-            .await;
-
+        let checks = checks(checks_plan, &storage);
         let mut builder = ResilienceState::builder(storage)
-            .monitor(monitor)
+            .monitor(monitor_settings(monitor, sinks.all.clone()))
             .manager(fallback)
             .prometheus(sinks.prometheus)
             .max_body_bytes(server.max_body_bytes)
@@ -259,6 +249,14 @@ impl App {
             web: web_state(builder, auth_plan)?,
             dogstatsd: sinks.dogstatsd,
         });
+        let (monitor, manager) = (app.web.monitor(), app.web.manager());
+        for check in checks {
+            monitor.register_shared_check(check);
+        }
+        manager
+            .cascade(&monitor.get_comprehensive_state().await)
+            .await;
+
         let refresher = app
             .web
             .monitor()

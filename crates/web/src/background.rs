@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
@@ -10,7 +11,23 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::error::{Chain, WebError};
-use crate::state::ResilienceState;
+use crate::state::{ResilienceState, Shared};
+
+impl Shared {
+    /// Cascades on the monitor's cached state on a task of its own, now rather than at
+    /// the next tick: after a change (alerts ingested, the breaker opened) whose cause
+    /// should not wait for its answer. Nothing happens outside a Tokio runtime.
+    pub(crate) fn cascade_soon(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let shared = Arc::clone(self);
+        runtime.spawn(async move {
+            let health = shared.monitor.cached_state();
+            shared.fallback.cascade(&health).await;
+        });
+    }
+}
 
 /// The cascade loop of [`ResilienceState::spawn_cascade`]: stopped by
 /// [`stop`](Self::stop) or when dropped.
@@ -101,7 +118,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;

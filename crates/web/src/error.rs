@@ -11,6 +11,14 @@ pub enum WebError {
         provider: String,
     },
 
+    /// The monitor's settings are invalid.
+    #[error("invalid health monitor settings")]
+    Monitor {
+        /// What the monitor refused.
+        #[source]
+        source: health::HealthError,
+    },
+
     /// A background task could not be started.
     #[error("cannot start a background task: {reason}")]
     Background {

@@ -20,6 +20,8 @@ pub use error::WebError;
 
 mod http;
 
+pub mod layer;
+
 mod routes;
 
 mod serve;

@@ -9,7 +9,10 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::HeaderName;
 use fallback::FallbackManager;
+use health::CircuitBreaker;
 use health::model::HealthSummary;
+use health::monitor::HealthMonitorBuilder;
+use health::retry::RetryTracker;
 use health::{HealthCheckResult, HealthCheckStatus, HealthMonitor};
 use health_sinks::PrometheusMetricsSink;
 use storage::Storage;
@@ -58,6 +61,10 @@ pub(crate) struct Shared {
     pub(crate) prometheus: PrometheusMetricsSink,
     pub(crate) monitor: HealthMonitor,
     pub(crate) fallback: Arc<FallbackManager>,
+    /// The breaker the layer records calls into; the monitor reports it.
+    pub(crate) breaker: CircuitBreaker,
+    /// The attempts the layer counts; the monitor reports them.
+    pub(crate) retries: RetryTracker,
     pub(crate) auth: Auth,
     pub(crate) max_body_bytes: usize,
     pub(crate) access_log: bool,
@@ -168,7 +175,9 @@ impl ResilienceState {
     pub fn builder(storage: Arc<dyn Storage>) -> ResilienceStateBuilder {
         ResilienceStateBuilder {
             storage,
-            monitor: None,
+            monitor: HealthMonitor::builder(),
+            breaker: CircuitBreaker::default(),
+            retries: RetryTracker::new(),
             manager: None,
             prometheus: None,
             storage_check: None,
@@ -192,6 +201,22 @@ impl ResilienceState {
     #[must_use]
     pub fn monitor(&self) -> &HealthMonitor {
         &self.shared.monitor
+    }
+
+    /// The circuit breaker the [`ResilienceLayer`](crate::layer::ResilienceLayer) records
+    /// calls into and the monitor reports (so an open breaker sends the cascade to
+    /// HEURISTIC). Yours to record into as well, from any other client.
+    #[must_use]
+    pub fn circuit_breaker(&self) -> &CircuitBreaker {
+        &self.shared.breaker
+    }
+
+    /// The retry tracker the monitor reports as `retry.total_attempts`: the
+    /// [`ResilienceLayer`](crate::layer::ResilienceLayer) counts one attempt per failed
+    /// call (one its client will have to retry); your retry code may count its own.
+    #[must_use]
+    pub fn retry_tracker(&self) -> &RetryTracker {
+        &self.shared.retries
     }
 
     /// The fallback manager.
@@ -242,7 +267,9 @@ impl fmt::Debug for ResilienceState {
 #[must_use]
 pub struct ResilienceStateBuilder {
     storage: Arc<dyn Storage>,
-    monitor: Option<HealthMonitor>,
+    monitor: HealthMonitorBuilder,
+    breaker: CircuitBreaker,
+    retries: RetryTracker,
     manager: Option<Arc<FallbackManager>>,
     prometheus: Option<PrometheusMetricsSink>,
     storage_check: Option<String>,
@@ -256,9 +283,25 @@ pub struct ResilienceStateBuilder {
 }
 
 impl ResilienceStateBuilder {
-    /// The health monitor (default: [`HealthMonitor::new`]).
-    pub fn monitor(mut self, monitor: HealthMonitor) -> Self {
-        self.monitor = Some(monitor);
+    /// The health monitor's settings (default: [`HealthMonitor::builder`]). The state
+    /// builds it with its [circuit breaker](Self::circuit_breaker) and
+    /// [retry tracker](Self::retry_tracker), replacing any the settings name, so what the
+    /// layer records is what the monitor reports and the cascade sees.
+    pub fn monitor(mut self, monitor: HealthMonitorBuilder) -> Self {
+        self.monitor = monitor;
+        self
+    }
+
+    /// The circuit breaker (default: [`CircuitBreaker::default`]: opens after 5 failures
+    /// in a row, tries again after 30 s).
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// The retry tracker (default: a new one).
+    pub fn retry_tracker(mut self, retries: RetryTracker) -> Self {
+        self.retries = retries;
         self
     }
 
@@ -341,8 +384,14 @@ impl ResilienceStateBuilder {
     /// # Errors
     ///
     /// [`WebError::UnknownProvider`] for a webhook secret of a provider no adapter
-    /// serves.
+    /// serves, [`WebError::Monitor`] for invalid monitor settings.
     pub fn build(self) -> Result<ResilienceState, WebError> {
+        let monitor = self
+            .monitor
+            .circuit_breaker(Arc::new(self.breaker.clone()))
+            .retry_tracker(Arc::new(self.retries.clone()))
+            .build()
+            .map_err(|source| WebError::Monitor { source })?;
         let webhook_secrets = self
             .webhook_secrets
             .into_iter()
@@ -360,8 +409,10 @@ impl ResilienceStateBuilder {
                 storage: self.storage,
                 storage_check: self.storage_check,
                 prometheus: self.prometheus.unwrap_or_default(),
-                monitor: self.monitor.unwrap_or_default(),
+                monitor,
                 fallback: manager,
+                breaker: self.breaker,
+                retries: self.retries,
                 auth: Auth {
                     admin: self.admin,
                     webhook_secrets,

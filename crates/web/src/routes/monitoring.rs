@@ -157,11 +157,7 @@ async fn webhook(
         app.invalidate();
         // The components just changed: cascade now rather than at the next tick, off the
         // request so the provider gets its answer at once.
-        let app = app.clone();
-        tokio::spawn(async move {
-            let state = app.monitor.cached_state();
-            app.fallback.cascade(&state).await;
-        });
+        app.cascade_soon();
     }
     Ok(ok(json!({"ingested": ingested})))
 }

@@ -7,6 +7,7 @@
     reason = "a panic is how a test reports a failure"
 )]
 
+mod layer;
 mod serve;
 mod storage;
 mod support;

@@ -1,5 +1,7 @@
 //! Serving a router in-process on an ephemeral port, and raw HTTP/1.1 clients.
 
+use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -60,6 +62,15 @@ pub(crate) fn get(path: &str) -> String {
 /// Reads one response (head and a `content-length` body) from `stream`; `None` if the
 /// connection closed first.
 pub(crate) async fn read_response(stream: &mut TcpStream) -> Option<(u16, String)> {
+    read_response_with_headers(stream)
+        .await
+        .map(|(status, body, _)| (status, body))
+}
+
+/// [`read_response`] with the headers, names in lower case.
+pub(crate) async fn read_response_with_headers(
+    stream: &mut TcpStream,
+) -> Option<(u16, String, BTreeMap<String, String>)> {
     let mut received = Vec::new();
     let mut buffer = [0u8; 4096];
     loop {
@@ -82,7 +93,15 @@ pub(crate) async fn read_response(stream: &mut TcpStream) -> Option<(u16, String
             }
             let status = head.split(' ').nth(1)?.parse().ok()?;
             let body = String::from_utf8_lossy(&received[end + 4..end + 4 + length]).into_owned();
-            return Some((status, body));
+            let headers = head
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+                })
+                .collect();
+            return Some((status, body, headers));
         }
         let read = stream.read(&mut buffer).await.ok()?;
         if read == 0 {
@@ -96,6 +115,37 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack
         .windows(needle.len())
         .position(|window| window == needle)
+}
+
+/// Sends `request` on `stream` and reads the response, which must come.
+pub(crate) async fn exchange_full(stream: &mut TcpStream, request: &str) -> (u16, String) {
+    exchange(stream, request)
+        .await
+        .unwrap_or_else(|| panic!("no answer to {request:?}"))
+}
+
+/// [`exchange_full`] with the response's headers.
+pub(crate) async fn exchange_with_headers(
+    stream: &mut TcpStream,
+    request: &str,
+) -> (u16, String, BTreeMap<String, String>) {
+    stream.write_all(request.as_bytes()).await.unwrap();
+    read_response_with_headers(stream)
+        .await
+        .unwrap_or_else(|| panic!("no answer to {request:?}"))
+}
+
+/// Polls `condition` every 20 ms until it holds or `within` passes.
+pub(crate) async fn eventually<F, Fut>(what: &str, within: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Sends `request` on `stream` and reads the response.
