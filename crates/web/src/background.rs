@@ -81,6 +81,7 @@ impl ResilienceState {
                 if let Err(error) = shared.fallback.flush_pending().await {
                     tracing::debug!(error = %Chain(&error), "transition records or fallback rules still wait for storage");
                 }
+                #[cfg(feature = "prometheus")]
                 shared.prometheus.run_upkeep();
             }
         }));

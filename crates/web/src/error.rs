@@ -5,6 +5,7 @@ use std::fmt;
 #[non_exhaustive]
 pub enum WebError {
     /// A webhook secret was given for a provider no alert adapter serves.
+    #[cfg(feature = "alerts")]
     #[error("no webhook adapter for provider {provider:?}: expected one of {}", health::alerts::PROVIDERS.join(", "))]
     UnknownProvider {
         /// The provider as given.

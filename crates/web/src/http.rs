@@ -66,6 +66,13 @@ impl ApiError {
     }
 
     /// 503: storage did not answer.
+    #[cfg_attr(
+        not(feature = "alerts"),
+        allow(
+            dead_code,
+            reason = "the route that writes storage itself is an `alerts` route"
+        )
+    )]
     pub(crate) fn storage_unavailable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -31,9 +31,11 @@ pub use serve::{
 };
 
 mod state;
+#[cfg(feature = "alerts")]
+pub use state::DEFAULT_WEBHOOK_HEADER;
 pub use state::{
-    DEFAULT_CACHE_MAX_AGE, DEFAULT_MAX_BODY_BYTES, DEFAULT_STORAGE_WRITE_TIMEOUT,
-    DEFAULT_WEBHOOK_HEADER, ResilienceState, ResilienceStateBuilder,
+    DEFAULT_CACHE_MAX_AGE, DEFAULT_MAX_BODY_BYTES, DEFAULT_STORAGE_WRITE_TIMEOUT, ResilienceState,
+    ResilienceStateBuilder,
 };
 
 pub mod telemetry;

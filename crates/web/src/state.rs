@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
+#[cfg(feature = "alerts")]
 use axum::http::HeaderName;
 use fallback::FallbackManager;
 use health::CircuitBreaker;
@@ -14,6 +15,7 @@ use health::model::HealthSummary;
 use health::monitor::HealthMonitorBuilder;
 use health::retry::RetryTracker;
 use health::{HealthCheckResult, HealthCheckStatus, HealthMonitor};
+#[cfg(feature = "prometheus")]
 use health_sinks::PrometheusMetricsSink;
 use storage::Storage;
 
@@ -24,6 +26,7 @@ use crate::telemetry::{RequestMetrics, TelemetryLayer};
 
 /// The default header a webhook's shared secret is read from (besides `Authorization:
 /// Bearer`).
+#[cfg(feature = "alerts")]
 pub const DEFAULT_WEBHOOK_HEADER: &str = "x-webhook-secret";
 
 /// The default largest request body the routes read, in bytes: 1 MiB.
@@ -58,6 +61,7 @@ pub(crate) struct Shared {
     pub(crate) storage: Arc<dyn Storage>,
     /// The name of the storage check, whose cached result says whether storage answers.
     pub(crate) storage_check: Option<String>,
+    #[cfg(feature = "prometheus")]
     pub(crate) prometheus: PrometheusMetricsSink,
     pub(crate) monitor: HealthMonitor,
     pub(crate) fallback: Arc<FallbackManager>,
@@ -77,6 +81,13 @@ pub(crate) struct Shared {
     /// How long a kept answer may serve when nothing the routes know of changed.
     pub(crate) cache_max_age: Duration,
     /// How long a route waits for a storage write before answering 503.
+    #[cfg_attr(
+        not(feature = "alerts"),
+        allow(
+            dead_code,
+            reason = "the route that writes storage itself is an `alerts` route"
+        )
+    )]
     pub(crate) storage_write_timeout: Duration,
 }
 
@@ -92,14 +103,17 @@ pub(crate) struct Views {
     /// The `/health/state` body, keyed by the generation and the transitions made.
     pub(crate) state: Cached<(u64, u64), Bytes>,
     /// The `/metrics` body, keyed by the sink's rendering it starts with.
+    #[cfg(feature = "prometheus")]
     pub(crate) metrics: Cached<SameText, Bytes>,
 }
 
 /// A sink rendering compared by identity: the sink hands out the same `Arc` until
 /// something is emitted.
+#[cfg(feature = "prometheus")]
 #[derive(Debug, Clone)]
 pub(crate) struct SameText(pub(crate) Arc<str>);
 
+#[cfg(feature = "prometheus")]
 impl PartialEq for SameText {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
@@ -111,10 +125,13 @@ pub(crate) struct Auth {
     /// The admin token; without one, admin routes refuse every call.
     pub(crate) admin: Option<Secret>,
     /// The shared secret of each provider (as `health::alerts::PROVIDERS` names it).
+    #[cfg(feature = "alerts")]
     webhook_secrets: Vec<(&'static str, Secret)>,
+    #[cfg(feature = "alerts")]
     pub(crate) webhook_header: HeaderName,
 }
 
+#[cfg(feature = "alerts")]
 impl Auth {
     /// The shared secret of `provider` (one of `health::PROVIDERS`, as its adapter names
     /// it).
@@ -179,10 +196,13 @@ impl ResilienceState {
             breaker: CircuitBreaker::default(),
             retries: RetryTracker::new(),
             manager: None,
+            #[cfg(feature = "prometheus")]
             prometheus: None,
             storage_check: None,
             admin: None,
+            #[cfg(feature = "alerts")]
             webhook_secrets: Vec::new(),
+            #[cfg(feature = "alerts")]
             webhook_header: HeaderName::from_static(DEFAULT_WEBHOOK_HEADER),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             access_log: false,
@@ -225,7 +245,8 @@ impl ResilienceState {
         &self.shared.fallback
     }
 
-    /// The Prometheus sink `/metrics` renders.
+    /// The Prometheus sink `/metrics` renders (feature `prometheus`).
+    #[cfg(feature = "prometheus")]
     #[must_use]
     pub fn prometheus(&self) -> &PrometheusMetricsSink {
         &self.shared.prometheus
@@ -271,10 +292,13 @@ pub struct ResilienceStateBuilder {
     breaker: CircuitBreaker,
     retries: RetryTracker,
     manager: Option<Arc<FallbackManager>>,
+    #[cfg(feature = "prometheus")]
     prometheus: Option<PrometheusMetricsSink>,
     storage_check: Option<String>,
     admin: Option<Secret>,
+    #[cfg(feature = "alerts")]
     webhook_secrets: Vec<(String, Secret)>,
+    #[cfg(feature = "alerts")]
     webhook_header: HeaderName,
     max_body_bytes: usize,
     access_log: bool,
@@ -311,8 +335,10 @@ impl ResilienceStateBuilder {
         self
     }
 
-    /// The Prometheus sink `/metrics` renders (default: a new, empty one). Give the same
-    /// sink (or a fan-out holding it) to the monitor and the manager.
+    /// The Prometheus sink `/metrics` renders (default: a new, empty one; feature
+    /// `prometheus`). Give the same sink (or a fan-out holding it) to the monitor and the
+    /// manager.
+    #[cfg(feature = "prometheus")]
     pub fn prometheus(mut self, sink: PrometheusMetricsSink) -> Self {
         self.prometheus = Some(sink);
         self
@@ -332,14 +358,17 @@ impl ResilienceStateBuilder {
     }
 
     /// The shared secret of a webhook provider (`datadog`, `newrelic`). A provider
-    /// without one refuses every call.
+    /// without one refuses every call (feature `alerts`).
+    #[cfg(feature = "alerts")]
     pub fn webhook_secret(mut self, provider: &str, secret: Secret) -> Self {
         self.webhook_secrets.push((provider.to_owned(), secret));
         self
     }
 
     /// The header a webhook's shared secret is read from (default
-    /// [`DEFAULT_WEBHOOK_HEADER`]); `Authorization: Bearer` is accepted too.
+    /// [`DEFAULT_WEBHOOK_HEADER`]); `Authorization: Bearer` is accepted too (feature
+    /// `alerts`).
+    #[cfg(feature = "alerts")]
     pub fn webhook_header(mut self, header: HeaderName) -> Self {
         self.webhook_header = header;
         self
@@ -392,6 +421,7 @@ impl ResilienceStateBuilder {
             .retry_tracker(Arc::new(self.retries.clone()))
             .build()
             .map_err(|source| WebError::Monitor { source })?;
+        #[cfg(feature = "alerts")]
         let webhook_secrets = self
             .webhook_secrets
             .into_iter()
@@ -408,6 +438,7 @@ impl ResilienceStateBuilder {
             shared: Arc::new(Shared {
                 storage: self.storage,
                 storage_check: self.storage_check,
+                #[cfg(feature = "prometheus")]
                 prometheus: self.prometheus.unwrap_or_default(),
                 monitor,
                 fallback: manager,
@@ -415,7 +446,9 @@ impl ResilienceStateBuilder {
                 retries: self.retries,
                 auth: Auth {
                     admin: self.admin,
+                    #[cfg(feature = "alerts")]
                     webhook_secrets,
+                    #[cfg(feature = "alerts")]
                     webhook_header: self.webhook_header,
                 },
                 max_body_bytes: self.max_body_bytes,

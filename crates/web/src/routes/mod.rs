@@ -21,8 +21,10 @@ use crate::http::ApiError;
 use crate::state::{ResilienceState, Shared};
 use crate::telemetry::UNMATCHED_ROUTE;
 
+#[cfg(feature = "prometheus")]
 mod metrics;
 mod mode;
+#[cfg(feature = "alerts")]
 mod monitoring;
 mod status;
 
@@ -37,8 +39,10 @@ pub(crate) fn router(resilience: &ResilienceState) -> Router {
         shared: &app,
     };
     let routes = status::routes(routes);
+    #[cfg(feature = "prometheus")]
     let routes = metrics::routes(routes);
     let routes = mode::routes(routes);
+    #[cfg(feature = "alerts")]
     let routes = monitoring::routes(routes);
     let router = routes.router;
     router.with_state(app)
