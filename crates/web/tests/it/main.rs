@@ -7,7 +7,10 @@
     reason = "a panic is how a test reports a failure"
 )]
 
+mod example;
+mod facade;
 mod layer;
+mod router;
 mod serve;
 mod storage;
 mod support;
