@@ -1,4 +1,5 @@
-//! [`ResilienceState`]: the libraries every route reads, built once and shared.
+//! [`ResilienceState`]: the libraries every route reads, built once and shared, its
+//! builder, and the defaults of its settings.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -412,7 +413,7 @@ impl ResilienceStateBuilder {
     ///
     /// # Errors
     ///
-    /// [`WebError::UnknownProvider`] for a webhook secret of a provider no adapter
+    /// `WebError::UnknownProvider` for a webhook secret of a provider no adapter
     /// serves, [`WebError::Monitor`] for invalid monitor settings.
     pub fn build(self) -> Result<ResilienceState, WebError> {
         let monitor = self

@@ -25,7 +25,7 @@ pub(crate) const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
 
 /// The default request body limit: the `web` crate's, 1 MiB.
-pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = web::DEFAULT_MAX_BODY_BYTES;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = web::state::DEFAULT_MAX_BODY_BYTES;
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize)]

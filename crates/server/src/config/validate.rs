@@ -152,7 +152,7 @@ fn server_plan(
     }
     let storage_write_timeout = server
         .storage_write_timeout
-        .unwrap_or(web::DEFAULT_STORAGE_WRITE_TIMEOUT);
+        .unwrap_or(web::state::DEFAULT_STORAGE_WRITE_TIMEOUT);
     positive("server.storage_write_timeout", storage_write_timeout)?;
     let filter =
         parse_filter(&log.level).map_err(|message| ServerError::config("log.level", message))?;
