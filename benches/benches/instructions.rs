@@ -24,6 +24,13 @@
 
 use std::hint::black_box;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use axum::routing::get;
 
 use condition::{Context, parse_condition};
 use fallback::FallbackManager;
@@ -31,6 +38,7 @@ use health::HealthState;
 use serde_json::{Value, json};
 use storage::{MemoryStorage, Storage};
 use tokio::runtime::Runtime;
+use tower::ServiceExt as _;
 
 /// Keys the storage cases rotate through (a small, fixed working set).
 const KEYS: usize = 64;
@@ -43,6 +51,9 @@ const CASES: &[(&str, Case)] = &[
     ("fallback/cascade/unchanged", cascade_unchanged),
     ("storage/memory/get", memory_get),
     ("storage/memory/set", memory_set),
+    ("web/layer/essential", layer_essential),
+    ("web/layer/off", layer_off),
+    ("web/ready/primary", ready_primary),
 ];
 
 /// The conditions of the `condition` crate's criterion bench.
@@ -78,7 +89,7 @@ fn condition_long(iterations: u64) {
 /// A healthy state keeps the manager in PRIMARY: the cascade's no-change path.
 fn cascade_unchanged(iterations: u64) {
     let runtime = runtime();
-    let manager = FallbackManager::new(std::sync::Arc::new(MemoryStorage::new()));
+    let manager = FallbackManager::new(Arc::new(MemoryStorage::new()));
     let state: HealthState = serde_json::from_value(json!({
         "circuit_breaker": {"state": "CLOSED"},
         "retry": {"failures_1h": 0},
@@ -90,6 +101,53 @@ fn cascade_unchanged(iterations: u64) {
             black_box(manager.cascade(black_box(&state)).await);
         }
     });
+}
+
+/// A web state on MemoryStorage whose kept answers never expire during a run (the
+/// default 1 s would make the count depend on how long callgrind takes).
+fn web_state() -> web::ResilienceState {
+    web::ResilienceState::builder(Arc::new(MemoryStorage::new()))
+        .monitor(health::HealthMonitor::builder().without_resources())
+        .cache_max_age(Duration::from_secs(3600))
+        .build()
+        .unwrap()
+}
+
+/// Sends `GET path` through `router` in process (no network) `iterations` times, after
+/// one call that makes whatever is kept.
+fn call_repeatedly(router: &Router, path: &str, iterations: u64) {
+    let runtime = runtime();
+    let get = || Request::get(path).body(Body::empty()).unwrap();
+    runtime.block_on(async {
+        assert_eq!(router.clone().oneshot(get()).await.unwrap().status(), 200);
+        for _ in 0..iterations {
+            black_box(router.clone().oneshot(black_box(get())).await.unwrap());
+        }
+    });
+}
+
+/// `GET /health/ready` in PRIMARY with nothing failed: the probe's common answer,
+/// through the router (route, telemetry, handler), no network.
+fn ready_primary(iterations: u64) {
+    let router = web::router(&web_state());
+    call_repeatedly(&router, "/health/ready", iterations);
+}
+
+/// A constant handler under the ResilienceLayer, every route essential: the layer's
+/// cost on a call (mode, extension, breaker permit, classification).
+fn layer_essential(iterations: u64) {
+    let state = web_state();
+    let router = Router::new().route(
+        "/layered",
+        get(|| async { "ok" }).layer(web::layer::ResilienceLayer::new(&state)),
+    );
+    call_repeatedly(&router, "/layered", iterations);
+}
+
+/// The same route without the layer: what [`layer_essential`] adds to it is the layer.
+fn layer_off(iterations: u64) {
+    let router = Router::new().route("/layered", get(|| async { "ok" }));
+    call_repeatedly(&router, "/layered", iterations);
 }
 
 fn runtime() -> Runtime {
