@@ -1,0 +1,7 @@
+//! The integration tests of `cluster`, one binary: the store's operations on a real
+//! Redis and on the in-memory model.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod store;
+mod support;
