@@ -4,7 +4,7 @@
 //! can share the keys.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use fallback::FallbackMode;
 use health::{CircuitState, HealthState, SystemStatus, Timestamp};
@@ -402,10 +402,8 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 /// A time on the store's clock (milliseconds since the Unix epoch) as RFC 3339.
-#[cfg(test)]
 pub(crate) fn rfc3339_of_ms(ms: u64) -> String {
-    Timestamp::from_system_time(std::time::SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
-        .to_string()
+    Timestamp::from_system_time(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
 /// Reads a vote leniently: any JSON object whose `fallback_mode` names a mode (any
