@@ -33,7 +33,8 @@
 //!   record when Redis answers again. No instance stops serving because Redis is gone.
 //! - **The original's keys.** `astra:resilience:leader` (holding the instance id),
 //!   `astra:resilience:vote:{id}` and `astra:health:{id}` (JSON with a `timestamp`) under
-//!   a configurable prefix ([`KeySpace`]), so a fleet moves over replica by replica.
+//!   a configurable prefix ([`KeySpace`]), and the original's `RedisClient` in
+//!   [`legacy`], so a fleet moves over replica by replica.
 //! - **Metrics** through an optional [`health_sinks::MetricsSink`]: members, leader
 //!   changes, decisions applied, stale decisions refused, coordination
 //!   ([`METRIC_DESCRIPTIONS`]).
@@ -98,6 +99,8 @@ pub use error::{Error, Result};
 
 mod keys;
 pub use keys::KeySpace;
+
+pub mod legacy;
 
 mod metrics;
 pub use metrics::{

@@ -19,6 +19,7 @@ mod memory;
 pub use memory::MemoryStore;
 
 mod redis_store;
+pub(crate) use redis_store::Connection;
 pub use redis_store::RedisStore;
 
 /// The atomic operations of the protocol. Each is one round trip (one script on Redis),

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::record::{Decision, Member, OverrideRequest, parse_heartbeat, parse_vote};
 use crate::util::millis;
+use crate::util::random_u64;
 use crate::{Error, KeySpace, Result};
 
 /// How many hints wait for a slow subscriber before new ones are dropped (a dropped hint
@@ -482,6 +483,10 @@ impl Connection {
         })
     }
 
+    pub(crate) fn config(&self) -> &RedisConfig {
+        &self.inner.config
+    }
+
     pub(crate) fn target(&self) -> &str {
         &self.inner.target
     }
@@ -489,6 +494,16 @@ impl Connection {
     /// Drops the connection; the next operation opens another.
     pub(crate) fn reset(&self) {
         self.inner.shared.lock().take();
+    }
+
+    /// Refuses operations until [`open`](Self::open).
+    pub(crate) fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.reset();
+    }
+
+    pub(crate) fn open(&self) {
+        self.inner.closed.store(false, Ordering::Release);
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -552,6 +567,37 @@ impl Connection {
         }
     }
 
+    /// [`run`](Self::run) with the configured retries for transient failures (refused or
+    /// broken connections, timeouts), backing off with jitter: the original's
+    /// `_execute_with_retry`. Only for idempotent commands.
+    pub(crate) async fn run_with_retries<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        command: F,
+    ) -> Result<T>
+    where
+        F: Fn(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let mut retry = 0;
+        loop {
+            match self.run(operation, &command).await {
+                Ok(value) => return Ok(value),
+                Err(error) if retry < self.inner.config.max_retries && transient(&error) => {
+                    let delay = self.inner.config.backoff(retry);
+                    #[allow(
+                        clippy::cast_precision_loss,
+                        reason = "a jitter factor needs no precision"
+                    )]
+                    let fraction = (random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                    tokio::time::sleep(delay.mul_f64(0.5 + fraction / 2.0)).await;
+                    retry += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     /// A pub/sub connection subscribed to `channel`.
     pub(crate) async fn subscribe(&self, channel: &str) -> Result<PubSub> {
         if self.is_closed() {
@@ -581,4 +627,12 @@ impl Connection {
 
 fn breaks_connection(error: &RedisError) -> bool {
     error.is_io_error() || error.is_connection_dropped() || error.is_timeout()
+}
+
+fn transient(error: &Error) -> bool {
+    match error {
+        Error::Timeout { .. } => true,
+        Error::Redis { source, .. } => breaks_connection(source) || source.is_connection_refusal(),
+        _ => false,
+    }
 }
