@@ -217,8 +217,12 @@ impl Inner {
             }
         }
         let observed = (observation.leader.clone(), observation.lease_epoch);
-        let leader_changed =
-            observed.0.is_some() && (state.leader.clone(), state.lease_epoch) != observed;
+        // A leader learnt from a refused acquisition has no epoch yet: its epoch, read
+        // now, is no second change.
+        let learnt = state.lease_epoch.is_none() && state.leader == observed.0;
+        let leader_changed = observed.0.is_some()
+            && !learnt
+            && (state.leader.clone(), state.lease_epoch) != observed;
         if leader_changed {
             tracing::info!(instance = %self.id, leader = ?observed.0, epoch = ?observed.1, "cluster leader observed");
         }
@@ -303,7 +307,17 @@ impl Inner {
                 self.wake.notify_one();
             }
             Ok(Acquire::Held(holder)) => {
+                // Another instance took it first: follow it now, not at the next heartbeat.
                 tracing::debug!(instance = %self.id, %holder, "cluster lease held by another instance");
+                let mut state = self.state.lock();
+                state.lease_ends = None;
+                if state.leader.as_deref() != Some(holder.as_str()) {
+                    tracing::info!(instance = %self.id, leader = %holder, "cluster leader observed");
+                    state.leader = Some(holder);
+                    state.lease_epoch = None;
+                    drop(state);
+                    self.metrics.leader_change();
+                }
             }
             Err(error) => {
                 tracing::debug!(instance = %self.id, %error, "cluster lease acquisition failed");
