@@ -86,7 +86,7 @@ fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
             REQUEST_DURATION_METRIC,
             "HTTP request latency in seconds, by route pattern",
         );
-    for (name, help) in fallback::METRIC_DESCRIPTIONS
+    for (name, help) in fallback::metrics::METRIC_DESCRIPTIONS
         .iter()
         .chain(health::metrics::METRIC_DESCRIPTIONS)
     {

@@ -7,7 +7,8 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use condition::{ConditionParser, Context};
-use fallback::{FallbackManager, FallbackReport, Outcome};
+use fallback::FallbackManager;
+use fallback::rules::{FallbackReport, Outcome};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 
