@@ -53,13 +53,13 @@ pub(crate) struct App {
 #[derive(Debug)]
 pub(crate) struct Auth {
     pub(crate) admin: Secret,
-    /// The shared secret of each of `health::PROVIDERS`.
+    /// The shared secret of each of `health::alerts::PROVIDERS`.
     webhook_secrets: Vec<(&'static str, Secret)>,
     pub(crate) webhook_header: HeaderName,
 }
 
 impl Auth {
-    /// The shared secret of `provider` (one of `health::PROVIDERS`, as its adapter names
+    /// The shared secret of `provider` (one of `health::alerts::PROVIDERS`, as its adapter names
     /// it).
     pub(crate) fn webhook_secret(&self, provider: &str) -> Option<&Secret> {
         self.webhook_secrets

@@ -64,7 +64,7 @@ pub(crate) struct ServerPlan {
 #[derive(Debug, Clone)]
 pub(crate) struct AuthPlan {
     pub(crate) admin_token: SecretSlot,
-    /// One per `health::PROVIDERS`, in that order.
+    /// One per `health::alerts::PROVIDERS`, in that order.
     pub(crate) webhook_secrets: Vec<WebhookSecret>,
     pub(crate) webhook_header: HeaderName,
 }
@@ -72,7 +72,7 @@ pub(crate) struct AuthPlan {
 /// A provider's webhook secret.
 #[derive(Debug, Clone)]
 pub(crate) struct WebhookSecret {
-    /// The provider, as `health::PROVIDERS` names it.
+    /// The provider, as `health::alerts::PROVIDERS` names it.
     pub(crate) provider: &'static str,
     pub(crate) secret: SecretSlot,
 }
