@@ -4,28 +4,60 @@
 //!
 //! criterion never fails a build by itself, so the gate lives here: it reads
 //! `<CRITERION_HOME>/**/new/{benchmark,estimates}.json` (median, nanoseconds) of a fresh
-//! run. Wall-clock medians on a shared 2-core machine move by tens of percent, so their
-//! default threshold is generous (25 %); instruction counts repeat exactly, so theirs is
-//! tight (2 %).
+//! run, `CRITERION_HOME` being `xtask-bench/` under cargo's target directory. Wall-clock
+//! medians on a shared 2-core machine move by tens of percent, so their default
+//! threshold is generous (25 %); instruction counts repeat exactly, so theirs is tight
+//! (2 %). Baselines live in `benches/baselines/`, beside the bench code.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::instructions;
-use crate::util::{cargo, execute, output, project_root};
+use crate::util::{cargo, execute, metadata, output, project_root, target_dir};
 
 const WALL_CLOCK_THRESHOLD: f64 = 25.0;
 const INSTRUCTIONS_THRESHOLD: f64 = 2.0;
 const WALL_CLOCK_UNIT: &str = "median nanoseconds per iteration";
 const INSTRUCTIONS_UNIT: &str = "instructions per iteration (callgrind)";
 /// The committed instruction-count baseline `cargo xtask ci` gates on.
-const INSTRUCTIONS_BASELINE: &str = "benchmarks/baselines/instructions.json";
+const INSTRUCTIONS_BASELINE: &str = "benches/baselines/instructions.json";
+/// The bench target that is a plain program run under callgrind, not a criterion bench.
+const INSTRUCTIONS_TARGET: &str = "instructions";
+
+/// `cargo xtask bench --help`.
+pub(crate) const OPTIONS: &[(&str, &str)] = &[
+    (
+        "--no-run",
+        "compile every bench and run nothing (the first half of the ci step)",
+    ),
+    (
+        "--instructions",
+        "count the hot paths' instructions under callgrind instead of timing them",
+    ),
+    (
+        "--quick",
+        "criterion: 1 s warm-up and 2 s measurement per bench",
+    ),
+    ("--filter TEXT", "only the benches whose id contains TEXT"),
+    (
+        "--save FILE",
+        "write the results to FILE as a baseline (JSON)",
+    ),
+    (
+        "--compare FILE",
+        "compare with the baseline in FILE; fail on a regression past the threshold",
+    ),
+    (
+        "--threshold N%",
+        "the regression threshold of --compare (default 25% wall-clock, 2% instructions)",
+    ),
+];
 
 #[derive(Debug, Default)]
 struct Options {
@@ -120,8 +152,9 @@ fn instruction_machine() -> Value {
     })
 }
 
-/// `cargo bench` of every bench target of the workspace.
-fn cargo_bench() -> Command {
+/// `cargo bench` of the bench targets `target` names (`*` for all), resolving features as
+/// for the whole workspace so that every invocation reuses the same build.
+fn cargo_bench(target: &str) -> Command {
     let mut command = cargo();
     command.args([
         "bench",
@@ -129,13 +162,32 @@ fn cargo_bench() -> Command {
         "--all-features",
         "--locked",
         "--bench",
-        "*",
+        target,
     ]);
     command
 }
 
 fn compile() -> Result<()> {
-    execute(cargo_bench().arg("--no-run"))
+    execute(cargo_bench("*").arg("--no-run"))
+}
+
+/// The criterion bench targets of the workspace, as `(package, target)`.
+fn criterion_targets() -> Result<Vec<(String, String)>> {
+    let mut targets = Vec::new();
+    for package in metadata()?["packages"].as_array().into_iter().flatten() {
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_bench = target["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bench"));
+            let name = target["name"].as_str().unwrap_or_default();
+            if is_bench && name != INSTRUCTIONS_TARGET {
+                let package = package["name"].as_str().unwrap_or_default();
+                targets.push((package.to_owned(), name.to_owned()));
+            }
+        }
+    }
+    targets.sort();
+    Ok(targets)
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -164,7 +216,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 }
                 options.threshold = Some(percent);
             }
-            other => bail!("unknown bench option `{other}`"),
+            other => return Err(crate::unknown_option("bench", other)),
         }
     }
     if options.threshold.is_some() && options.compare.is_none() {
@@ -174,22 +226,40 @@ fn parse(args: &[String]) -> Result<Options> {
 }
 
 /// Runs the benches into a fresh criterion home and returns `id -> median ns`.
+///
+/// One bench target at a time, so that a run of several minutes says where it is.
 fn measure(options: &Options) -> Result<BTreeMap<String, f64>> {
-    let home = project_root().join("target").join("xtask-bench");
+    let home = target_dir()?.join("xtask-bench");
     if home.exists() {
         fs::remove_dir_all(&home).with_context(|| format!("cannot clear {}", home.display()))?;
     }
-    let mut command = cargo_bench();
-    command
-        .args(["--", "--noplot"])
-        .env("CRITERION_HOME", &home);
-    if options.quick {
-        command.args(["--warm-up-time", "1", "--measurement-time", "2"]);
+    let targets = criterion_targets()?;
+    println!(
+        "running {} criterion bench target(s); results in {}",
+        targets.len(),
+        home.display()
+    );
+    let started = Instant::now();
+    for (done, (package, target)) in targets.iter().enumerate() {
+        println!(
+            "\n[{}/{}] bench target `{target}` of `{package}` ({:.0}s elapsed)",
+            done + 1,
+            targets.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let mut command = cargo_bench(target);
+        command
+            .args(["--", "--noplot"])
+            .env("CRITERION_HOME", &home);
+        if options.quick {
+            command.args(["--warm-up-time", "1", "--measurement-time", "2"]);
+        }
+        if let Some(filter) = &options.filter {
+            command.arg(filter);
+        }
+        execute(&mut command)?;
     }
-    if let Some(filter) = &options.filter {
-        command.arg(filter);
-    }
-    execute(&mut command)?;
+    println!("benches done in {:.0}s", started.elapsed().as_secs_f64());
     let mut medians = BTreeMap::new();
     collect(&home, &mut medians)?;
     if medians.is_empty() {

@@ -9,7 +9,7 @@ use crate::{bench, check, deny, lint, test, tidy, workflows};
 
 type Step = (&'static str, fn() -> Result<()>);
 
-const STEPS: &[Step] = &[
+pub(crate) const STEPS: &[Step] = &[
     ("fmt", lint::run_fmt),
     ("clippy", lint::run_clippy),
     ("check", check::run_check),
@@ -17,14 +17,12 @@ const STEPS: &[Step] = &[
     ("tidy", tidy::run),
     ("workflows", workflows::run),
     ("test", test::run),
+    ("features", check::run_features),
     ("deny", deny::run),
     ("bench", bench::run_ci),
 ];
 
-pub(crate) fn run(args: &[String]) -> Result<()> {
-    if let Some(unknown) = args.first() {
-        bail!("`cargo xtask ci` takes no arguments, got `{unknown}`");
-    }
+pub(crate) fn run() -> Result<()> {
     let started = Instant::now();
     let mut summary = Vec::new();
     for (name, step) in STEPS {
@@ -32,7 +30,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let step_started = Instant::now();
         let outcome = step();
         let line = format!(
-            "{:<6} {name:<8} {:>7.1}s",
+            "{:<6} {name:<9} {:>7.1}s",
             if outcome.is_ok() { "ok" } else { "FAILED" },
             step_started.elapsed().as_secs_f64()
         );
@@ -52,5 +50,5 @@ fn print_summary(lines: &[String], started: Instant) {
     for line in lines {
         println!("  {line}");
     }
-    println!("  total {:>18.1}s", started.elapsed().as_secs_f64());
+    println!("  total {:>19.1}s", started.elapsed().as_secs_f64());
 }

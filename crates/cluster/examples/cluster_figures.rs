@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cluster::{ClusterConfig, Coordinator, Running};
 use fallback::{FallbackManager, FallbackMode};
-use health::HealthState;
+use health_model::HealthState;
 use storage_redis::RedisConfig;
 
 fn url() -> String {

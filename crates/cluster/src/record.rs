@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use fallback::FallbackMode;
-use health::{CircuitState, HealthState, SystemStatus, Timestamp};
+use health_model::{CircuitState, HealthState, SystemStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A decision's place in the cluster's history: the epoch of the lease it was made

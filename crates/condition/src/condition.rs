@@ -54,6 +54,23 @@ impl Condition {
         &self.program.source
     }
 
+    /// An empty context of this condition's whitelist, for the fastest evaluation without
+    /// the parser at hand (any other context works too; see [`Context`]).
+    ///
+    /// ```
+    /// use condition::ConditionParser;
+    ///
+    /// let slow = ConditionParser::new()
+    ///     .variables(["latency_ms"])?
+    ///     .parse("latency_ms > 250")?;
+    /// assert!(slow.evaluate(&slow.context().with("latency_ms", 300))?);
+    /// # Ok::<(), condition::Error>(())
+    /// ```
+    #[must_use]
+    pub fn context(&self) -> Context {
+        Context::for_vars(self.program.vars.clone())
+    }
+
     /// The variables the condition names, each once, in order of first appearance.
     pub fn variables(&self) -> impl Iterator<Item = &str> + '_ {
         let mut seen = 0_u64;
@@ -77,13 +94,15 @@ impl Condition {
     /// strings, byte-wise; `==` between a string and a number is false and `!=` true.
     ///
     /// When the condition and the context share a whitelist (the default one, or contexts
-    /// made by the same parser), this allocates nothing and looks no name up. Otherwise
-    /// the condition's variables are found in the context by name.
+    /// made by the same parser or by [`Condition::context`]), this looks no name up.
+    /// Otherwise the condition's variables are found in the context by name, in its slots
+    /// or among the names it keeps outside them. Either way nothing is allocated.
     ///
     /// # Errors
     ///
     /// [`Error::MissingVariable`] if the context lacks a variable the condition names,
-    /// wherever it appears; [`Error::TypeMismatch`] if a comparison would order a number
+    /// wherever it appears; [`Error::UnsupportedValue`] if it holds one from JSON that is
+    /// neither a number nor a string; [`Error::TypeMismatch`] if a comparison would order a number
     /// against a string. When several comparisons fail, the first from the left is
     /// reported, as the original does.
     #[inline]
@@ -289,8 +308,12 @@ impl Program {
     fn check(&self, lookup: &impl Lookup) -> Result<()> {
         for leaf in &*self.leaves {
             let value = |slot: u8| {
-                lookup.get(slot).ok_or_else(|| Error::MissingVariable {
-                    name: self.vars.name(slot).to_owned(),
+                lookup.get(slot).ok_or_else(|| {
+                    let name = self.vars.name(slot).to_owned();
+                    match lookup.unsupported(slot) {
+                        Some(found) => Error::UnsupportedValue { name, found },
+                        None => Error::MissingVariable { name },
+                    }
                 })
             };
             let (found, op, wanted) = match leaf.test {

@@ -182,14 +182,18 @@ impl Stored {
 
 /// The values of the variables for one evaluation, e.g. the fields of one event.
 ///
-/// A context belongs to a whitelist: [`Context::new`] (and the `From`/`FromIterator`
-/// conversions) to the default one, [`ConditionParser::context`](crate::ConditionParser::context)
-/// to that parser's. It stores each value in its variable's slot, so a condition of the
-/// same whitelist reads it without looking a name up. Names outside the whitelist are
-/// ignored: events usually carry more fields than rules read.
+/// A context keeps every value it is given, whatever the name. It also belongs to a
+/// whitelist: [`Context::new`] (and the `From`/`FromIterator` conversions) to the default
+/// one, [`ConditionParser::context`](crate::ConditionParser::context) and
+/// [`Condition::context`](crate::Condition::context) to that parser's or condition's. It
+/// stores a whitelisted variable's value in the variable's slot, so a condition of the
+/// same whitelist reads it without looking a name up; other names are kept by name
+/// (sorted), where a condition of another whitelist finds them. So any condition
+/// evaluates against any context; sharing the whitelist is only faster.
 ///
-/// Building one costs no allocation unless it holds strings (or the whitelist has more
-/// than eight variables), and can be reused: [`Context::set`] overwrites.
+/// Building one costs no allocation unless it holds strings, names outside its whitelist
+/// or (for a whitelist of more than eight variables) spilled slots, and it can be reused:
+/// [`Context::set`] overwrites.
 ///
 /// ```
 /// use condition::{Context, parse_condition};
@@ -226,6 +230,17 @@ struct Extra {
     spill: Vec<(i64, Stored)>,
     /// The strings, by slot.
     strings: Vec<Option<Arc<str>>>,
+    /// Names outside the whitelist, sorted by name, each once.
+    named: Vec<(Box<str>, Held)>,
+}
+
+/// What a context holds for a name outside its whitelist.
+#[derive(Debug, Clone)]
+pub(crate) enum Held {
+    Value(Value),
+    /// A JSON member that is neither a number nor a string: what it is, e.g. `"null"`.
+    /// A condition naming it fails with [`Error::UnsupportedValue`].
+    Unsupported(&'static str),
 }
 
 impl Context {
@@ -249,7 +264,7 @@ impl Context {
         let extra = (spilled > 0).then(|| {
             Box::new(Extra {
                 spill: vec![(0, Stored::Int); spilled],
-                strings: Vec::new(),
+                ..Extra::default()
             })
         });
         let exact = if vars.id() == Vars::Default.id() {
@@ -265,7 +280,8 @@ impl Context {
         }
     }
 
-    /// A context for the default whitelist holding `pairs`; names outside it are ignored.
+    /// A context for the default whitelist holding `pairs` (names outside it too); of two
+    /// values for one name, the later wins.
     pub fn from_pairs<I, K, V>(pairs: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
@@ -277,8 +293,11 @@ impl Context {
         context
     }
 
-    /// A context for the default whitelist holding the members of a JSON object; members
-    /// outside the whitelist are ignored (and not inspected).
+    /// A context for the default whitelist holding the members of a JSON object.
+    ///
+    /// A member outside the whitelist that is neither a number nor a string (events carry
+    /// such fields) is kept as such: only a condition that names it fails, with
+    /// [`Error::UnsupportedValue`].
     ///
     /// # Errors
     ///
@@ -290,7 +309,7 @@ impl Context {
         Ok(context)
     }
 
-    /// Sets the members of a JSON object that are in this context's whitelist.
+    /// Sets the members of a JSON object, as [`Context::from_json`] does.
     ///
     /// # Errors
     ///
@@ -304,21 +323,32 @@ impl Context {
             };
             return Err(Error::NotAnObject { found });
         };
+        let mut kept = Vec::new();
+        let mut outcome = Ok(());
         for (name, value) in members {
-            let Some(slot) = self.vars.slot(name.as_bytes()) else {
-                continue;
-            };
-            let value = Value::try_from(value).map_err(|found| Error::UnsupportedValue {
-                name: name.clone(),
-                found,
-            })?;
-            self.set_slot(slot, value);
+            let value = Value::try_from(value);
+            match self.vars.slot(name.as_bytes()) {
+                Some(slot) => match value {
+                    Ok(value) => self.set_slot(slot, value),
+                    Err(found) => {
+                        let name = name.clone();
+                        outcome = Err(Error::UnsupportedValue { name, found });
+                        break;
+                    }
+                },
+                None => kept.push((
+                    name.as_str().into(),
+                    value.map_or_else(Held::Unsupported, Held::Value),
+                )),
+            }
         }
-        Ok(())
+        self.keep(kept);
+        outcome
     }
 
     /// Sets `name` to `value`, replacing any previous value. Returns whether `name` is in
-    /// the whitelist; if not, nothing is stored.
+    /// the context's whitelist (its value then sits in the variable's slot); any other
+    /// name is kept by name.
     #[inline]
     pub fn set(&mut self, name: &str, value: impl Into<Value>) -> bool {
         match self.vars.slot(name.as_bytes()) {
@@ -326,13 +356,17 @@ impl Context {
                 self.set_slot(slot, value.into());
                 true
             }
-            None => false,
+            None => {
+                self.keep_one(name, Held::Value(value.into()));
+                false
+            }
         }
     }
 
-    /// Sets `variable` to `value`, as [`Context::set`] but without looking a name up: the
-    /// way to fill contexts at high rates. Returns whether the variable belongs to this
-    /// context's whitelist; if not, nothing is stored.
+    /// Sets `variable` to `value`, as [`Context::set`] but without looking a name up when
+    /// the variable belongs to this context's whitelist: the way to fill contexts at high
+    /// rates. A variable of another whitelist is set by its name, as [`Context::set`] does;
+    /// the result is that of [`Context::set`].
     ///
     /// ```
     /// use condition::{Context, Variable};
@@ -344,7 +378,7 @@ impl Context {
     #[inline]
     pub fn set_variable(&mut self, variable: &Variable, value: impl Into<Value>) -> bool {
         if !self.vars.same(&variable.vars) {
-            return false;
+            return self.set(variable.name(), value);
         }
         self.set_slot(variable.slot, value.into());
         true
@@ -360,7 +394,14 @@ impl Context {
 
     /// Removes the value of `name`, returning it.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let slot = self.vars.slot(name.as_bytes())?;
+        let Some(slot) = self.vars.slot(name.as_bytes()) else {
+            let named = &mut self.extra.as_mut()?.named;
+            let index = find(named, name)?;
+            return match named.remove(index).1 {
+                Held::Value(value) => Some(value),
+                Held::Unsupported(_) => None,
+            };
+        };
         let value = self.value(slot)?;
         self.present &= !bit(slot);
         self.forget_string(slot);
@@ -377,34 +418,98 @@ impl Context {
         self.exact &= DEFAULT_TAG;
         if let Some(extra) = &mut self.extra {
             extra.strings.iter_mut().for_each(|string| *string = None);
+            extra.named.clear();
         }
     }
 
     /// The value of `name`, if set.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<Value> {
-        self.value(self.vars.slot(name.as_bytes())?)
+        match self.vars.slot(name.as_bytes()) {
+            Some(slot) => self.value(slot),
+            None => match self.held(name)? {
+                Held::Value(value) => Some(value.clone()),
+                Held::Unsupported(_) => None,
+            },
+        }
     }
 
-    /// The names that have a value, in whitelist order.
+    /// The names that have a value: the whitelisted ones in whitelist order, then the
+    /// others in name order.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.vars
+        let whitelisted = self
+            .vars
             .names()
             .enumerate()
             .filter(|(slot, _)| u8::try_from(*slot).is_ok_and(|slot| self.present & bit(slot) != 0))
-            .map(|(_, name)| name)
+            .map(|(_, name)| name);
+        let kept = self
+            .named()
+            .iter()
+            .filter(|(_, held)| matches!(held, Held::Value(_)))
+            .map(|(name, _)| &**name);
+        whitelisted.chain(kept)
     }
 
-    /// How many variables have a value.
+    /// How many names have a value.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.present.count_ones() as usize
+        let kept = self
+            .named()
+            .iter()
+            .filter(|(_, held)| matches!(held, Held::Value(_)))
+            .count();
+        self.present.count_ones() as usize + kept
     }
 
-    /// Whether no variable has a value.
+    /// Whether no name has a value.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.present == 0
+        self.len() == 0
+    }
+
+    /// The names outside the whitelist, sorted.
+    pub(crate) fn named(&self) -> &[(Box<str>, Held)] {
+        self.extra.as_ref().map_or(&[], |extra| &extra.named)
+    }
+
+    /// What the context holds for `name`, a name outside its whitelist.
+    pub(crate) fn held(&self, name: &str) -> Option<&Held> {
+        let named = self.named();
+        named.get(find(named, name)?).map(|(_, held)| held)
+    }
+
+    /// Keeps `held` under `name`, a name outside the whitelist.
+    fn keep_one(&mut self, name: &str, held: Held) {
+        let named = &mut self.extra.get_or_insert_with(Box::default).named;
+        match named.binary_search_by(|(known, _)| (**known).cmp(name)) {
+            Ok(index) => {
+                if let Some(entry) = named.get_mut(index) {
+                    entry.1 = held;
+                }
+            }
+            Err(index) => named.insert(index, (name.into(), held)),
+        }
+    }
+
+    /// Keeps every entry of `kept` (names outside the whitelist; of two for one name, the
+    /// later wins): appended, then sorted once, so a large batch costs `n log n`.
+    fn keep(&mut self, kept: Vec<(Box<str>, Held)>) {
+        if kept.is_empty() {
+            return;
+        }
+        let named = &mut self.extra.get_or_insert_with(Box::default).named;
+        named.extend(kept);
+        // Stable: of equal names, the earlier-written stays first...
+        named.sort_by(|(left, _), (right, _)| left.cmp(right));
+        // ...and each run collapses into its first entry holding its last value.
+        named.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
     }
 
     // Always inlined: after `set`'s `Into<Value>`, the compiler sees a number's variant
@@ -570,15 +675,27 @@ impl fmt::Debug for Context {
                 map.entry(&name, &value);
             }
         }
+        for (name, held) in self.named() {
+            match held {
+                Held::Value(value) => map.entry(name, value),
+                Held::Unsupported(found) => map.entry(name, &format_args!("unsupported {found}")),
+            };
+        }
         map.finish()
     }
 }
 
 impl<K: AsRef<str>, V: Into<Value>> Extend<(K, V)> for Context {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, pairs: I) {
+        let mut kept = Vec::new();
         for (name, value) in pairs {
-            self.set(name.as_ref(), value);
+            let name = name.as_ref();
+            match self.vars.slot(name.as_bytes()) {
+                Some(slot) => self.set_slot(slot, value.into()),
+                None => kept.push((name.into(), Held::Value(value.into()))),
+            }
         }
+        self.keep(kept);
     }
 }
 
@@ -614,6 +731,10 @@ pub(crate) trait Lookup {
     fn get(&self, slot: u8) -> Option<Val<'_>>;
     /// The value in `slot`, which the caller knows is present.
     fn val(&self, slot: u8) -> Val<'_>;
+    /// For an absent `slot`, what the context holds instead that it cannot compare.
+    fn unsupported(&self, _slot: u8) -> Option<&'static str> {
+        None
+    }
 }
 
 impl Lookup for Context {
@@ -631,13 +752,32 @@ impl Lookup for Context {
 /// A context seen through another whitelist's slots, its variables found by name.
 pub(crate) struct Remapped<'a> {
     context: &'a Context,
-    /// For each slot of the condition's whitelist, the context's slot, or `NONE`.
-    map: [u8; MAX_VARIABLES],
+    /// For each slot of the condition's whitelist: the context's slot, [`NAMED`] plus
+    /// the index of a name it keeps outside its whitelist, or [`NONE`].
+    map: [u32; MAX_VARIABLES],
     present: u64,
     strings: u64,
 }
 
-const NONE: u8 = u8::MAX;
+const NONE: u32 = u32::MAX;
+/// Marks a [`Remapped::map`] entry as an index into [`Context::named`].
+const NAMED: u32 = 1 << 31;
+
+fn find(named: &[(Box<str>, Held)], name: &str) -> Option<usize> {
+    named
+        .binary_search_by(|(known, _)| (**known).cmp(name))
+        .ok()
+}
+
+/// A value as evaluation reads it.
+fn val(value: &Value) -> Val<'_> {
+    match value {
+        Value::Int(int) => Val::Int(*int),
+        Value::UInt(uint) => Val::UInt(*uint),
+        Value::Float(float) => Val::Float(*float),
+        Value::Str(string) => Val::Str(string),
+    }
+}
 
 impl<'a> Remapped<'a> {
     /// Maps the `required` slots of `vars` to `context`.
@@ -652,13 +792,28 @@ impl<'a> Remapped<'a> {
             if required & bit(slot) == 0 {
                 continue;
             }
-            let Some(theirs) = context.vars.slot(vars.name(slot).as_bytes()) else {
+            let name = vars.name(slot);
+            if let Some(theirs) = context.vars.slot(name.as_bytes()) {
+                if context.present & bit(theirs) != 0 {
+                    *entry = u32::from(theirs);
+                    remapped.present |= bit(slot);
+                    if context.strings_mask & bit(theirs) != 0 {
+                        remapped.strings |= bit(slot);
+                    }
+                }
+                continue;
+            }
+            let named = context.named();
+            let Some(index) = find(named, name)
+                .and_then(|index| u32::try_from(index).ok())
+                .filter(|index| index & NAMED == 0)
+            else {
                 continue;
             };
-            if context.present & bit(theirs) != 0 {
-                *entry = theirs;
+            *entry = NAMED | index;
+            if let Some((_, Held::Value(value))) = named.get(index as usize) {
                 remapped.present |= bit(slot);
-                if context.strings_mask & bit(theirs) != 0 {
+                if matches!(value, Value::Str(_)) {
                     remapped.strings |= bit(slot);
                 }
             }
@@ -674,20 +829,40 @@ impl<'a> Remapped<'a> {
         self.strings
     }
 
-    fn theirs(&self, slot: u8) -> Option<u8> {
-        self.map
-            .get(usize::from(slot))
-            .copied()
-            .filter(|theirs| *theirs != NONE)
+    /// What the context holds for `slot` outside its whitelist.
+    fn held(&self, slot: u8) -> Option<&'a Held> {
+        let entry = *self.map.get(usize::from(slot))?;
+        if entry == NONE || entry & NAMED == 0 {
+            return None;
+        }
+        let index = (entry & !NAMED) as usize;
+        self.context.named().get(index).map(|(_, held)| held)
     }
 }
 
 impl Lookup for Remapped<'_> {
     fn get(&self, slot: u8) -> Option<Val<'_>> {
-        self.context.get_val(self.theirs(slot)?)
+        let entry = *self.map.get(usize::from(slot))?;
+        if entry == NONE {
+            None
+        } else if entry & NAMED == 0 {
+            self.context.get_val(u8::try_from(entry).ok()?)
+        } else {
+            match self.held(slot)? {
+                Held::Value(value) => Some(val(value)),
+                Held::Unsupported(_) => None,
+            }
+        }
     }
 
     fn val(&self, slot: u8) -> Val<'_> {
         self.get(slot).unwrap_or(Val::Int(0))
+    }
+
+    fn unsupported(&self, slot: u8) -> Option<&'static str> {
+        match self.held(slot)? {
+            Held::Unsupported(found) => Some(found),
+            Held::Value(_) => None,
+        }
     }
 }

@@ -24,8 +24,11 @@ pub enum Error {
     },
 
     /// The source is empty or only whitespace.
-    #[error("empty condition: expected a comparison or 'always'")]
-    Empty,
+    #[error("empty condition at byte {offset}: expected a comparison or 'always'")]
+    Empty {
+        /// Where a comparison was expected: the end of the source (0 when it is empty).
+        offset: usize,
+    },
 
     /// A character that starts no token. Outside quotes only ASCII is read.
     #[error("unexpected character {found:?} at byte {offset}")]
@@ -52,6 +55,18 @@ pub enum Error {
         offset: usize,
         /// The quote that would close it, `'` or `"`.
         quote: char,
+    },
+
+    /// A name with a character outside ASCII (`sévérité`): names are ASCII letters,
+    /// digits and `_`. The whole name is reported, every letter and digit of it.
+    #[error(
+        "variable '{name}' at byte {offset} is not allowed: only ASCII names are accepted (letters, digits and '_')"
+    )]
+    NonAsciiName {
+        /// Byte offset of the name.
+        offset: usize,
+        /// The name as written.
+        name: String,
     },
 
     /// A name that is not in the parser's whitelist of variables.
@@ -118,7 +133,9 @@ pub enum Error {
         name: String,
     },
 
-    /// A JSON context value that is neither a number nor a string.
+    /// A JSON value that is neither a number nor a string: refused when building a
+    /// context for a whitelisted member, reported when evaluating a condition that names
+    /// a member the context kept outside its whitelist.
     #[error("value of '{name}' is {found}: a context holds numbers and strings only")]
     UnsupportedValue {
         /// The variable's name.
@@ -154,14 +171,17 @@ pub enum Error {
 }
 
 impl Error {
-    /// The byte offset into the source that the error points at, for errors about a place
-    /// in the source.
+    /// The byte offset into the source that the error points at: `Some` for every error
+    /// about the source but the two limits on its size as a whole ([`Error::TooLong`],
+    /// [`Error::TooComplex`]), `None` for errors about contexts and whitelists.
     #[must_use]
     pub fn offset(&self) -> Option<usize> {
         match self {
-            Self::UnexpectedChar { offset, .. }
+            Self::Empty { offset }
+            | Self::UnexpectedChar { offset, .. }
             | Self::InvalidOperator { offset, .. }
             | Self::UnterminatedString { offset, .. }
+            | Self::NonAsciiName { offset, .. }
             | Self::UnknownVariable { offset, .. }
             | Self::TooDeep { offset, .. }
             | Self::Syntax { offset, .. }

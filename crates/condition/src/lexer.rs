@@ -36,13 +36,21 @@ pub(crate) fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
 }
 
-/// Whether `bytes` start with `keyword` (`and` or `or`), which counts unless a letter or
-/// digit follows: `and_x` is `and` then `_x`, as in the original.
-pub(crate) fn starts_with_keyword(bytes: &[u8], keyword: &[u8]) -> bool {
-    bytes.strip_prefix(keyword).is_some_and(|rest| {
-        rest.first()
-            .is_none_or(|next| !next.is_ascii_alphanumeric())
+/// Whether `text` starts with `keyword` (`and` or `or`), which counts unless a letter or
+/// digit follows: `and_x` is `and` then `_x`, as in the original, while `andé` is one
+/// (refused) name.
+pub(crate) fn starts_with_keyword(text: &str, keyword: &str) -> bool {
+    text.strip_prefix(keyword).is_some_and(|rest| {
+        rest.chars()
+            .next()
+            .is_none_or(|next| !next.is_alphanumeric())
     })
+}
+
+/// Whether `c` continues a name: an ASCII letter, digit or `_`, or any other letter or
+/// digit, so that a name with a non-ASCII character is read (and refused) whole.
+fn continues_name(c: char) -> bool {
+    c == '_' || c.is_alphanumeric()
 }
 
 impl<'a> Lexer<'a> {
@@ -62,14 +70,16 @@ impl<'a> Lexer<'a> {
     ///
     /// The rules are tried in the original's order at each position: whitespace, number,
     /// string, two- then one-character operator, lone `!`/`=`, `and`/`or` (when not followed
-    /// by a letter or digit), parentheses, identifier. The lexer only ever stops on ASCII
-    /// bytes, so every offset it reports is a character boundary.
+    /// by a letter or digit), parentheses, name. The lexer stops only on ASCII bytes and
+    /// at the end of a (refused) non-ASCII name, so every offset it reports is a
+    /// character boundary.
     pub(crate) fn next_token(&mut self) -> Result<Token> {
         while self.byte(self.pos).is_some_and(is_space) {
             self.pos += 1;
         }
         let start = self.pos;
-        let rest = self.source.as_bytes().get(start..).unwrap_or_default();
+        let text = self.source.get(start..).unwrap_or_default();
+        let rest = text.as_bytes();
         let Some(&byte) = rest.first() else {
             return Ok(Token {
                 kind: Kind::End,
@@ -110,33 +120,15 @@ impl<'a> Lexer<'a> {
                     found: char::from(byte),
                 });
             }
-            b'a' if starts_with_keyword(rest, b"and") => (Kind::And, start + 3),
-            b'o' if starts_with_keyword(rest, b"or") => (Kind::Or, start + 2),
+            b'a' if starts_with_keyword(text, "and") => (Kind::And, start + 3),
+            b'o' if starts_with_keyword(text, "or") => (Kind::Or, start + 2),
             b'(' => (Kind::Open, start + 1),
             b')' => (Kind::Close, start + 1),
-            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
-                let mut end = start + 1;
-                while self
-                    .byte(end)
-                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-                {
-                    end += 1;
-                }
-                let name = self.source.get(start..end).unwrap_or_default();
-                let Some(slot) = self.vars.slot(name.as_bytes()) else {
-                    return Err(Error::UnknownVariable {
-                        offset: start,
-                        name: name.to_owned(),
-                        allowed: self.vars.allowed().to_owned(),
-                    });
-                };
-                (Kind::Var(slot), end)
-            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => self.name(start)?,
+            // A name that starts with a non-ASCII letter, also read whole to be refused.
+            _ if text.chars().next().is_some_and(char::is_alphabetic) => self.name(start)?,
             _ => {
-                let found = self
-                    .source
-                    .get(start..)
-                    .and_then(|rest| rest.chars().next());
+                let found = text.chars().next();
                 return Err(Error::UnexpectedChar {
                     offset: start,
                     found: found.unwrap_or(char::REPLACEMENT_CHARACTER),
@@ -145,6 +137,31 @@ impl<'a> Lexer<'a> {
         };
         self.pos = end;
         Ok(Token { kind, start, end })
+    }
+
+    /// The name starting at `start`, as a whitelisted variable's token kind and its end.
+    fn name(&self, start: usize) -> Result<(Kind, usize)> {
+        let text = self.source.get(start..).unwrap_or_default();
+        let len = text
+            .char_indices()
+            .find(|(_, c)| !continues_name(*c))
+            .map_or(text.len(), |(end, _)| end);
+        let name = text.get(..len).unwrap_or_default();
+        let end = start + len;
+        if !name.is_ascii() {
+            return Err(Error::NonAsciiName {
+                offset: start,
+                name: name.to_owned(),
+            });
+        }
+        match self.vars.slot(name.as_bytes()) {
+            Some(slot) => Ok((Kind::Var(slot), end)),
+            None => Err(Error::UnknownVariable {
+                offset: start,
+                name: name.to_owned(),
+                allowed: self.vars.allowed().to_owned(),
+            }),
+        }
     }
 
     /// Digits with at most one `.`: `1.2.3` is `1.2` then `.3`, as in the original.

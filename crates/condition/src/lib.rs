@@ -31,7 +31,7 @@
 //! all deliberate: errors surface when parsing rather than at the first evaluation;
 //! positions are byte offsets rather than a mix of character and token indices; outside
 //! string literals only ASCII is read (the original also took Unicode digits, letters and
-//! spaces); ordering a number literal against a string literal is rejected when parsing
+//! spaces: a name such as `sévérité` is refused whole, as [`Error::NonAsciiName`]); ordering a number literal against a string literal is rejected when parsing
 //! (it fails on every evaluation); context values are numbers and strings, not booleans
 //! or null; and each parsed condition is independent (the original's module-level parser
 //! let a second parse change the first condition).

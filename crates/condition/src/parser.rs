@@ -147,15 +147,15 @@ impl ConditionParser {
         let mut lexer = Lexer::new(source, &self.vars);
         let mut tokens = 0_usize;
         let mut comparisons = 0_usize;
-        loop {
+        let end = loop {
             let token = lexer.next_token()?;
             tokens += 1;
             match token.kind {
-                Kind::End => break,
+                Kind::End => break token.start,
                 Kind::Op(_) => comparisons += 1,
                 _ => {}
             }
-        }
+        };
         if tokens > self.max_tokens {
             return Err(Error::TooComplex {
                 tokens,
@@ -163,7 +163,7 @@ impl ConditionParser {
             });
         }
         if tokens == 1 {
-            return Err(Error::Empty);
+            return Err(Error::Empty { offset: end });
         }
         Builder::new(source, &self.vars, comparisons, self.max_depth).build()
     }
@@ -489,7 +489,10 @@ impl<'a> Builder<'a> {
             return Err(error);
         }
         let Some(root) = self.fragments.pop() else {
-            return Err(Error::Empty);
+            // Unreachable: `parse` refuses a source without tokens before building.
+            return Err(Error::Empty {
+                offset: self.source.len(),
+            });
         };
         self.patch(root.on_true, true, ACCEPT);
         self.patch(root.on_false, false, REJECT);

@@ -173,7 +173,7 @@ fn validate(name: &str) -> Result<()> {
     {
         return refuse("only ASCII letters, digits and '_' are allowed");
     }
-    if starts_with_keyword(bytes, b"and") || starts_with_keyword(bytes, b"or") {
+    if starts_with_keyword(name, "and") || starts_with_keyword(name, "or") {
         return refuse("would be read as the keyword 'and' or 'or'");
     }
     Ok(())

@@ -14,8 +14,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// [`FallbackRun`].
 ///
 /// [`FallbackManager::detect_anomaly`]: crate::FallbackManager::detect_anomaly
-/// [`Detection`]: crate::Detection
-/// [`FallbackRun`]: crate::FallbackRun
+/// [`Detection`]: crate::detection::Detection
+/// [`FallbackRun`]: crate::rules::FallbackRun
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -104,5 +104,60 @@ pub(crate) const fn json_kind(value: &serde_json::Value) -> &'static str {
         serde_json::Value::String(_) => "a string",
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::time::Duration;
+
+    use storage::Operation;
+
+    use super::*;
+
+    /// The error's chain as a reporter prints it: each message once.
+    fn chain(error: &Error) -> Vec<String> {
+        let mut messages = vec![error.to_string()];
+        let mut cause = error.source();
+        while let Some(error) = cause {
+            messages.push(error.to_string());
+            cause = error.source();
+        }
+        messages
+    }
+
+    #[test]
+    fn a_variant_with_a_cause_returns_it_and_does_not_print_it() {
+        let Err(parse) = condition::parse_condition("severity >=") else {
+            panic!("an incomplete condition parsed");
+        };
+        let timeout = StorageError::Timeout {
+            operation: Operation::Set,
+            after: Duration::from_secs(2),
+        };
+        let errors = [
+            Error::InvalidCondition {
+                name: "x".to_owned(),
+                source: parse.clone(),
+            },
+            Error::InvalidRule {
+                name: "r".to_owned(),
+                source: parse,
+            },
+            Error::storage("storing fallback definition \"x\"", timeout),
+        ];
+        for error in &errors {
+            let chain = chain(error);
+            assert_eq!(chain.len(), 2, "{chain:?}");
+            assert!(!chain[0].contains(&chain[1]), "{chain:?}");
+        }
+        assert_eq!(
+            chain(&errors[2]),
+            [
+                "storage failed while storing fallback definition \"x\"",
+                "set timed out after 2s"
+            ]
+        );
     }
 }

@@ -1,13 +1,8 @@
-use std::fmt;
-use std::sync::Arc;
-
-use condition::{Condition, Context};
-use health::Timestamp;
+use health_model::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::isolate::BoxFuture;
-use crate::{BoxError, Outcome};
+use crate::rules::Outcome;
 
 /// A registered fallback as stored under `<namespace>:definition:<name>`:
 /// `{"name", "condition", "metadata", "registered_at"}`, a JSON object.
@@ -82,22 +77,4 @@ fn serialize_display<S: serde::Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_str(error)
-}
-
-/// A fallback action: gets the context its condition held on.
-pub(crate) type Action = Arc<dyn Fn(Context) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
-
-/// A fallback in the manager's registry.
-pub(crate) struct Registered {
-    pub(crate) definition: FallbackDefinition,
-    pub(crate) condition: Condition,
-    pub(crate) action: Action,
-}
-
-impl fmt::Debug for Registered {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registered")
-            .field("definition", &self.definition)
-            .finish_non_exhaustive()
-    }
 }

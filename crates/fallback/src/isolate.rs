@@ -4,11 +4,11 @@
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use serde::{Deserialize, Serialize};
 
 use crate::BoxError;
@@ -61,33 +61,15 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Polls the inner future, turning a panic in any poll into `Err(payload)`.
-struct CatchUnwind<F: ?Sized>(Pin<Box<F>>);
-
-impl<F: Future + ?Sized> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
-    }
-}
-
-/// Calls `start` and awaits the future it returns for at most `timeout`, catching the
-/// panics of both: user code may panic while building its future, not only in it.
-pub(crate) async fn catch<'a, T>(
-    start: impl FnOnce() -> Pin<Box<dyn Future<Output = T> + Send + 'a>>,
-    timeout: Duration,
-) -> Result<T, Outcome> {
-    let future = match catch_unwind(AssertUnwindSafe(start)) {
-        Ok(future) => future,
-        Err(payload) => return Err(Outcome::Panicked(panic_message(payload.as_ref()))),
-    };
-    match tokio::time::timeout(timeout, CatchUnwind(future)).await {
+/// Calls `start` and awaits the future it returns for at most `timeout`, catching a panic
+/// while building that future as well as one while it runs: `start` is called inside the
+/// guarded `async` block, on its first poll.
+pub(crate) async fn catch<T, F>(start: impl FnOnce() -> F, timeout: Duration) -> Result<T, Outcome>
+where
+    F: Future<Output = T>,
+{
+    let guarded = AssertUnwindSafe(async move { start().await }).catch_unwind();
+    match tokio::time::timeout(timeout, guarded).await {
         Ok(Ok(output)) => Ok(output),
         Ok(Err(payload)) => Err(Outcome::Panicked(panic_message(payload.as_ref()))),
         Err(_) => Err(Outcome::TimedOut),
@@ -95,10 +77,10 @@ pub(crate) async fn catch<'a, T>(
 }
 
 /// Runs a callback or action to its [`Outcome`].
-pub(crate) async fn run(
-    start: impl FnOnce() -> BoxFuture<Result<(), BoxError>>,
-    timeout: Duration,
-) -> Outcome {
+pub(crate) async fn run<F>(start: impl FnOnce() -> F, timeout: Duration) -> Outcome
+where
+    F: Future<Output = Result<(), BoxError>>,
+{
     match catch(start, timeout).await {
         Ok(Ok(())) => Outcome::Completed,
         Ok(Err(error)) => Outcome::Failed(error.to_string()),
@@ -106,75 +88,74 @@ pub(crate) async fn run(
     }
 }
 
-/// Awaits every future at once, in the calling task, and returns their outputs in order.
-pub(crate) async fn join_all<T>(mut futures: Vec<BoxFuture<T>>) -> Vec<T> {
-    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut waiting = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => waiting = true,
-                }
-            }
-        }
-        if waiting {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The text of a panic's payload: the message of `panic!("...")` (a `&str` or a
+/// `String`), else a fixed text. The one place this crate turns a payload into words.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|text| (*text).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
+        .unwrap_or_else(|| NO_MESSAGE.to_owned())
 }
+
+/// What [`panic_message`] says for a payload that is not text (`std::panic::panic_any`).
+const NO_MESSAGE: &str = "a panic without a message";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::{Ready, pending, ready};
+
+    const TIMEOUT: Duration = Duration::from_secs(1);
 
     #[tokio::test(start_paused = true)]
     async fn completion_errors_panics_and_hangs_each_have_an_outcome() {
-        let timeout = Duration::from_secs(1);
+        assert_eq!(run(|| ready(Ok(())), TIMEOUT).await, Outcome::Completed);
         assert_eq!(
-            run(|| Box::pin(async { Ok(()) }), timeout).await,
-            Outcome::Completed
-        );
-        assert_eq!(
-            run(|| Box::pin(async { Err("boom".into()) }), timeout).await,
+            run(|| ready(Err("boom".into())), TIMEOUT).await,
             Outcome::Failed("boom".to_owned())
         );
         assert_eq!(
             run(
-                || Box::pin(async {
+                || async {
                     tokio::task::yield_now().await;
                     panic!("late panic {}", 7)
-                }),
-                timeout
+                },
+                TIMEOUT
             )
             .await,
             Outcome::Panicked("late panic 7".to_owned())
         );
-        assert_eq!(
-            run(|| Box::pin(std::future::pending()), timeout).await,
-            Outcome::TimedOut
-        );
-        assert_eq!(
-            run(|| panic!("eager panic"), timeout).await,
-            Outcome::Panicked("eager panic".to_owned())
-        );
+        assert_eq!(run(pending, TIMEOUT).await, Outcome::TimedOut);
         assert_eq!(Outcome::TimedOut.kind(), "timed_out");
         assert_eq!(
             serde_json::to_value(Outcome::Failed("x".into())).unwrap(),
             serde_json::json!({"outcome": "failed", "message": "x"})
         );
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_building_the_future_is_caught_too() {
+        let eager = || -> Ready<Result<(), BoxError>> { panic!("eager panic") };
+        assert_eq!(
+            run(eager, TIMEOUT).await,
+            Outcome::Panicked("eager panic".to_owned())
+        );
+        let detector = || -> Ready<u32> { panic!("detector {} broke", "x") };
+        assert_eq!(
+            catch(detector, TIMEOUT).await,
+            Err(Outcome::Panicked("detector x broke".to_owned()))
+        );
+        assert_eq!(catch(|| ready(3), TIMEOUT).await, Ok(3));
+    }
+
+    #[tokio::test]
+    async fn a_payload_that_is_not_text_gets_the_fixed_message() {
+        let outcome = run(|| async { std::panic::panic_any::<u32>(42) }, TIMEOUT).await;
+        assert_eq!(outcome, Outcome::Panicked(NO_MESSAGE.to_owned()));
+        let owned: Box<dyn Any + Send> = Box::new(String::from("owned"));
+        assert_eq!(panic_message(owned.as_ref()), "owned");
+        let borrowed: Box<dyn Any + Send> = Box::new("borrowed");
+        assert_eq!(panic_message(borrowed.as_ref()), "borrowed");
     }
 }

@@ -1,12 +1,16 @@
+//! The circuit breaker: [`CircuitBreaker`] with bounded half-open admission, and
+//! [`BreakerStatus`], through which the monitor reads any breaker (yours included).
+
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
+use health_model::{BreakerSnapshot, CircuitState};
+use parking_lot::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use crate::error::{HealthError, positive};
-use crate::{BreakerSnapshot, CircuitState};
 
 /// Anything the monitor can read a circuit breaker's state from.
 ///
@@ -71,7 +75,8 @@ impl Default for CircuitBreakerConfig {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use health::{CircuitBreaker, CircuitState};
+/// use health::CircuitBreaker;
+/// use health::model::CircuitState;
 ///
 /// let breaker = CircuitBreaker::default();
 /// for _ in 0..5 {
@@ -238,9 +243,7 @@ impl CircuitBreaker {
 impl Inner {
     /// The state, after applying the time-based open → half-open transition.
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update is a handful of integer stores; a panic cannot interleave with one,
-        // so a poisoned lock still holds a consistent state.
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         if let Phase::Open { since } = state.phase
             && since.elapsed() >= self.config.recovery_timeout
         {

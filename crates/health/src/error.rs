@@ -39,8 +39,9 @@ pub enum HealthError {
         operation: &'static str,
     },
     /// A webhook payload was not understood.
+    #[cfg(feature = "alerts")]
     #[error(transparent)]
-    AdapterParse(#[from] crate::AdapterParseError),
+    AdapterParse(#[from] crate::alerts::AdapterParseError),
 }
 
 impl HealthError {

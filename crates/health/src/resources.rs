@@ -1,17 +1,35 @@
+//! Resource use: how the monitor samples CPU, memory and disk ([`ResourceConfig`]), the
+//! levels it reports them at ([`ResourceThresholds`], [`Thresholds`]) and, with the `disk`
+//! feature, `DiskUsage`.
+//!
+//! What is measured depends on the features: `resources` measures CPU, memory and the
+//! process' memory (sysinfo), `disk` the monitored disk (statvfs). A resource that is not
+//! measured reads `unknown`; with neither feature the `resources` section reads
+//! `available: false`, whatever the configuration.
+
+#[cfg(feature = "disk")]
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+#[cfg(feature = "disk")]
+use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use health_model::{ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, Timestamp};
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::error::{HealthError, positive};
-use crate::{ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, Timestamp};
 
+/// Whether this build measures anything (CPU and memory, or disk).
+const MEASURES_ANYTHING: bool = cfg!(any(feature = "resources", feature = "disk"));
+
+#[cfg(feature = "resources")]
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Space on the file system holding a path, as `statvfs(2)` reports it (and as Python's
 /// `shutil.disk_usage`, which the original used, computes it).
+#[cfg(feature = "disk")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiskUsage {
     /// The file system's size, in bytes.
@@ -22,6 +40,7 @@ pub struct DiskUsage {
     pub free_bytes: u64,
 }
 
+#[cfg(feature = "disk")]
 impl DiskUsage {
     /// The usage of the file system holding `path`. Blocking (a network file system can
     /// take long to answer): call it from a blocking thread.
@@ -178,30 +197,6 @@ impl ResourceConfig {
     }
 }
 
-impl ResourceLevels {
-    /// The levels with `overall` set to the worst known one: critical if any is critical,
-    /// else warning if any is, else healthy if any is healthy, else unknown. An
-    /// unmeasured resource never hides a critical one.
-    #[must_use]
-    pub fn from_levels(cpu: ResourceLevel, memory: ResourceLevel, disk: ResourceLevel) -> Self {
-        let all = [cpu, memory, disk];
-        let overall = [
-            ResourceLevel::Critical,
-            ResourceLevel::Warning,
-            ResourceLevel::Healthy,
-        ]
-        .into_iter()
-        .find(|level| all.contains(level))
-        .unwrap_or(ResourceLevel::Unknown);
-        Self {
-            cpu,
-            memory,
-            disk,
-            overall,
-        }
-    }
-}
-
 /// How long a state read waits for the very first resource sample before reporting
 /// resources as unavailable (the sample goes on, and is used once it arrives).
 pub(crate) const FIRST_SAMPLE_WAIT: Duration = Duration::from_secs(2);
@@ -225,9 +220,13 @@ struct SamplerInner {
 }
 
 /// The `sysinfo` handle, only ever used on a blocking thread.
+#[derive(Default)]
 struct Probe {
+    #[cfg(feature = "resources")]
     system: Option<sysinfo::System>,
+    #[cfg(feature = "resources")]
     pid: Option<sysinfo::Pid>,
+    #[cfg(feature = "resources")]
     cpu_primed: bool,
 }
 
@@ -244,11 +243,7 @@ impl ResourceSampler {
         Self {
             inner: Arc::new(SamplerInner {
                 config,
-                probe: Arc::new(tokio::sync::Mutex::new(Probe {
-                    system: None,
-                    pid: None,
-                    cpu_primed: false,
-                })),
+                probe: Arc::new(tokio::sync::Mutex::new(Probe::default())),
                 cached: Mutex::new(None),
             }),
         }
@@ -258,6 +253,9 @@ impl ResourceSampler {
     /// a blocking thread) if none exists. A stale sample is returned at once while a fresh
     /// one is taken in the background.
     pub(crate) async fn current(&self) -> ResourceHealth {
+        if !MEASURES_ANYTHING {
+            return unavailable();
+        }
         if let Some(health) = self.cached_or_refresh_in_background() {
             return health;
         }
@@ -275,6 +273,9 @@ impl ResourceSampler {
     /// The latest sample without waiting; `available: false` before the first one. Starts
     /// a background sample when the cache is stale or empty (inside a Tokio runtime).
     pub(crate) fn cached(&self) -> ResourceHealth {
+        if !MEASURES_ANYTHING {
+            return unavailable();
+        }
         self.cached_or_refresh_in_background().unwrap_or_else(|| {
             self.refresh_in_background();
             unavailable()
@@ -303,6 +304,9 @@ impl ResourceSampler {
 
     /// Starts a sample on a blocking thread unless one is running; never waits.
     pub(crate) fn refresh_in_background(&self) {
+        if !MEASURES_ANYTHING {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -315,7 +319,7 @@ impl ResourceSampler {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(feature = "resources", feature = "disk")))]
 impl ResourceSampler {
     /// Holds the probe from another thread for `duration`, as a `statvfs` stuck on a dead
     /// network mount would.
@@ -346,8 +350,8 @@ impl SamplerInner {
         health
     }
 
-    fn lock_cache(&self) -> MutexGuard<'_, Option<(Instant, ResourceHealth)>> {
-        self.cached.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_cache(&self) -> parking_lot::MutexGuard<'_, Option<(Instant, ResourceHealth)>> {
+        self.cached.lock()
     }
 }
 
@@ -356,59 +360,26 @@ pub(crate) fn unavailable() -> ResourceHealth {
     ResourceHealth::default()
 }
 
+/// What sysinfo measured: system-wide CPU and memory use (percent), available memory and
+/// this process' memory (MiB).
+#[derive(Default)]
+struct CpuMemory {
+    cpu: Option<f64>,
+    memory: Option<f64>,
+    memory_available_mb: f64,
+    process_memory_mb: f64,
+}
+
 impl Probe {
-    /// One blocking sample. The first primes the CPU counters and waits sysinfo's minimum
-    /// interval, so even the first CPU figure is a real measurement.
+    /// One blocking sample of what this build measures.
     fn sample(&mut self, config: &ResourceConfig) -> ResourceHealth {
-        if self.system.is_none() {
-            match sysinfo::System::new() {
-                Ok(system) => self.system = Some(system),
-                Err(error) => tracing::warn!(%error, "cpu and memory cannot be measured here"),
-            }
-            self.pid = sysinfo::get_current_pid().ok();
-        }
-        let mut cpu = None;
-        let mut memory = None;
-        let mut memory_available_mb = 0.0;
-        let mut process_memory_mb = 0.0;
-        if let Some(system) = self.system.as_mut() {
-            if !self.cpu_primed {
-                system.refresh_cpu_usage();
-                std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
-                self.cpu_primed = true;
-            }
-            system.refresh_cpu_usage();
-            cpu = Some(f64::from(system.global_cpu_usage()));
-            system.refresh_memory();
-            let total = system.total_memory();
-            let available = system.available_memory();
-            #[allow(
-                clippy::cast_precision_loss,
-                reason = "memory sizes as MiB and percentages need no more than 53 bits"
-            )]
-            if total > 0 {
-                memory = Some(total.saturating_sub(available) as f64 / total as f64 * 100.0);
-                memory_available_mb = available as f64 / MIB;
-            }
-            if let Some(pid) = self.pid {
-                system.refresh_processes_specifics(
-                    sysinfo::ProcessesToUpdate::Some(&[pid]),
-                    false,
-                    sysinfo::ProcessRefreshKind::nothing().with_memory(),
-                );
-                #[allow(clippy::cast_precision_loss, reason = "MiB need no more than 53 bits")]
-                if let Some(process) = system.process(pid) {
-                    process_memory_mb = process.memory() as f64 / MIB;
-                }
-            }
-        }
-        let disk = match DiskUsage::of(&config.disk_path) {
-            Ok(usage) => Some(usage.usage_percent()),
-            Err(error) => {
-                tracing::warn!(path = %config.disk_path.display(), %error, "disk use cannot be measured");
-                None
-            }
-        };
+        let CpuMemory {
+            cpu,
+            memory,
+            memory_available_mb,
+            process_memory_mb,
+        } = self.cpu_and_memory();
+        let disk = disk_percent(config);
         let thresholds = &config.thresholds;
         let level = |value: Option<f64>, limits: &Thresholds| {
             value.map_or(ResourceLevel::Unknown, |percent| limits.level(percent))
@@ -430,6 +401,81 @@ impl Probe {
             available: cpu.is_some() || memory.is_some() || disk.is_some(),
         }
     }
+
+    /// CPU and memory through sysinfo. The first call primes the CPU counters and waits
+    /// sysinfo's minimum interval, so even the first CPU figure is a real measurement.
+    #[cfg(feature = "resources")]
+    fn cpu_and_memory(&mut self) -> CpuMemory {
+        if self.system.is_none() {
+            match sysinfo::System::new() {
+                Ok(system) => self.system = Some(system),
+                Err(error) => tracing::warn!(%error, "cpu and memory cannot be measured here"),
+            }
+            self.pid = sysinfo::get_current_pid().ok();
+        }
+        let mut measured = CpuMemory::default();
+        let Some(system) = self.system.as_mut() else {
+            return measured;
+        };
+        if !self.cpu_primed {
+            system.refresh_cpu_usage();
+            std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+            self.cpu_primed = true;
+        }
+        system.refresh_cpu_usage();
+        measured.cpu = Some(f64::from(system.global_cpu_usage()));
+        system.refresh_memory();
+        let total = system.total_memory();
+        let available = system.available_memory();
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "memory sizes as MiB and percentages need no more than 53 bits"
+        )]
+        if total > 0 {
+            measured.memory = Some(total.saturating_sub(available) as f64 / total as f64 * 100.0);
+            measured.memory_available_mb = available as f64 / MIB;
+        }
+        if let Some(pid) = self.pid {
+            system.refresh_processes_specifics(
+                sysinfo::ProcessesToUpdate::Some(&[pid]),
+                false,
+                sysinfo::ProcessRefreshKind::nothing().with_memory(),
+            );
+            #[allow(clippy::cast_precision_loss, reason = "MiB need no more than 53 bits")]
+            if let Some(process) = system.process(pid) {
+                measured.process_memory_mb = process.memory() as f64 / MIB;
+            }
+        }
+        measured
+    }
+
+    /// Without the `resources` feature, CPU and memory are not measured.
+    #[cfg(not(feature = "resources"))]
+    #[allow(
+        clippy::unused_self,
+        reason = "the same signature as the measuring variant"
+    )]
+    fn cpu_and_memory(&mut self) -> CpuMemory {
+        CpuMemory::default()
+    }
+}
+
+/// Use of the monitored disk, percent (`None` when it cannot be read).
+#[cfg(feature = "disk")]
+fn disk_percent(config: &ResourceConfig) -> Option<f64> {
+    match DiskUsage::of(&config.disk_path) {
+        Ok(usage) => Some(usage.usage_percent()),
+        Err(error) => {
+            tracing::warn!(path = %config.disk_path.display(), %error, "disk use cannot be measured");
+            None
+        }
+    }
+}
+
+/// Without the `disk` feature, the disk is not measured.
+#[cfg(not(feature = "disk"))]
+fn disk_percent(_config: &ResourceConfig) -> Option<f64> {
+    None
 }
 
 #[cfg(test)]
@@ -452,25 +498,6 @@ mod tests {
     }
 
     #[test]
-    fn overall_is_the_worst_known_level() {
-        use ResourceLevel::{Critical, Healthy, Unknown, Warning};
-        fn check(levels: [ResourceLevel; 3], expected: ResourceLevel) {
-            let [cpu, memory, disk] = levels;
-            assert_eq!(
-                ResourceLevels::from_levels(cpu, memory, disk).overall,
-                expected,
-                "{levels:?}"
-            );
-        }
-        check([Healthy, Healthy, Healthy], Healthy);
-        check([Healthy, Warning, Healthy], Warning);
-        check([Warning, Healthy, Critical], Critical);
-        check([Critical, Unknown, Unknown], Critical);
-        check([Unknown, Healthy, Unknown], Healthy);
-        check([Unknown, Unknown, Unknown], Unknown);
-    }
-
-    #[test]
     fn thresholds_are_validated() {
         assert!(Thresholds::new(80.0, 95.0).is_ok());
         assert!(Thresholds::new(50.0, 50.0).is_ok());
@@ -482,6 +509,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "disk")]
     #[test]
     fn disk_usage_of_the_root_is_consistent_and_a_missing_path_is_an_error() {
         let usage = DiskUsage::of(Path::new("/")).unwrap();
@@ -499,6 +527,7 @@ mod tests {
         assert!(empty.usage_percent().abs() < f64::EPSILON);
     }
 
+    #[cfg(feature = "resources")]
     #[tokio::test]
     async fn a_sample_measures_everything_on_linux() {
         let sampler = ResourceSampler::new(ResourceConfig::default());

@@ -1,35 +1,34 @@
-//! Building the one process-wide set of libraries from a configuration, and the
-//! background tasks that keep it current.
+//! Starting the one process-wide set of libraries from a [`Plan`], and the background
+//! tasks that keep it current. Nothing here checks a configuration value or names a
+//! configuration key: [`Config::validate`](crate::Config::validate) did, once.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
-use std::task::{self, Poll};
 use std::time::Duration;
 
 use axum::http::HeaderName;
 use condition::Context;
-use fallback::{BoxError, FallbackManager, FallbackMode, Hysteresis, ThresholdPolicy};
-use health::{
-    DiskSpaceCheck, DownstreamServiceCheck, HealthCheck, HealthCheckResult, HealthCheckStatus,
-    HealthMonitor, RefresherHandle, StorageHealthCheck,
-};
+use fallback::{BoxError, FallbackManager, FallbackMode};
+use futures_util::FutureExt as _;
+use health::checks::StorageHealthCheck;
+use health::monitor::RefresherHandle;
+use health::{HealthCheck, HealthCheckResult, HealthCheckStatus, HealthMonitor};
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
 };
-use serde_json::Value;
-use storage::{MemoryStorage, Storage};
-use storage_redis::RedisAdapter;
+use storage::Storage;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::auth::Secret;
-use crate::config::{Config, FallbackRule, StorageBackend};
-use crate::error::ServerError;
+use crate::config::Plan;
+use crate::config::plan::{
+    AuthPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan, SinksPlan,
+};
+use crate::error::{Chain, ServerError};
 use crate::telemetry::{REQUEST_DURATION_METRIC, REQUESTS_METRIC};
 
 /// The libraries, built once per process and shared by every route: one storage, one
@@ -54,13 +53,13 @@ pub(crate) struct App {
 #[derive(Debug)]
 pub(crate) struct Auth {
     pub(crate) admin: Secret,
-    /// The shared secret of each of `health::PROVIDERS`.
+    /// The shared secret of each of `health::alerts::PROVIDERS`.
     webhook_secrets: Vec<(&'static str, Secret)>,
     pub(crate) webhook_header: HeaderName,
 }
 
 impl Auth {
-    /// The shared secret of `provider` (one of `health::PROVIDERS`, as its adapter names
+    /// The shared secret of `provider` (one of `health::alerts::PROVIDERS`, as its adapter names
     /// it).
     pub(crate) fn webhook_secret(&self, provider: &str) -> Option<&Secret> {
         self.webhook_secrets
@@ -70,14 +69,14 @@ impl Auth {
     }
 }
 
-/// The metrics sinks a configuration asks for.
-pub(crate) struct Sinks {
-    pub(crate) prometheus: PrometheusMetricsSink,
-    pub(crate) dogstatsd: Option<DogStatsdMetricsSink>,
-    pub(crate) all: Arc<dyn MetricsSink>,
+/// The metrics sinks: Prometheus (always), and what the plan asks for besides.
+struct Sinks {
+    prometheus: PrometheusMetricsSink,
+    dogstatsd: Option<DogStatsdMetricsSink>,
+    all: Arc<dyn MetricsSink>,
 }
 
-pub(crate) fn build_sinks(config: &Config) -> Result<Sinks, ServerError> {
+fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
     let mut prometheus = PrometheusMetricsSink::builder()
         .describe(
             REQUESTS_METRIC,
@@ -87,132 +86,82 @@ pub(crate) fn build_sinks(config: &Config) -> Result<Sinks, ServerError> {
             REQUEST_DURATION_METRIC,
             "HTTP request latency in seconds, by route pattern",
         );
-    for (name, help) in fallback::METRIC_DESCRIPTIONS
+    for (name, help) in fallback::metrics::METRIC_DESCRIPTIONS
         .iter()
-        .chain(health::METRIC_DESCRIPTIONS)
+        .chain(health::metrics::METRIC_DESCRIPTIONS)
     {
         prometheus = prometheus.describe(name, help);
     }
     let prometheus = prometheus
         .build()
-        .map_err(|error| ServerError::startup("the prometheus sink", error))?;
+        .map_err(|error| ServerError::startup("the prometheus sink", Chain(&error)))?;
     let mut all = FanoutMetricsSink::default().with(prometheus.clone());
-    if config.sinks.logging {
+    if plan.logging {
         all = all.with(LoggingMetricsSink::default());
     }
-    let dogstatsd = match &config.sinks.dogstatsd {
-        None => None,
-        Some(section) => {
-            let mut builder = DogStatsdMetricsSink::builder()
-                .address(&section.address)
-                .prefix(&section.prefix);
-            for (key, value) in &section.tags {
-                builder = builder.constant_tag(key, value);
-            }
-            if let Some(interval) = section.flush_interval {
-                builder = builder.buffered(interval);
-            }
-            let sink = builder
-                .build()
-                .map_err(|error| ServerError::config("sinks.dogstatsd", error.to_string()))?;
-            all = all.with(sink.clone());
-            Some(sink)
-        }
-    };
+    if let Some(dogstatsd) = &plan.dogstatsd {
+        all = all.with(dogstatsd.clone());
+    }
     Ok(Sinks {
         prometheus,
-        dogstatsd,
+        dogstatsd: plan.dogstatsd,
         all: Arc::new(all),
     })
 }
 
-/// The storage backend of a configuration, not yet connected.
-pub(crate) fn build_storage(config: &Config) -> Result<Arc<dyn Storage>, ServerError> {
-    Ok(match &config.storage.backend {
-        StorageBackend::Memory => Arc::new(MemoryStorage::new()),
-        StorageBackend::Redis(redis) => Arc::new(
-            RedisAdapter::from_config((**redis).clone())
-                .map_err(|error| ServerError::config("storage", error.to_string()))?,
-        ),
-    })
-}
-
-/// The health checks of a configuration.
-pub(crate) fn build_checks(
-    config: &Config,
-    storage: &Arc<dyn Storage>,
-) -> Result<Vec<Arc<dyn HealthCheck>>, ServerError> {
-    let mut checks: Vec<Arc<dyn HealthCheck>> = Vec::new();
-    for (index, disk) in config.checks.disk.iter().enumerate() {
-        let check = DiskSpaceCheck::new(disk.path.clone())
-            .with_name(disk.check_name())
-            .with_timeout(disk.timeout)
-            .with_thresholds(disk.warning_percent, disk.critical_percent)
-            .map_err(|error| {
-                ServerError::config(format!("checks.disk[{index}]"), error.to_string())
-            })?;
-        checks.push(Arc::new(check));
-    }
-    let storage_check = &config.checks.storage;
-    if storage_check.enabled {
-        checks.push(Arc::new(
+/// The checks of the plan, the storage check around `storage`, in the plan's order.
+fn checks(checks: ChecksPlan, storage: &Arc<dyn Storage>) -> Vec<Arc<dyn HealthCheck>> {
+    let ChecksPlan {
+        disk,
+        storage: storage_check,
+        http,
+    } = checks;
+    let mut all: Vec<Arc<dyn HealthCheck>> = Vec::new();
+    all.extend(
+        disk.into_iter()
+            .map(|check| Arc::new(check) as Arc<dyn HealthCheck>),
+    );
+    all.extend(storage_check.map(|check| {
+        Arc::new(
             StorageHealthCheck::new(storage.clone())
-                .with_name(storage_check.name.clone())
-                .with_timeout(storage_check.timeout),
-        ));
-    }
-    for (index, http) in config.checks.http.iter().enumerate() {
-        let check = DownstreamServiceCheck::new(http.url.clone())
-            .map_err(|error| {
-                ServerError::config(format!("checks.http[{index}].url"), error.to_string())
-            })?
-            .with_name(http.name.clone())
-            .with_timeout(http.timeout)
-            .with_expected_status(http.expected_status);
-        checks.push(Arc::new(check));
-    }
-    Ok(checks)
+                .with_name(check.name)
+                .with_timeout(check.timeout),
+        ) as Arc<dyn HealthCheck>
+    }));
+    all.extend(
+        http.into_iter()
+            .map(|check| Arc::new(check) as Arc<dyn HealthCheck>),
+    );
+    all
 }
 
 fn build_monitor(
-    config: &Config,
+    plan: MonitorPlan,
     sink: Arc<dyn MetricsSink>,
 ) -> Result<HealthMonitor, ServerError> {
-    let refresh = config.monitor.refresh_interval;
-    // A result missing three refreshes in a row reads `unknown`; never less than the
-    // library's default of a minute.
-    let staleness = refresh.saturating_mul(3).max(health::DEFAULT_MAX_STALENESS);
     HealthMonitor::builder()
         .metrics_sink(sink)
-        .resources(config.monitor.resource_config()?)
-        .max_staleness(staleness)
+        .resources(plan.resources)
+        .max_staleness(plan.max_staleness)
         .build()
-        .map_err(|error| ServerError::config("monitor", error.to_string()))
+        .map_err(|error| ServerError::startup("the health monitor", Chain(&error)))
 }
 
 fn build_fallback(
-    config: &Config,
+    cascade: &CascadePlan,
+    fallbacks: &FallbacksPlan,
     storage: Arc<dyn Storage>,
     sink: Arc<dyn MetricsSink>,
 ) -> FallbackManager {
-    let cascade = &config.cascade;
-    let mut policy = ThresholdPolicy::default();
-    policy.safe_failed_components = cascade.safe_failed_components;
-    policy.safe_on_critical_resources = cascade.safe_on_critical_resources;
-    policy.heuristic_on_open_circuit = cascade.heuristic_on_open_circuit;
-    policy.heuristic_retry_failures = cascade.heuristic_retry_failures;
     let mut builder = FallbackManager::builder(storage)
-        .policy(policy)
+        .policy(cascade.policy.clone())
         .max_log_entries(cascade.max_log_entries)
         .record_ttl(cascade.record_ttl)
-        .metrics_sink(sink);
-    if let Some(hysteresis) = &cascade.hysteresis {
-        builder = builder.hysteresis(
-            Hysteresis::new()
-                .min_dwell(hysteresis.min_dwell)
-                .recovery_evaluations(hysteresis.recovery_evaluations)
-                .stepwise(hysteresis.stepwise),
-        );
+        .metrics_sink(sink)
+        // The parser that parsed the rules' conditions.
+        .condition_parser(fallbacks.parser.clone());
+    if let Some(hysteresis) = cascade.hysteresis {
+        builder = builder.hysteresis(hysteresis);
     }
     builder.build()
 }
@@ -223,17 +172,18 @@ fn build_fallback(
 ///
 /// A storage outage does not stop start-up: the manager keeps the rule pending until
 /// storage takes its definition (the cascade loop's `flush_pending`).
-async fn register_rule(
-    manager: &Arc<FallbackManager>,
-    index: usize,
-    rule: &FallbackRule,
-) -> Result<(), ServerError> {
-    let target = rule.mode;
+async fn register_rule(manager: &Arc<FallbackManager>, rule: RulePlan) -> Result<(), ServerError> {
+    let RulePlan {
+        name,
+        condition,
+        mode: target,
+        metadata,
+    } = rule;
     let weak: Weak<FallbackManager> = Arc::downgrade(manager);
-    let name = rule.name.clone();
+    let fired = name.clone();
     let action = move |_context: Context| {
         let weak = weak.clone();
-        let name = name.clone();
+        let name = fired.clone();
         async move {
             tracing::info!(fallback = %name, mode = ?target.map(FallbackMode::as_str), "fallback rule fired");
             if let (Some(mode), Some(manager)) = (target, weak.upgrade()) {
@@ -245,71 +195,41 @@ async fn register_rule(
             Ok(())
         }
     };
-    let metadata = Value::Object(rule.metadata.clone());
-    match manager
-        .register_fallback_or_queue(&rule.name, &rule.condition, action, metadata)
+    // The manager takes the condition's text and parses it again with the same parser
+    // (it has no way to take a parsed one), so it cannot refuse it.
+    manager
+        .register_fallback_or_queue(&name, condition.source(), action, metadata.into())
         .await
-    {
         // Active, or pending until storage takes it (the manager logged why).
-        Ok(_) => Ok(()),
-        Err(
-            error @ (fallback::Error::InvalidCondition { .. }
-            | fallback::Error::InvalidMetadata { .. }),
-        ) => Err(ServerError::config(
-            format!("fallbacks[{index}]"),
-            error_chain(&error),
-        )),
-        Err(other) => Err(ServerError::startup(
-            format!("fallback rule {:?}", rule.name),
-            error_chain(&other),
-        )),
-    }
+        .map(drop)
+        .map_err(|error| ServerError::startup(format!("fallback rule {name:?}"), Chain(&error)))
 }
 
-/// An error and its causes, `: `-separated.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-/// Everything `--check-config` can verify without binding a port or reaching a server:
-/// the sinks build (DogStatsD address resolved), the storage adapter and the checks can
-/// be created. Returns a one-paragraph summary.
-pub(crate) fn check_config(config: &Config) -> Result<String, ServerError> {
-    let sinks = build_sinks(config)?;
-    let storage = build_storage(config)?;
-    let checks = build_checks(config, &storage)?;
-    let names: Vec<&str> = checks.iter().map(|check| check.name()).collect();
-    let mut sink_names = vec!["prometheus"];
-    if config.sinks.logging {
-        sink_names.push("logging");
-    }
-    if sinks.dogstatsd.is_some() {
-        sink_names.push("dogstatsd");
-    }
-    Ok(format!(
-        "configuration ok: listen {}, storage {}, checks [{}], cascade every {}, {} fallback rule(s), sinks [{}]",
-        config.server.listen,
-        storage_description(config),
-        names.join(", "),
-        humantime::format_duration(config.cascade.interval),
-        config.fallbacks.len(),
-        sink_names.join(", "),
-    ))
-}
-
-/// The backend with its redacted address, safe to print.
-pub(crate) fn storage_description(config: &Config) -> String {
-    match &config.storage.backend {
-        StorageBackend::Memory => "memory".to_owned(),
-        StorageBackend::Redis(redis) => format!("redis at {}", redis.redacted_url()),
-    }
+/// The credentials the routes check, every secret set.
+fn auth(plan: AuthPlan) -> Result<Auth, ServerError> {
+    let missing = |purpose: &str| {
+        ServerError::startup(purpose.to_owned(), "no secret was configured or generated")
+    };
+    let admin = plan
+        .admin_token
+        .secret
+        .ok_or_else(|| missing(plan.admin_token.purpose))?;
+    let webhook_secrets = plan
+        .webhook_secrets
+        .into_iter()
+        .map(|webhook| {
+            let secret = webhook
+                .secret
+                .secret
+                .ok_or_else(|| missing(webhook.secret.purpose))?;
+            Ok((webhook.provider, secret))
+        })
+        .collect::<Result<_, ServerError>>()?;
+    Ok(Auth {
+        admin,
+        webhook_secrets,
+        webhook_header: plan.webhook_header,
+    })
 }
 
 /// The tasks that run beside the routes; dropped, they stop (a [`Server`](crate::Server)
@@ -331,49 +251,49 @@ impl Drop for AbortOnDrop {
 }
 
 impl App {
-    /// Builds every library from `config` (with every secret set), runs the checks and
-    /// one cascade so the first answers are real, and starts the background tasks.
-    pub(crate) async fn start(config: &Config) -> Result<(Arc<Self>, Background), ServerError> {
-        let secret = |secret: Option<&Secret>, key: &str| {
-            secret
-                .cloned()
-                .ok_or_else(|| ServerError::config(key, "must be set before the server starts"))
-        };
-        let auth = Auth {
-            admin: secret(config.auth.admin_token.as_ref(), "auth.admin_token")?,
-            webhook_secrets: health::PROVIDERS
-                .iter()
-                .map(|&provider| {
-                    let key = format!("auth.webhook_secrets.{provider}");
-                    Ok((
-                        provider,
-                        secret(config.auth.webhook_secrets.get(provider), &key)?,
-                    ))
-                })
-                .collect::<Result<_, ServerError>>()?,
-            webhook_header: HeaderName::from_bytes(
-                config.auth.webhook_header.to_ascii_lowercase().as_bytes(),
-            )
-            .map_err(|error| ServerError::config("auth.webhook_header", error.to_string()))?,
-        };
-        let sinks = build_sinks(config)?;
-        let storage = build_storage(config)?;
+    /// Builds every library from `plan` (every secret set), connects storage, runs the
+    /// checks and one cascade so the first answers are real, and starts the background
+    /// tasks. Nothing of the plan is checked or built again: a failure here is one of
+    /// the running system (a socket, a thread), never of the configuration.
+    pub(crate) async fn start(plan: Plan) -> Result<(Arc<Self>, Background), ServerError> {
+        let Plan {
+            server,
+            logging: _,
+            auth: auth_plan,
+            storage,
+            monitor,
+            checks: checks_plan,
+            cascade,
+            fallbacks,
+            sinks,
+        } = plan;
+        let auth = auth(auth_plan)?;
+        let sinks = build_sinks(sinks)?;
+        let storage_check = checks_plan.storage.as_ref().map(|check| check.name.clone());
+        let description = storage.description;
+        let storage = storage.storage;
         if let Err(error) = storage.connect().await {
             // Not fatal: the storage check reports it, transitions wait in the queue, and
             // the adapter reconnects when the server is back.
             tracing::warn!(
-                storage = %storage_description(config),
-                error = %error_chain(&error),
+                storage = %description,
+                error = %Chain(&error),
                 "storage is unreachable at start-up; serving from memory until it answers"
             );
         }
-        let monitor = build_monitor(config, sinks.all.clone())?;
-        for check in build_checks(config, &storage)? {
+        let refresh_interval = monitor.refresh_interval;
+        let monitor = build_monitor(monitor, sinks.all.clone())?;
+        for check in checks(checks_plan, &storage) {
             monitor.register_shared_check(check);
         }
-        let fallback = Arc::new(build_fallback(config, storage.clone(), sinks.all.clone()));
-        for (index, rule) in config.fallbacks.iter().enumerate() {
-            register_rule(&fallback, index, rule).await?;
+        let fallback = Arc::new(build_fallback(
+            &cascade,
+            &fallbacks,
+            storage.clone(),
+            sinks.all.clone(),
+        ));
+        for rule in fallbacks.rules {
+            register_rule(&fallback, rule).await?;
         }
 
         fallback
@@ -382,28 +302,21 @@ impl App {
 
         let app = Arc::new(Self {
             storage,
-            storage_check: config
-                .checks
-                .storage
-                .enabled
-                .then(|| config.checks.storage.name.clone()),
+            storage_check,
             prometheus: sinks.prometheus,
             dogstatsd: sinks.dogstatsd,
             monitor,
             fallback,
             auth,
-            max_body_bytes: config.server.max_body_bytes,
-            access_log: config.log.access_log,
+            max_body_bytes: server.max_body_bytes,
+            access_log: server.access_log,
             shutting_down: AtomicBool::new(false),
         });
         let refresher = app
             .monitor
-            .spawn_refresher(config.monitor.refresh_interval)
-            .map_err(|error| ServerError::startup("the health refresher", error))?;
-        let cascade = AbortOnDrop(tokio::spawn(cascade_every(
-            app.clone(),
-            config.cascade.interval,
-        )));
+            .spawn_refresher(refresh_interval)
+            .map_err(|error| ServerError::startup("the health refresher", Chain(&error)))?;
+        let cascade = AbortOnDrop(tokio::spawn(cascade_every(app.clone(), cascade.interval)));
         Ok((app, Background { refresher, cascade }))
     }
 
@@ -417,7 +330,7 @@ impl App {
         let name = self.storage_check.as_deref()?;
         match snapshot {
             Some(results) => results.get(name).map(|result| result.status),
-            None => self.monitor.cached_status(name),
+            None => self.monitor.cached_summary().checks.get(name).copied(),
         }
     }
 
@@ -439,7 +352,7 @@ impl App {
                     tracing::info!(written, "pending fallback transitions persisted");
                 }
                 Ok(Err(error)) => tracing::warn!(
-                    error = %error_chain(&error),
+                    error = %Chain(&error),
                     left = self.fallback.pending_records(),
                     "pending fallback transitions could not be persisted"
                 ),
@@ -453,7 +366,7 @@ impl App {
             dogstatsd.flush();
         }
         if let Err(error) = self.storage.close().await {
-            tracing::warn!(error = %error_chain(&error), "closing storage failed");
+            tracing::warn!(error = %Chain(&error), "closing storage failed");
         }
     }
 }
@@ -467,7 +380,7 @@ async fn cascade_every(app: Arc<App>, interval: Duration) {
             let state = app.monitor.cached_state();
             app.fallback.cascade(&state).await;
             if let Err(error) = app.fallback.flush_pending().await {
-                tracing::debug!(error = %error_chain(&error), "transition records or fallback rules still wait for storage");
+                tracing::debug!(error = %Chain(&error), "transition records or fallback rules still wait for storage");
             }
             app.prometheus.run_upkeep();
         }
@@ -488,29 +401,17 @@ where
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        if let Err(panic) = CatchUnwind(Box::pin(round())).await {
+        // Built inside the caught future, so a panic while building it is caught too.
+        if let Err(panic) = AssertUnwindSafe(async { round().await })
+            .catch_unwind()
+            .await
+        {
             let message = panic
                 .downcast_ref::<&str>()
-                .map(|text| (*text).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-text panic".to_owned());
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic without a message");
             tracing::error!(%message, "a background cascade round panicked; the next one runs on schedule");
-        }
-    }
-}
-
-/// A future that turns a panic while polling `0` into an `Err`.
-struct CatchUnwind<F>(Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(self: Pin<&mut Self>, context: &mut task::Context<'_>) -> Poll<Self::Output> {
-        let inner = self.get_mut().0.as_mut();
-        match panic::catch_unwind(AssertUnwindSafe(|| inner.poll(context))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(panic) => Poll::Ready(Err(panic)),
         }
     }
 }
@@ -523,13 +424,14 @@ mod tests {
 
     /// A configuration whose checks cannot fail on a busy machine and whose background
     /// work waits an hour.
-    fn quiet_config() -> Config {
-        let mut config = Config::from_toml_str(
+    fn quiet_plan() -> Plan {
+        let mut plan = crate::Config::from_toml_str(
             "[monitor]\nrefresh_interval = \"1h\"\n[[checks.disk]]\nwarning_percent = 100.0\ncritical_percent = 100.0\n[cascade]\ninterval = \"1h\"\nsafe_on_critical_resources = false\n",
         )
+        .and_then(crate::Config::validate)
         .unwrap();
-        config.auth.generate_missing().unwrap();
-        config
+        plan.generate_missing_secrets().unwrap();
+        plan
     }
 
     async fn released(app: &Weak<App>) -> bool {
@@ -544,7 +446,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dropping_the_background_tasks_stops_them_and_releases_the_app() {
-        let (app, background) = App::start(&quiet_config()).await.unwrap();
+        let (app, background) = App::start(quiet_plan()).await.unwrap();
         let weak = Arc::downgrade(&app);
         drop(app);
         drop(background);
@@ -554,14 +456,19 @@ mod tests {
         );
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_round_that_panics_does_not_end_the_loop() {
+    /// Runs [`every`] with rounds whose first one panics, while being built or while
+    /// running, and checks that rounds go on.
+    async fn check_rounds_go_on_after(panic_while_building: bool) {
         let rounds = Arc::new(AtomicUsize::new(0));
         let counted = rounds.clone();
         let looping = tokio::spawn(every(Duration::from_millis(5), move || {
             let round = counted.fetch_add(1, Ordering::SeqCst);
+            assert!(
+                !(panic_while_building && round == 0),
+                "building the first round panics"
+            );
             async move {
-                assert!(round != 0, "the first round panics");
+                assert!(panic_while_building || round != 0, "the first round panics");
             }
         }));
         for _ in 0..200 {
@@ -573,8 +480,18 @@ mod tests {
         assert!(!looping.is_finished(), "the loop ended");
         assert!(
             rounds.load(Ordering::SeqCst) >= 3,
-            "no round after the panic"
+            "no round after the panic (while building: {panic_while_building})"
         );
         looping.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_round_that_panics_does_not_end_the_loop() {
+        check_rounds_go_on_after(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_round_that_panics_while_being_built_does_not_end_the_loop() {
+        check_rounds_go_on_after(true).await;
     }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Deserializer};
 pub struct Secret(String);
 
 /// The shortest secret the configuration accepts, in bytes.
-pub const MIN_SECRET_LEN: usize = 16;
+pub(crate) const MIN_SECRET_LEN: usize = 16;
 
 impl Secret {
     /// Wraps `value`.

@@ -1,3 +1,4 @@
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,13 +11,6 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
-    /// The command line could not be understood.
-    #[error("{message}")]
-    Usage {
-        /// What was wrong, with a hint.
-        message: String,
-    },
-
     /// The configuration file could not be read.
     #[error("cannot read configuration file {}", path.display())]
     ConfigFile {
@@ -82,11 +76,25 @@ impl ServerError {
     }
 
     /// A [`ServerError::Startup`] for `component`.
-    pub(crate) fn startup(component: impl Into<String>, message: impl std::fmt::Display) -> Self {
+    pub(crate) fn startup(component: impl Into<String>, message: impl fmt::Display) -> Self {
         Self::Startup {
             component: component.into(),
             message: message.to_string(),
         }
+    }
+
+    /// The error and its causes, `outer: inner: innermost`, each shown once: what a
+    /// program prints as its last line.
+    ///
+    /// ```
+    /// let error = server::Config::from_file("/nonexistent/server.toml".as_ref()).unwrap_err();
+    /// assert!(error.report().to_string().starts_with(
+    ///     "cannot read configuration file /nonexistent/server.toml: No such file"
+    /// ));
+    /// ```
+    #[must_use]
+    pub fn report(&self) -> impl fmt::Display + '_ {
+        Chain(self)
     }
 
     /// The key a configuration error is about, if it is one.
@@ -95,6 +103,84 @@ impl ServerError {
         match self {
             Self::Config { key, .. } => Some(key),
             _ => None,
+        }
+    }
+}
+
+/// An error and its sources, `outer: inner: innermost`: the one way this crate prints
+/// an error chain (log fields, start-up messages, the binary's last line). A source
+/// whose text the message so far already contains is skipped, so an error of another
+/// crate that prints its source and also returns it does not show it twice.
+#[derive(Clone, Copy)]
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = self.0.to_string();
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        f.write_str(&text)
+    }
+}
+
+impl fmt::Debug for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its source and also returns it, as some do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {source}")]
+    struct Both {
+        #[source]
+        source: io::Error,
+    }
+
+    #[test]
+    fn a_chain_shows_every_source_once() {
+        let bind = ServerError::Bind {
+            address: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            source: io::Error::new(io::ErrorKind::AddrInUse, "address in use"),
+        };
+        assert_eq!(
+            Chain(&bind).to_string(),
+            "cannot listen on 127.0.0.1:8000: address in use"
+        );
+        let both = Both {
+            source: io::Error::other("inner"),
+        };
+        assert_eq!(Chain(&both).to_string(), "outer: inner");
+    }
+
+    #[test]
+    fn no_variant_prints_its_source_and_returns_it() {
+        let cause = || io::Error::other("the cause");
+        let errors = [
+            ServerError::ConfigFile {
+                path: PathBuf::from("server.toml"),
+                source: cause(),
+            },
+            ServerError::Bind {
+                address: SocketAddr::from(([127, 0, 0, 1], 8000)),
+                source: cause(),
+            },
+            ServerError::Serve { source: cause() },
+        ];
+        for error in errors {
+            assert!(std::error::Error::source(&error).is_some(), "{error:?}");
+            assert!(!error.to_string().contains("the cause"), "{error}");
         }
     }
 }

@@ -37,22 +37,25 @@
 //! mesh), or coordinating the mode across replicas.
 //!
 //! The binary is `cargo run --release -p server` (see `server --help`); tests and
-//! embedders use [`serve`]:
+//! embedders read a [`Config`], [validate](Config::validate) it once into a [`Plan`],
+//! and [`serve`] that:
 //!
 //! ```
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use server::{Config, Secret, serve};
+//! use server::{Config, serve};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! // A busy machine's CPU must not send this example to SAFE (and readiness to 503).
 //! let mut config =
 //!     Config::from_toml_str("[cascade]\ninterval = \"1s\"\nsafe_on_critical_resources = false")?;
-//! config.auth.admin_token = Some(Secret::new("an-admin-token-for-the-docs"));
+//! // Secrets come from the environment (here a stand-in for `std::env::var`).
+//! config.apply_env(|name| (name == "RESILIENCE_ADMIN_TOKEN").then(|| "an-admin-token-for-the-docs".to_owned()));
+//! let plan = config.validate()?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let address = listener.local_addr()?;
 //! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-//! let running = tokio::spawn(serve(config, listener, async move { let _ = stopped.await; }));
+//! let running = tokio::spawn(serve(plan, listener, async move { let _ = stopped.await; }));
 //!
 //! let mut stream = tokio::net::TcpStream::connect(address).await?;
 //! stream
@@ -69,24 +72,29 @@
 //! # }
 //! ```
 //!
+//! The root is what an embedder needs, no more:
+//!
+//! | Name | What |
+//! |------|------|
+//! | [`Config`] | the configuration as written: TOML (or any serde format), the environment, overrides |
+//! | [`Plan`] | the configuration checked once ([`Config::validate`]); what start-up runs |
+//! | [`Server`], [`serve`] | start a plan, then serve it on a listener until a shutdown future completes |
+//! | [`ServerError`] | why the configuration was refused, or start-up or serving failed |
+//! | [`Secret`], [`GeneratedSecret`] | tokens and webhook secrets, compared in constant time, never printed |
+//! | [`LogFormat`] | human or JSON log lines, for [`Config::set_log_format`] |
+//!
+//! The routes, the request telemetry and the wiring of the libraries are private; the
+//! command line belongs to the binary.
+//!
 //! The crate has no cargo features.
 
 mod app;
 
 mod auth;
-pub use auth::{MIN_SECRET_LEN, Secret};
-
-mod cli;
-pub use cli::{Cli, Command, USAGE};
+pub use auth::Secret;
 
 mod config;
-pub use config::{
-    ADMIN_TOKEN_VAR, AuthSection, CascadeSection, ChecksSection, Config, DATADOG_SECRET_VAR,
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES, DiskCheckConfig, DogStatsdSection, FallbackRule,
-    GeneratedSecret, HttpCheckConfig, HysteresisSection, LogFormat, LogSection, MonitorSection,
-    NEWRELIC_SECRET_VAR, REDIS_PASSWORD_VAR, REDIS_URL_VAR, ResourcesSection, ServerSection,
-    SinksSection, StorageBackend, StorageCheckConfig, StorageSection, WebhookSecrets,
-};
+pub use config::{Config, GeneratedSecret, Plan};
 
 mod error;
 pub use error::ServerError;
@@ -94,10 +102,9 @@ pub use error::ServerError;
 mod http;
 
 mod routes;
-pub use routes::INTEGRATION_KEY_PREFIX;
 
 mod serve;
-pub use serve::{Server, check_config, serve};
+pub use serve::{Server, serve};
 
 mod telemetry;
-pub use telemetry::{REQUEST_DURATION_METRIC, REQUESTS_METRIC, init_logging};
+pub use telemetry::LogFormat;

@@ -15,17 +15,20 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use condition::Context;
-use fallback::{FallbackMode, ManagerMetrics, ModeHold, RECENT_TRANSITIONS};
-use health::{HealthCheckResult, HealthCheckStatus, HealthState, Timestamp};
+use fallback::metrics::RECENT_TRANSITIONS;
+use fallback::{FallbackMode, ManagerMetrics, ModeHold};
+use health::model::Timestamp;
+use health::{HealthCheckResult, HealthCheckStatus, HealthState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::app::{App, error_chain};
+use crate::app::App;
 use crate::auth::bearer;
+use crate::error::Chain;
 use crate::http::{ApiError, ok, read_json, read_json_value, with_status};
 
 /// The key prefix of integrations registered through `/monitoring/register`.
-pub const INTEGRATION_KEY_PREFIX: &str = "monitoring:integration:";
+pub(crate) const INTEGRATION_KEY_PREFIX: &str = "monitoring:integration:";
 
 /// The default and the largest `limit` of `/fallback/transitions`.
 const DEFAULT_TRANSITIONS_LIMIT: usize = 50;
@@ -182,7 +185,7 @@ async fn state(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn checks(State(app): State<Arc<App>>) -> Response {
-    let checks = app.monitor.cached_results();
+    let checks = app.monitor.cached_state().health_checks;
     let storage = storage_json(&app, Some(&checks));
     ok(json!({"checks": checks, "timestamp": Timestamp::now(), "storage": storage}))
 }
@@ -338,7 +341,7 @@ async fn set_mode(
         ApiError::new(
             StatusCode::CONFLICT,
             "mode_change_refused",
-            error_chain(&error),
+            Chain(&error).to_string(),
         )
     })?;
     let hold = app.fallback.current_hold();
@@ -426,15 +429,15 @@ async fn register_integration(
         name,
         config,
     } = read_json(&headers, body, app.max_body_bytes).await?;
-    let Some(adapter) = health::adapter_for(provider.trim()) else {
+    let Some(adapter) = health::alerts::adapter_for(provider.trim()) else {
         return Err(ApiError::bad_request(
             "unknown_provider",
             format!(
                 "not a supported provider: expected {}, got {provider:?}",
-                health::PROVIDERS.join(" or ")
+                health::alerts::PROVIDERS.join(" or ")
             ),
         )
-        .with("valid_providers", health::PROVIDERS));
+        .with("valid_providers", health::alerts::PROVIDERS));
     };
     let name = name.trim();
     if name.is_empty()
@@ -457,7 +460,7 @@ async fn register_integration(
     });
     let key = format!("{INTEGRATION_KEY_PREFIX}{name}");
     app.storage.set(&key, record, None).await.map_err(|error| {
-        tracing::warn!(integration = %name, error = %error_chain(&error), "integration not registered: storage failed");
+        tracing::warn!(integration = %name, error = %Chain(&error), "integration not registered: storage failed");
         ApiError::storage_unavailable("storage did not accept the registration; retry later")
     })?;
     tracing::info!(integration = %name, provider, "integration registered");
@@ -477,13 +480,13 @@ async fn webhook(
 ) -> Result<Response, ApiError> {
     let adapter = provider
         .ok()
-        .and_then(|Path(provider)| health::adapter_for(&provider))
+        .and_then(|Path(provider)| health::alerts::adapter_for(&provider))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "provider not supported: expected {}",
-                health::PROVIDERS.join(" or ")
+                health::alerts::PROVIDERS.join(" or ")
             ))
-            .with("valid_providers", health::PROVIDERS)
+            .with("valid_providers", health::alerts::PROVIDERS)
         })?;
     let provider = adapter.provider();
     let secret = app

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::app::{App, Background};
-use crate::config::Config;
+use crate::config::Plan;
 use crate::error::ServerError;
 use crate::routes;
 use crate::telemetry::{RequestTelemetry, request_span};
@@ -25,25 +25,27 @@ pub struct Server {
 }
 
 impl Server {
-    /// Builds everything `config` describes and starts the background tasks.
+    /// Starts what `plan` describes: connects storage, registers the checks and the
+    /// fallback rules, runs the checks and one cascade, and starts the background
+    /// refresher and cascade loop.
     ///
-    /// Secrets left unset are generated here and never shown: generate them beforehand
-    /// with [`AuthSection::generate_missing`](crate::AuthSection::generate_missing) to
-    /// know them.
+    /// Secrets left unset are generated here and never shown: call
+    /// [`Plan::generate_missing_secrets`] beforehand to know them.
     ///
     /// # Errors
     ///
-    /// [`ServerError::Config`] for an invalid configuration, [`ServerError::Startup`] when
-    /// a sink, a check or a fallback rule cannot be set up. An unreachable storage is not
-    /// an error: the server starts and reports storage as degraded.
-    pub async fn start(mut config: Config) -> Result<Self, ServerError> {
-        config.validate()?;
-        config.auth.generate_missing()?;
-        let (app, background) = App::start(&config).await?;
+    /// [`ServerError::Startup`] when a part cannot be started (a thread, a socket, a
+    /// rule storage refuses for good). The configuration was checked by
+    /// [`Config::validate`](crate::Config::validate); an unreachable storage is not an
+    /// error: the server starts and reports storage as degraded.
+    pub async fn start(mut plan: Plan) -> Result<Self, ServerError> {
+        plan.generate_missing_secrets()?;
+        let shutdown_grace = plan.server.shutdown_grace;
+        let (app, background) = App::start(plan).await?;
         Ok(Self {
             app,
             background,
-            shutdown_grace: config.server.shutdown_grace,
+            shutdown_grace,
         })
     }
 
@@ -116,26 +118,15 @@ impl Server {
     }
 }
 
-/// Starts a server from `config` and serves on `listener` until `shutdown` completes:
+/// Starts a server from `plan` and serves on `listener` until `shutdown` completes:
 /// [`Server::start`] then [`Server::serve`].
 ///
 /// # Errors
 ///
 /// As [`Server::start`] and [`Server::serve`].
-pub async fn serve<F>(config: Config, listener: TcpListener, shutdown: F) -> Result<(), ServerError>
+pub async fn serve<F>(plan: Plan, listener: TcpListener, shutdown: F) -> Result<(), ServerError>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    Server::start(config).await?.serve(listener, shutdown).await
-}
-
-/// Validates `config` as far as possible without binding a port or reaching a server
-/// (sinks built, storage adapter and checks created) and describes what would run.
-///
-/// # Errors
-///
-/// The first [`ServerError`] found, naming the key.
-pub fn check_config(config: &Config) -> Result<String, ServerError> {
-    config.validate()?;
-    crate::app::check_config(config)
+    Server::start(plan).await?.serve(listener, shutdown).await
 }

@@ -8,19 +8,19 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use health_sinks::MetricsSink;
+use serde::Deserialize;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{LogFormat, LogSection};
 use crate::error::ServerError;
 
 /// The counter of requests, labelled `route`, `method` and `status`.
-pub const REQUESTS_METRIC: &str = "http_requests";
+pub(crate) const REQUESTS_METRIC: &str = "http_requests";
 /// The histogram of request latencies in seconds, labelled `route`.
-pub const REQUEST_DURATION_METRIC: &str = "http_request_duration_seconds";
+pub(crate) const REQUEST_DURATION_METRIC: &str = "http_request_duration_seconds";
 
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
 
@@ -46,34 +46,62 @@ pub(crate) fn parse_filter(filter: &str) -> Result<Targets, String> {
         .map_err(|error| format!("{filter:?} is not a log filter: {error}"))
 }
 
-/// Installs the process-wide log subscriber: human or JSON lines on standard error,
-/// filtered by `log.level`. Call once, from the binary (libraries never install one).
-///
-/// # Errors
-///
-/// [`ServerError::Config`] for a bad `log.level`, [`ServerError::Startup`] if a
-/// subscriber is already installed.
-pub fn init_logging(log: &LogSection) -> Result<(), ServerError> {
-    let filter =
-        parse_filter(&log.level).map_err(|message| ServerError::config("log.level", message))?;
-    let human = (log.format == LogFormat::Human).then(|| {
-        tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_target(true)
-    });
-    let json = (log.format == LogFormat::Json).then(|| {
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(std::io::stderr)
-    });
-    tracing_subscriber::registry()
-        .with(human)
-        .with(json)
-        .with(filter)
-        .try_init()
-        .map_err(|error| ServerError::startup("logging", error))
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "human" => Ok(Self::Human),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "unknown log format {other:?}: expected human or json"
+            )),
+        }
+    }
+}
+
+/// The process's logging, validated: the format and the parsed filter.
+#[derive(Debug, Clone)]
+pub(crate) struct Logging {
+    pub(crate) format: LogFormat,
+    pub(crate) filter: Targets,
+}
+
+impl Logging {
+    /// Installs the process-wide log subscriber: human or JSON lines on standard error,
+    /// filtered. Called once, by a binary (libraries never install one).
+    pub(crate) fn install(&self) -> Result<(), ServerError> {
+        let human = (self.format == LogFormat::Human).then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(true)
+        });
+        let json = (self.format == LogFormat::Json).then(|| {
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_writer(std::io::stderr)
+        });
+        tracing_subscriber::registry()
+            .with(human)
+            .with(json)
+            .with(self.filter.clone())
+            .try_init()
+            .map_err(|error| ServerError::startup("logging", error))
+    }
 }
 
 /// What the request middleware needs.

@@ -2,12 +2,13 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_redis::{Manager, Pool, PoolError, Runtime};
+use parking_lot::RwLock;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RetryMethod};
 use serde_json::Value;
@@ -137,7 +138,7 @@ impl RedisAdapter {
     /// The pool's status (size, idle connections, waiters), `None` when not connected.
     #[must_use]
     pub fn pool_status(&self) -> Option<deadpool_redis::Status> {
-        read(&self.inner.pool).as_ref().map(Pool::status)
+        self.inner.pool.read().as_ref().map(Pool::status)
     }
 
     fn build_pool(&self) -> Result<Pool> {
@@ -179,15 +180,17 @@ impl RedisAdapter {
 
     /// The shared connection, checking one out of the pool if there is none.
     async fn connection(&self) -> Result<Arc<SharedConnection>, Failure> {
-        if let Some(shared) = read(&self.inner.shared).as_ref() {
+        if let Some(shared) = self.inner.shared.read().as_ref() {
             return Ok(Arc::clone(shared));
         }
         let _refilling = self.inner.refill.lock().await;
-        if let Some(shared) = read(&self.inner.shared).as_ref() {
+        if let Some(shared) = self.inner.shared.read().as_ref() {
             return Ok(Arc::clone(shared));
         }
         let pool =
-            read(&self.inner.pool)
+            self.inner
+                .pool
+                .read()
                 .clone()
                 .ok_or(Failure::Final(StorageError::NotConnected {
                     backend: "redis",
@@ -214,7 +217,7 @@ impl RedisAdapter {
             connection: (*pooled).clone(),
             _pooled: pooled,
         });
-        *write(&self.inner.shared) = Some(Arc::clone(&shared));
+        *self.inner.shared.write() = Some(Arc::clone(&shared));
         Ok(shared)
     }
 
@@ -222,7 +225,7 @@ impl RedisAdapter {
     /// a healthy one. A task that failed on an older connection must not drop the
     /// replacement another task has already checked out.
     fn discard_connection(&self, failed: &Arc<SharedConnection>) {
-        let mut shared = write(&self.inner.shared);
+        let mut shared = self.inner.shared.write();
         if shared
             .as_ref()
             .is_some_and(|current| Arc::ptr_eq(current, failed))
@@ -331,15 +334,16 @@ impl RedisAdapter {
                 after: self.inner.config.timeout,
             },
             Failure::NotSent { message, .. } => self.connection_error(operation, message),
+            // With a source, the message summarises and the source tells the details.
             Failure::Refused(error) => StorageError::Backend {
                 operation,
-                message: format!("{} refused the connection: {error}", self.inner.target),
+                message: format!("{} refused the connection", self.inner.target),
                 source: Some(Box::new(error)),
             },
             Failure::Broken(error) => StorageError::Connection {
                 operation,
                 target: self.inner.target.clone(),
-                message: error.to_string(),
+                message: "the connection broke".to_owned(),
                 source: Some(Box::new(error)),
             },
             Failure::TimedOut => StorageError::Timeout {
@@ -422,7 +426,10 @@ fn classify(error: RedisError, operation: Operation, key: &str) -> Failure {
         }
         _ => StorageError::Backend {
             operation,
-            message: error.to_string(),
+            message: error.code().map_or_else(
+                || "the client could not use the reply".to_owned(),
+                |code| format!("the server replied with a {code} error"),
+            ),
             source: Some(Box::new(error)),
         },
     };
@@ -460,9 +467,9 @@ impl Storage for RedisAdapter {
     }
 
     async fn connect(&self) -> Result<()> {
-        if read(&self.inner.pool).is_none() {
+        if self.inner.pool.read().is_none() {
             let pool = self.build_pool()?;
-            *write(&self.inner.pool) = Some(pool);
+            *self.inner.pool.write() = Some(pool);
         }
         let ping = self
             .run(Operation::Connect, true, |connection| async move {
@@ -491,15 +498,15 @@ impl Storage for RedisAdapter {
         // Wait out a checkout in progress, or it would install its connection after this
         // and keep the closed adapter serving.
         let _refilling = self.inner.refill.lock().await;
-        write(&self.inner.shared).take();
-        if let Some(pool) = write(&self.inner.pool).take() {
+        self.inner.shared.write().take();
+        if let Some(pool) = self.inner.pool.write().take() {
             pool.close();
         }
         Ok(())
     }
 
     async fn health_check(&self) -> bool {
-        if read(&self.inner.pool).is_none() {
+        if self.inner.pool.read().is_none() {
             return false;
         }
         // One attempt, no retry: the probe reports the server as it is now. A failed
@@ -663,19 +670,10 @@ impl fmt::Debug for RedisAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisAdapter")
             .field("target", &self.inner.target)
-            .field("connected", &read(&self.inner.pool).is_some())
+            .field("connected", &self.inner.pool.read().is_some())
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // Nothing panics while these locks are held; recover rather than propagate.
-    lock.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -396,10 +396,25 @@ mod tests {
         assert_eq!(config.retry_delay, Duration::from_millis(500));
     }
 
+    /// The message of `error` and its causes, `: `-separated, as a chain printer shows
+    /// them; each level must not repeat the one below it.
+    fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+        let mut shown = error.to_string();
+        let mut current = error;
+        while let Some(cause) = current.source() {
+            let below = cause.to_string();
+            assert!(
+                !current.to_string().contains(&below),
+                "{current} repeats its cause {below:?}"
+            );
+            shown = format!("{shown}: {below}");
+            current = cause;
+        }
+        shown
+    }
+
     fn check_rejected(value: &serde_json::Value, key: &str, fragment: &str) {
-        let error = RedisConfig::from_value(value.clone())
-            .unwrap_err()
-            .to_string();
+        let error = chain(&RedisConfig::from_value(value.clone()).unwrap_err());
         assert!(
             error.contains(&format!("`{key}`")) && error.contains(fragment),
             "config {value} gave {error:?}, expected it to name `{key}` and say {fragment:?}"
@@ -429,7 +444,7 @@ mod tests {
         check_rejected(
             &json!({"redis_url": "http://nope"}),
             "redis_url",
-            "cannot be used",
+            "is not a URL the Redis client accepts",
         );
         check_rejected(
             &json!({"redis_ur": "redis://x"}),
@@ -446,7 +461,7 @@ mod tests {
             "redis://:hunter2#x@db",
         ] {
             let error = RedisConfig::from_value(json!({ "redis_url": url })).unwrap_err();
-            let shown = format!("{error} {error:?}");
+            let shown = format!("{} {error:?}", chain(&error));
             assert!(!shown.contains("hunter2"), "{shown}");
         }
     }

@@ -1,11 +1,13 @@
 /// Why a [`RedisConfig`](crate::RedisConfig) was refused.
 ///
-/// Every message names the offending key; none shows the password of `redis_url`.
+/// Every message names the offending key; none shows the password of `redis_url`. A
+/// cause (serde's or the Redis client's error) is returned by
+/// [`source`](std::error::Error::source), not repeated in the message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A key is unknown or its value has the wrong type or range.
-    #[error("invalid redis configuration at `{key}`: {source}")]
+    #[error("invalid redis configuration at `{key}`")]
     Deserialize {
         /// The path of the offending key.
         key: String,
@@ -24,7 +26,9 @@ pub enum ConfigError {
     },
 
     /// `redis_url` is not a URL the Redis client understands.
-    #[error("invalid redis configuration: `redis_url` {url:?} cannot be used: {source}")]
+    #[error(
+        "invalid redis configuration: `redis_url` {url:?} is not a URL the Redis client accepts"
+    )]
     InvalidUrl {
         /// The URL, password redacted.
         url: String,

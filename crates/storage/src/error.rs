@@ -66,6 +66,10 @@ impl fmt::Display for Operation {
 /// A key that does not exist is not an error: reads return `Ok(None)` or `Ok(false)`.
 /// Every variant here is a failure, and [`StorageError::is_transient`] tells whether
 /// trying again later may succeed.
+///
+/// A cause (the client library's or serde's error) is returned by
+/// [`source`](std::error::Error::source) and never repeated in the message, so a printer
+/// that walks the chain shows each part once.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
@@ -93,15 +97,15 @@ pub enum StorageError {
         operation: Operation,
         /// Where the backend lives, with any password redacted.
         target: String,
-        /// What the client library reported.
+        /// What happened; with a `source`, a summary that does not repeat it.
         message: String,
-        /// The client library's error.
+        /// The client library's error, if any.
         #[source]
         source: Option<BoxError>,
     },
 
     /// A value could not be encoded to JSON, or a stored value could not be decoded.
-    #[error("value at key {key:?} could not be (de)serialized: {source}")]
+    #[error("value at key {key:?} could not be (de)serialized")]
     Serialization {
         /// The key whose value failed.
         key: String,
@@ -147,7 +151,7 @@ pub enum StorageError {
     Backend {
         /// The operation that was running.
         operation: Operation,
-        /// What the backend reported.
+        /// What happened; with a `source`, a summary that does not repeat it.
         message: String,
         /// The client library's error, if any.
         #[source]
@@ -179,5 +183,27 @@ impl StorageError {
             operation,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_cause_is_returned_not_repeated() {
+        let cause = serde_json::from_str::<u8>("[").unwrap_err();
+        let error = StorageError::serialization("k", cause);
+        assert_eq!(
+            error.to_string(),
+            "value at key \"k\" could not be (de)serialized"
+        );
+        let source = error.source().map(ToString::to_string);
+        assert_eq!(
+            source.as_deref(),
+            Some("invalid type: sequence, expected u8 at line 1 column 0")
+        );
     }
 }

@@ -1,8 +1,10 @@
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use hashbrown::HashTable;
@@ -126,7 +128,7 @@ impl MemoryStorage {
         self.inner
             .shards
             .iter()
-            .map(|shard| read(shard).table.len())
+            .map(|shard| shard.read().table.len())
             .sum()
     }
 
@@ -139,7 +141,7 @@ impl MemoryStorage {
     /// Removes every key.
     pub fn clear(&self) {
         for shard in &self.inner.shards {
-            *write(shard) = ShardData::default();
+            *shard.write() = ShardData::default();
         }
     }
 
@@ -151,11 +153,7 @@ impl MemoryStorage {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let mut slot = self
-            .inner
-            .sweeper
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.inner.sweeper.lock();
         if slot.as_ref().is_some_and(|task| !task.is_finished()) {
             return;
         }
@@ -250,10 +248,10 @@ impl Inner {
     fn sweep_expired(&self) -> usize {
         let mut removed = 0;
         for shard in &self.shards {
-            if read(shard).expiring == 0 {
+            if shard.read().expiring == 0 {
                 continue;
             }
-            let mut data = write(shard);
+            let mut data = shard.write();
             let now = Instant::now();
             let before = data.table.len();
             data.table.retain(|entry| !entry.is_expired_at(now));
@@ -267,12 +265,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(task) = self
-            .sweeper
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        if let Some(task) = self.sweeper.get_mut().take() {
             task.abort();
         }
     }
@@ -307,14 +300,16 @@ async fn sweep_periodically(sweeper: Sweeper, interval: Duration) {
     }
 }
 
-fn read(shard: &Shard) -> RwLockReadGuard<'_, ShardData> {
-    // Nothing panics while a shard lock is held, so poisoning cannot leave a shard
-    // half-updated; recover rather than propagate another thread's panic.
-    shard.0.read().unwrap_or_else(PoisonError::into_inner)
-}
+impl Shard {
+    #[inline]
+    fn read(&self) -> RwLockReadGuard<'_, ShardData> {
+        self.0.read()
+    }
 
-fn write(shard: &Shard) -> RwLockWriteGuard<'_, ShardData> {
-    shard.0.write().unwrap_or_else(PoisonError::into_inner)
+    #[inline]
+    fn write(&self) -> RwLockWriteGuard<'_, ShardData> {
+        self.0.write()
+    }
 }
 
 /// Rounds an expiry up to whole milliseconds (the precision every backend shares) and
@@ -367,7 +362,7 @@ impl Storage for MemoryStorage {
 
     async fn get(&self, key: &str) -> Result<Option<Value>> {
         let hash = self.hash(key);
-        let data = read(self.shard(hash));
+        let data = self.shard(hash).read();
         Ok(data
             .table
             .find(hash, |entry| *entry.key == *key)
@@ -393,7 +388,7 @@ impl Storage for MemoryStorage {
         // The value being replaced is freed after the lock is released: freeing a large
         // JSON tree is the slowest part of a set and must not hold up the shard.
         let _replaced = {
-            let mut data = write(self.shard(hash));
+            let mut data = self.shard(hash).write();
             let data = &mut *data;
             match data
                 .table
@@ -423,7 +418,7 @@ impl Storage for MemoryStorage {
     async fn delete(&self, key: &str) -> Result<bool> {
         let hash = self.hash(key);
         let removed = {
-            let mut data = write(self.shard(hash));
+            let mut data = self.shard(hash).write();
             let Ok(occupied) = data.table.find_entry(hash, |entry| *entry.key == *key) else {
                 return Ok(false);
             };
@@ -437,7 +432,7 @@ impl Storage for MemoryStorage {
 
     async fn exists(&self, key: &str) -> Result<bool> {
         let hash = self.hash(key);
-        let data = read(self.shard(hash));
+        let data = self.shard(hash).read();
         Ok(data
             .table
             .find(hash, |entry| *entry.key == *key)
@@ -448,7 +443,7 @@ impl Storage for MemoryStorage {
         let pattern = GlobPattern::new(pattern);
         let mut keys = Vec::new();
         for shard in &self.inner.shards {
-            let data = read(shard);
+            let data = shard.read();
             let now = Instant::now();
             keys.extend(
                 data.table
@@ -470,7 +465,7 @@ impl Storage for MemoryStorage {
         };
         let hash = self.hash(key);
         let removed = {
-            let mut data = write(self.shard(hash));
+            let mut data = self.shard(hash).write();
             let Ok(mut occupied) = data.table.find_entry(hash, |entry| *entry.key == *key) else {
                 return Ok(false);
             };
@@ -496,7 +491,7 @@ impl Storage for MemoryStorage {
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
         let hash = self.hash(key);
-        let data = read(self.shard(hash));
+        let data = self.shard(hash).read();
         let now = Instant::now();
         Ok(data
             .table
@@ -508,7 +503,7 @@ impl Storage for MemoryStorage {
 
     async fn increment(&self, key: &str, amount: i64) -> Result<i64> {
         let hash = self.hash(key);
-        let mut data = write(self.shard(hash));
+        let mut data = self.shard(hash).write();
         let data = &mut *data;
         match data
             .table
@@ -588,9 +583,9 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(storage.sweep_expired(), 1);
         assert_eq!(storage.sweep_expired(), 0);
-        assert_eq!(read(&storage.inner.shards[0]).expiring, 1);
+        assert_eq!(storage.inner.shards[0].read().expiring, 1);
         storage.set("b", json!(2), None).await.unwrap();
-        assert_eq!(read(&storage.inner.shards[0]).expiring, 0);
+        assert_eq!(storage.inner.shards[0].read().expiring, 0);
     }
 
     #[tokio::test]
@@ -622,7 +617,7 @@ mod tests {
     #[test]
     fn works_without_a_runtime_for_the_sweeper() {
         let storage = MemoryStorage::new();
-        assert!(storage.inner.sweeper.lock().unwrap().is_none());
+        assert!(storage.inner.sweeper.lock().is_none());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -631,7 +626,7 @@ mod tests {
             storage.set("k", json!(1), None).await.unwrap();
             storage.connect().await.unwrap();
         });
-        assert!(storage.inner.sweeper.lock().unwrap().is_some());
+        assert!(storage.inner.sweeper.lock().is_some());
     }
 
     /// Built outside a runtime and never connected (operations work without `connect`),

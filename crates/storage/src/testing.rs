@@ -72,8 +72,22 @@ where
 #[macro_export]
 macro_rules! conformance_tests {
     ($factory:expr) => {
-        $crate::__conformance_cases!(
-            $factory;
+        $crate::__conformance_case_list!(__conformance_tests!($factory));
+    };
+}
+
+/// The one list of conformance cases: expands to `$callback!(args; case, case, ...)`.
+///
+/// [`conformance_tests!`] turns it into tests and [`cases`] into re-exports of the case
+/// functions, which live in a private module: a case function missing from this list is
+/// dead code (a warning, an error under `-D warnings`), and a listed name without a
+/// function does not resolve, so the compiler keeps the list and the functions equal.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_case_list {
+    ($callback:ident ! ($($args:tt)*)) => {
+        $crate::$callback!(
+            $($args)*;
             connect_is_idempotent_and_health_follows_close,
             get_missing_key_is_none,
             values_round_trip_every_json_kind,
@@ -104,7 +118,7 @@ macro_rules! conformance_tests {
 
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __conformance_cases {
+macro_rules! __conformance_tests {
     ($factory:expr; $($case:ident),+ $(,)?) => {
         $(
             #[test]
@@ -115,8 +129,22 @@ macro_rules! __conformance_cases {
     };
 }
 
-/// The conformance cases, one async function per behaviour.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_reexports {
+    (; $($case:ident),+ $(,)?) => {
+        $(pub use $crate::testing::suite::$case;)+
+    };
+}
+
+/// The conformance cases, one async function per behaviour; [`conformance_tests!`] makes
+/// each a test.
 pub mod cases {
+    crate::__conformance_case_list!(__conformance_reexports!());
+}
+
+/// The case functions; [`cases`] re-exports each listed one.
+mod suite {
     use std::collections::BTreeSet;
     use std::fmt::Debug;
     use std::sync::Arc;

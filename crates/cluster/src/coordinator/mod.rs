@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fallback::{FallbackManager, FallbackMode};
-use health::HealthState;
+use health_model::HealthState;
 use health_sinks::MetricsSink;
 use storage_redis::RedisConfig;
 use tokio::sync::{Notify, watch};

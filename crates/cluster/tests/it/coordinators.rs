@@ -34,7 +34,7 @@ impl Replicas {
         }
     }
 
-    async fn vote(&self, state: &health::HealthState) {
+    async fn vote(&self, state: &health_model::HealthState) {
         for coordinator in &self.coordinators {
             coordinator.cascade(state).await;
         }

@@ -34,7 +34,7 @@ use cluster::status::Coordination;
 use cluster::store::{Acquire, Beat, Hints, Observation, Publication, Publish};
 use cluster::{ClusterConfig, ClusterStore, Coordinator, MemoryStore, Quorum};
 use fallback::{FallbackManager, FallbackMode, Hysteresis};
-use health::HealthState;
+use health_model::HealthState;
 use parking_lot::Mutex;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cluster::{ClusterConfig, Coordinator, KeySpace, RedisStore};
 use fallback::FallbackManager;
-use health::HealthState;
+use health_model::HealthState;
 use serde_json::json;
 use storage_redis::RedisConfig;
 use storage_redis::testing::{redis_url, unique_prefix};

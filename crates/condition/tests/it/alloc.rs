@@ -106,6 +106,22 @@ fn a_context_of_another_whitelist_is_read_without_allocating() {
 }
 
 #[test]
+fn names_outside_the_whitelist_are_read_without_allocating() {
+    let condition = ConditionParser::new()
+        .variables(["latency", "step", "region"])
+        .unwrap()
+        .parse("latency > 100 and step == 4 and region == 'eu'")
+        .unwrap();
+    // `step` in its default slot, the others kept by name, among unrelated members.
+    let event = Context::from_json(&serde_json::json!({
+        "latency": 200, "step": 4, "region": "eu", "host": "a1", "tags": [1], "zone": null
+    }))
+    .unwrap();
+    let (count, _) = allocations(|| assert!(condition.evaluate(&event).unwrap()));
+    assert_eq!(count, 0);
+}
+
+#[test]
 fn numbers_cost_a_context_no_allocation() {
     let (count, _) = allocations(|| {
         let mut event = Context::new()

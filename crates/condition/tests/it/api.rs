@@ -155,7 +155,9 @@ fn contexts_from_pairs_maps_and_json() {
     ]
     .into();
     let from_hash = Context::from(hash);
-    assert_eq!(from_hash.names().collect::<Vec<_>>(), ["severity"]);
+    // Whitelisted names first, in whitelist order, then the others by name.
+    assert_eq!(from_hash.names().collect::<Vec<_>>(), ["severity", "host"]);
+    assert_eq!(from_hash.get("host"), Some(Value::from("a")));
     let btree: BTreeMap<&str, i64> = [("step", 4), ("duration", -1)].into();
     let from_btree = Context::from(btree);
     assert_eq!(
@@ -167,13 +169,15 @@ fn contexts_from_pairs_maps_and_json() {
         (Some(Value::Int(4)), Some(Value::Int(-1)), 2)
     );
 
-    let json = json!({"severity": 0.9, "recurrence_count": 3, "step": "analyze", "duration": u64::MAX, "host": null, "tags": [1]});
+    let json = json!({"severity": 0.9, "recurrence_count": 3, "step": "analyze", "duration": u64::MAX, "host": null, "tags": [1], "zone": "eu"});
     let from_json = Context::from_json(&json).unwrap();
+    // Members a context cannot hold, outside the whitelist, are kept as such (and shown).
     assert_eq!(
         format!("{from_json:?}"),
-        "{\"severity\": Float(0.9), \"recurrence_count\": Int(3), \"step\": Str(\"analyze\"), \"duration\": UInt(18446744073709551615)}"
+        "{\"severity\": Float(0.9), \"recurrence_count\": Int(3), \"step\": Str(\"analyze\"), \"duration\": UInt(18446744073709551615), \"host\": unsupported null, \"tags\": unsupported an array, \"zone\": Str(\"eu\")}"
     );
-    assert_eq!(Context::try_from(&json).map(|context| context.len()), Ok(4));
+    assert_eq!(Context::try_from(&json).map(|context| context.len()), Ok(5));
+    assert_eq!(from_json.get("host"), None);
     let refused = |json: serde_json::Value| Context::from_json(&json).unwrap_err().to_string();
     assert_eq!(
         refused(json!({"severity": null})),
@@ -207,7 +211,9 @@ fn contexts_are_updated_in_place() {
     let mut event = Context::new();
     assert!(event.is_empty());
     assert!(event.set("step", "a"));
-    assert!(!event.set("host", "x"), "not whitelisted");
+    assert!(!event.set("host", "x"), "not whitelisted: kept by name");
+    assert_eq!(event.get("host"), Some(Value::from("x")));
+    assert_eq!(event.remove("host"), Some(Value::from("x")));
     assert!(condition.evaluate(&event).unwrap());
     assert!(event.set("step", 1));
     assert_eq!(event.get("step"), Some(Value::Int(1)));
@@ -273,12 +279,16 @@ fn variables_resolved_once() {
     }
     assert_eq!(ConditionParser::new().variable("host"), None);
     assert_eq!(format!("{:?}", Variable::STEP), "Variable(\"step\")");
-    // A variable of another whitelist is refused, even one of the same name.
-    let parser = ConditionParser::new().variables(["step"]).unwrap();
+    // A variable of another whitelist is set by its name: into the slot of the same name
+    // (`true`), or kept by name (`false`).
+    let parser = ConditionParser::new().variables(["step", "zone"]).unwrap();
     let step = parser.variable("step").unwrap();
     assert_ne!(step, Variable::STEP);
-    assert!(!event.set_variable(&step, 2));
-    assert!(!parser.context().set_variable(&Variable::STEP, 2));
+    assert!(event.set_variable(&step, 2));
+    assert_eq!(event.get("step"), Some(Value::Int(2)));
+    assert!(!event.set_variable(&parser.variable("zone").unwrap(), "eu"));
+    assert_eq!(event.get("zone"), Some(Value::from("eu")));
+    assert!(parser.context().set_variable(&Variable::STEP, 2));
     let mut custom = parser.context();
     assert!(custom.set_variable(&step, "x"));
     assert!(
@@ -288,6 +298,73 @@ fn variables_resolved_once() {
             .evaluate(&custom)
             .unwrap()
     );
+}
+
+/// A context keeps every name it is given, so a condition of a custom whitelist reads
+/// contexts built without its parser, from pairs, maps, JSON or `set`.
+#[test]
+fn contexts_keep_names_outside_their_whitelist() {
+    let condition = ConditionParser::new()
+        .variables(["latency_ms", "region"])
+        .unwrap()
+        .parse("latency_ms > 250 and region == 'eu'")
+        .unwrap(); // the parser is gone
+    let pairs = [("latency_ms", Value::from(300)), ("region", "eu".into())];
+    let hash: HashMap<&str, Value> = pairs.clone().into();
+    let btree: BTreeMap<&str, Value> = pairs.clone().into();
+    let json = json!({"latency_ms": 300, "region": "eu", "severity": 0.2, "tags": ["a"]});
+    let contexts = [
+        Context::from_pairs(pairs.clone()),
+        pairs.clone().into_iter().collect(),
+        Context::from(hash),
+        Context::from(btree),
+        Context::from_json(&json).unwrap(),
+        Context::new().with("latency_ms", 300).with("region", "eu"),
+        condition
+            .context()
+            .with("latency_ms", 300)
+            .with("region", "eu"),
+    ];
+    for context in &contexts {
+        assert_eq!(condition.evaluate(context), Ok(true), "{context:?}");
+        assert_eq!(context.get("latency_ms"), Some(Value::Int(300)));
+    }
+    assert!(
+        !condition
+            .evaluate(&contexts[0].clone().with("region", "us"))
+            .unwrap()
+    );
+    // Later values win, in bulk too.
+    let rewritten = Context::from_pairs([
+        ("region", Value::from("us")),
+        ("latency_ms", 300.into()),
+        ("region", "eu".into()),
+    ]);
+    assert_eq!(rewritten.len(), 2);
+    assert!(condition.evaluate(&rewritten).unwrap());
+    let mut extended = rewritten;
+    extended.extend([("region", "us")]);
+    assert!(!condition.evaluate(&extended).unwrap());
+    // Missing is still missing; a member the context cannot hold says what it is.
+    assert_eq!(
+        condition
+            .evaluate(&Context::new().with("latency_ms", 300))
+            .unwrap_err()
+            .to_string(),
+        "variable 'region' not provided in context"
+    );
+    let null = Context::from_json(&json!({"latency_ms": 300, "region": null})).unwrap();
+    assert_eq!(
+        condition.evaluate(&null).unwrap_err().to_string(),
+        "value of 'region' is null: a context holds numbers and strings only"
+    );
+    // Kept names are removed and cleared like the others.
+    let mut event = contexts[0].clone();
+    assert_eq!(event.remove("region"), Some(Value::from("eu")));
+    assert_eq!(event.names().collect::<Vec<_>>(), ["latency_ms"]);
+    event.clear();
+    assert!(event.is_empty());
+    assert!(condition.evaluate(&event).is_err());
 }
 
 #[test]

@@ -16,6 +16,13 @@ fn unknown(offset: usize, name: &str) -> Error {
     }
 }
 
+fn non_ascii(offset: usize, name: &str) -> Error {
+    Error::NonAsciiName {
+        offset,
+        name: name.to_owned(),
+    }
+}
+
 fn syntax(offset: usize, expected: Expected, found: Found) -> Error {
     Error::Syntax {
         offset,
@@ -63,7 +70,12 @@ fn lexical_errors() {
             found: '&',
         },
     );
-    check("sévérité >= 1", &unknown(0, "s"));
+    // A name is read whole, non-ASCII letters and digits included, and refused as such.
+    check("sévérité >= 1", &non_ascii(0, "sévérité"));
+    check("severity >= 1 and étape2 < 2", &non_ascii(18, "étape2"));
+    check("step > 1 andé step < 2", &non_ascii(9, "andé"));
+    check("日本 == 'x'", &non_ascii(0, "日本"));
+    check("s_é_1 == 'x'", &non_ascii(0, "s_é_1"));
     check(
         "step >= 1 ∧ step < 2",
         &Error::UnexpectedChar {
@@ -120,8 +132,9 @@ fn lexical_errors() {
 #[test]
 fn syntax_errors() {
     use Expected::{CloseParen, Comparison, End, Operand, Operator as Op};
-    check("", &Error::Empty);
-    check(" \t\n", &Error::Empty);
+    // Where a comparison was expected: the end of the (blank) input.
+    check("", &Error::Empty { offset: 0 });
+    check(" \t\n", &Error::Empty { offset: 3 });
     check("severity 0.8", &syntax(9, Op, token("0.8")));
     check("severity", &syntax(8, Op, Found::EndOfInput));
     check("severity >=", &syntax(11, Operand, Found::EndOfInput));
@@ -201,7 +214,15 @@ fn messages_name_what_was_expected_and_found() {
     );
     assert_eq!(
         message(""),
-        "empty condition: expected a comparison or 'always'"
+        "empty condition at byte 0: expected a comparison or 'always'"
+    );
+    assert_eq!(
+        message("   "),
+        "empty condition at byte 3: expected a comparison or 'always'"
+    );
+    assert_eq!(
+        message("sévérité >= 1"),
+        "variable 'sévérité' at byte 0 is not allowed: only ASCII names are accepted (letters, digits and '_')"
     );
     assert_eq!(
         message("severity = 0.8"),

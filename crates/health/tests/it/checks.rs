@@ -1,21 +1,26 @@
 //! The built-in checks (the original's `test_checks.py`, re-expressed), against real
 //! backends: MemoryStorage, a real Redis, a local HTTP server, the real disk.
 
+#[cfg(feature = "disk")]
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use health::{
-    ComponentHealthCheck, ComponentRegistry, DiskSpaceCheck, DiskUsage, DownstreamServiceCheck,
-    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthError, RedisHealthCheck,
-    StorageHealthCheck, run_check,
-};
+#[cfg(feature = "http-check")]
+use health::HealthError;
+#[cfg(feature = "http-check")]
+use health::checks::DownstreamServiceCheck;
+use health::checks::{ComponentHealthCheck, RedisHealthCheck, StorageHealthCheck, run_check};
+use health::{ComponentRegistry, HealthCheck, HealthCheckResult, HealthCheckStatus};
+#[cfg(feature = "disk")]
+use health::{checks::DiskSpaceCheck, resources::DiskUsage};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 use storage_redis::testing::{RedisServer, shared_adapter};
 use storage_redis::{RedisAdapter, RedisConfig};
 
-use crate::support::TestServer;
+#[cfg(feature = "http-check")]
+use crate::http_server::TestServer;
 
 #[test]
 fn results_serialize_as_the_originals_to_dict() {
@@ -32,7 +37,7 @@ fn results_serialize_as_the_originals_to_dict() {
     assert_eq!(json["metadata"]["pool"]["size"], 4);
     let timestamp = json["timestamp"].as_str().unwrap();
     assert!(timestamp.ends_with('Z'), "RFC 3339 UTC: {timestamp}");
-    assert!(timestamp.parse::<health::Timestamp>().is_ok());
+    assert!(timestamp.parse::<health::model::Timestamp>().is_ok());
     for (status, text) in [
         (HealthCheckStatus::Healthy, "healthy"),
         (HealthCheckStatus::Degraded, "degraded"),
@@ -114,6 +119,7 @@ async fn storage_check_on_a_dead_or_frozen_redis_is_unhealthy() {
     );
 }
 
+#[cfg(feature = "http-check")]
 #[tokio::test]
 async fn downstream_check_maps_status_codes_and_records_url_and_code() {
     let server = TestServer::start().await;
@@ -147,6 +153,7 @@ async fn downstream_check_maps_status_codes_and_records_url_and_code() {
     );
 }
 
+#[cfg(feature = "http-check")]
 #[tokio::test]
 async fn downstream_check_that_hangs_times_out_and_hangs_up() {
     let server = TestServer::start().await;
@@ -177,6 +184,7 @@ async fn downstream_check_that_hangs_times_out_and_hangs_up() {
         .expect("the client never closed the timed-out connection");
 }
 
+#[cfg(feature = "http-check")]
 #[tokio::test]
 async fn downstream_check_without_a_server_is_unhealthy_with_the_error() {
     let port = {
@@ -202,6 +210,7 @@ async fn downstream_check_without_a_server_is_unhealthy_with_the_error() {
     assert!(result.metadata.get("status_code").is_none());
 }
 
+#[cfg(feature = "http-check")]
 #[test]
 fn downstream_check_refuses_https_and_bad_urls_when_built() {
     assert!(matches!(
@@ -214,6 +223,7 @@ fn downstream_check_refuses_https_and_bad_urls_when_built() {
     ));
 }
 
+#[cfg(feature = "disk")]
 #[test]
 fn disk_verdicts_follow_the_originals_thresholds() {
     fn check(used_percent: u64, status: HealthCheckStatus, word: &str) {
@@ -251,6 +261,7 @@ fn disk_verdicts_follow_the_originals_thresholds() {
     check(97, HealthCheckStatus::Unhealthy, "critical");
 }
 
+#[cfg(feature = "disk")]
 #[tokio::test]
 async fn disk_check_reads_the_real_disk_and_a_missing_path_is_unhealthy() {
     let check = DiskSpaceCheck::new("/");
@@ -331,6 +342,7 @@ async fn component_check_on_an_unknown_component_reads_without_registering() {
     assert!(!registry.contains("ghost"));
 }
 
+#[cfg(all(feature = "http-check", feature = "disk"))]
 #[tokio::test]
 async fn every_built_in_check_is_a_health_check() {
     let registry = ComponentRegistry::new();

@@ -12,6 +12,9 @@
 mod cache;
 mod checks;
 mod concurrency;
+#[cfg(feature = "http-check")]
+mod http_server;
+#[cfg(feature = "alerts")]
 mod integrations;
 mod monitor;
 mod registry;

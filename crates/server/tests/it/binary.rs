@@ -11,14 +11,27 @@ use tokio::process::{Child, Command};
 
 use crate::support::{JSON, Reply, request};
 
+/// The environment variables the binary documents, spelled out: renaming one breaks
+/// every deployment that sets it, so it must break this test too.
+const ADMIN_TOKEN_VAR: &str = "RESILIENCE_ADMIN_TOKEN";
+const DATADOG_SECRET_VAR: &str = "RESILIENCE_WEBHOOK_SECRET_DATADOG";
+const NEWRELIC_SECRET_VAR: &str = "RESILIENCE_WEBHOOK_SECRET_NEWRELIC";
+const REDIS_URL_VAR: &str = "RESILIENCE_REDIS_URL";
+const REDIS_PASSWORD_VAR: &str = "RESILIENCE_REDIS_PASSWORD";
+const VARIABLES: [&str; 5] = [
+    ADMIN_TOKEN_VAR,
+    DATADOG_SECRET_VAR,
+    NEWRELIC_SECRET_VAR,
+    REDIS_URL_VAR,
+    REDIS_PASSWORD_VAR,
+];
+
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    for variable in VARIABLES {
+        command.env_remove(variable);
+    }
     command
-        .env_remove(server::ADMIN_TOKEN_VAR)
-        .env_remove(server::DATADOG_SECRET_VAR)
-        .env_remove(server::NEWRELIC_SECRET_VAR)
-        .env_remove(server::REDIS_URL_VAR)
-        .env_remove(server::REDIS_PASSWORD_VAR)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -94,7 +107,7 @@ async fn bad_configurations_stop_start_up_naming_the_key() {
         "redis-key",
         "[storage]\nredis_url = \"redis://:hunter2hunter2@127.0.0.1:1/0\"\ntimeout = \"soon\"\n",
         "storage.timeout",
-        "expected f64",
+        "\"soon\" is not a duration",
     )
     .await;
 
@@ -130,6 +143,12 @@ async fn check_config_validates_and_exits() {
     let (code, stdout, _) = run(&["--help"]).await;
     assert_eq!(code, 0);
     assert!(stdout.contains("--check-config"));
+    for variable in VARIABLES {
+        assert!(
+            stdout.contains(variable),
+            "--help lacks {variable}: {stdout}"
+        );
+    }
 }
 
 /// A running binary and its output.
@@ -223,11 +242,11 @@ async fn no_log_line_reveals_a_token_a_secret_or_the_redis_password() {
             "json",
         ],
         &[
-            (server::ADMIN_TOKEN_VAR, admin),
-            (server::DATADOG_SECRET_VAR, datadog),
-            (server::NEWRELIC_SECRET_VAR, newrelic),
-            (server::REDIS_URL_VAR, "redis://127.0.0.1:1/0"),
-            (server::REDIS_PASSWORD_VAR, password),
+            (ADMIN_TOKEN_VAR, admin),
+            (DATADOG_SECRET_VAR, datadog),
+            (NEWRELIC_SECRET_VAR, newrelic),
+            (REDIS_URL_VAR, "redis://127.0.0.1:1/0"),
+            (REDIS_PASSWORD_VAR, password),
         ],
     )
     .await;

@@ -4,25 +4,28 @@
 use std::time::Duration;
 
 use serde_json::json;
-use server::{Config, StorageBackend};
+use server::Config;
 use storage::Storage;
 use storage_redis::testing::{RedisServer, shared_adapter};
 use storage_redis::{RedisAdapter, RedisConfig};
 
-use crate::support::{TestServer, config, eventually};
+use crate::support::{TestServer, config_every, eventually};
 
 /// The base configuration on Redis at `url` under `prefix`, failing fast while the server
 /// is down so the tests do not wait out the default retries.
 fn on_redis(url: &str, prefix: &str, extra: &str) -> Config {
-    let mut config = config(extra);
-    let mut redis = RedisConfig::new(url);
-    redis.key_prefix = prefix.to_owned();
-    redis.timeout = Duration::from_millis(500);
-    redis.max_retries = 1;
-    redis.retry_delay = Duration::from_millis(50);
-    redis.max_retry_delay = Duration::from_millis(100);
-    config.storage.backend = StorageBackend::Redis(Box::new(redis));
-    config
+    on_redis_every("1h", "1h", url, prefix, extra)
+}
+
+/// [`on_redis`] with the checks refreshed every `refresh` and a cascade every `cascade`.
+fn on_redis_every(refresh: &str, cascade: &str, url: &str, prefix: &str, extra: &str) -> Config {
+    config_every(
+        refresh,
+        cascade,
+        &format!(
+            "[storage]\nredis_url = {url:?}\nkey_prefix = {prefix:?}\ntimeout = \"500ms\"\nmax_retries = 1\nretry_delay = \"50ms\"\nmax_retry_delay = \"100ms\"\n\n{extra}"
+        ),
+    )
 }
 
 /// An adapter on the same server and prefix as the server under test, to look at what it
@@ -143,9 +146,7 @@ async fn a_redis_outage_degrades_storage_but_read_routes_still_answer() {
         return;
     };
     let url = redis.url();
-    let mut config = on_redis(&url, "outage:", "");
-    config.monitor.refresh_interval = Duration::from_millis(200);
-    config.cascade.interval = Duration::from_millis(200);
+    let config = on_redis_every("200ms", "200ms", &url, "outage:", "");
     let server = TestServer::start(config).await;
     server.get("/health/ready").await.expect(200);
 
@@ -276,12 +277,13 @@ async fn a_redis_outage_at_start_up_does_not_stop_a_server_with_fallback_rules()
     };
     let url = redis.url();
     redis.kill();
-    let mut config = on_redis(
+    let config = on_redis_every(
+        "1h",
+        "200ms",
         &url,
         "rules-outage:",
         "[[fallbacks]]\nname = \"hot\"\ncondition = \"severity >= 0.8\"\nmode = \"heuristic\"\n",
     );
-    config.cascade.interval = Duration::from_millis(200);
     // Starts (and answers) although storage cannot take the rule's definition yet.
     let server = TestServer::start(config).await;
     let state = server.get("/health/state").await.expect(200).json();

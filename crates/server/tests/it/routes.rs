@@ -11,7 +11,7 @@ use crate::support::{JSON, TestServer, downstream_service, eventually};
 fn is_timestamp(value: &Value) -> bool {
     value
         .as_str()
-        .is_some_and(|text| text.parse::<health::Timestamp>().is_ok())
+        .is_some_and(|text| text.parse::<health::model::Timestamp>().is_ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,8 +354,7 @@ async fn a_held_mode_survives_every_cascade_until_released() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_hold_ends_and_the_cascade_loop_takes_the_mode_back() {
-    let mut config = crate::support::config("");
-    config.cascade.interval = Duration::from_millis(100);
+    let config = crate::support::config_every("1h", "100ms", "");
     let server = TestServer::start(config).await;
     let body = server
         .admin_post(

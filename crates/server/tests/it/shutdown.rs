@@ -72,8 +72,10 @@ async fn in_flight_requests_finish_and_new_connections_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_grace_period_bounds_the_wait_for_in_flight_requests() {
     let slow = slow_service(Duration::from_secs(20)).await;
-    let mut config = crate::support::config(&slow_check(slow));
-    config.server.shutdown_grace = Duration::from_millis(500);
+    let config = crate::support::config(&format!(
+        "{}\n[server]\nshutdown_grace = \"500ms\"\n",
+        slow_check(slow)
+    ));
     let server = TestServer::start(config).await;
     let in_flight = slow_request(server.addr).await;
     let started = Instant::now();

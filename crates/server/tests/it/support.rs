@@ -10,7 +10,7 @@ use hyper::body::Bytes;
 use hyper::header::HeaderMap;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use server::{Config, Secret, ServerError};
+use server::{Config, ServerError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -31,31 +31,36 @@ pub(crate) fn admin_bearer() -> String {
 /// The configuration every in-process test starts from: memory storage, checks that
 /// cannot fail on a busy or full CI machine, no SAFE mode from critical resources (a
 /// loaded machine can show 100 % CPU), the background refresh and cascade effectively off
-/// unless a test turns them on, known secrets.
-pub(crate) const BASE: &str = r#"
+/// unless a test turns them on ([`config_every`]), known secrets.
+pub(crate) fn config(extra: &str) -> Config {
+    config_every("1h", "1h", extra)
+}
+
+/// [`config`] with the checks refreshed every `refresh` and a cascade every `cascade`.
+pub(crate) fn config_every(refresh: &str, cascade: &str, extra: &str) -> Config {
+    let text = format!(
+        r#"
 [monitor]
-refresh_interval = "1h"
+refresh_interval = "{refresh}"
 
 [[checks.disk]]
 warning_percent = 100.0
 critical_percent = 100.0
 
 [cascade]
-interval = "1h"
+interval = "{cascade}"
 safe_on_critical_resources = false
-"#;
 
-pub(crate) fn config(extra: &str) -> Config {
-    let mut config = Config::from_toml_str(&format!("{BASE}\n{extra}"))
-        .unwrap_or_else(|error| panic!("test configuration: {error}"));
-    with_secrets(&mut config);
-    config
-}
+[auth]
+admin_token = "{ADMIN}"
 
-pub(crate) fn with_secrets(config: &mut Config) {
-    config.auth.admin_token = Some(Secret::new(ADMIN));
-    config.auth.webhook_secrets.datadog = Some(Secret::new(DATADOG));
-    config.auth.webhook_secrets.newrelic = Some(Secret::new(NEWRELIC));
+[auth.webhook_secrets]
+datadog = "{DATADOG}"
+newrelic = "{NEWRELIC}"
+
+{extra}"#
+    );
+    Config::from_toml_str(&text).unwrap_or_else(|error| panic!("test configuration: {error}"))
 }
 
 pub(crate) struct TestServer {
@@ -65,12 +70,15 @@ pub(crate) struct TestServer {
 }
 
 impl TestServer {
-    /// Starts `config` (see [`config`]) and waits until it answers.
+    /// Validates and starts `config` (see [`config`]) and waits until it answers.
     pub(crate) async fn start(config: Config) -> Self {
+        let plan = config
+            .validate()
+            .unwrap_or_else(|error| panic!("test configuration: {error}"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(config, listener, async move {
+        let task = tokio::spawn(server::serve(plan, listener, async move {
             let _ = stopped.await;
         }));
         let server = Self {

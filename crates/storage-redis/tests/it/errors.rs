@@ -9,7 +9,7 @@ use storage::{Storage, StorageError};
 use storage_redis::testing::{RedisServer, free_port};
 use storage_redis::{RedisAdapter, RedisConfig};
 
-use crate::raw;
+use crate::{chain, raw};
 
 fn quick(url: String) -> RedisConfig {
     let mut config = RedisConfig::new(url);
@@ -52,7 +52,7 @@ async fn unreachable_server_is_a_connection_error_naming_the_url_without_passwor
             .unwrap();
     let started = Instant::now();
     let error = adapter.connect().await.unwrap_err();
-    let message = error.to_string();
+    let message = chain(&error);
     assert!(
         matches!(error, StorageError::Connection { .. }),
         "{error:?}"
@@ -87,10 +87,12 @@ async fn values_written_by_other_clients() {
         adapter.get("plain").await.unwrap(),
         Some(json!("hello world"))
     );
-    assert!(matches!(
-        adapter.get("bytes").await,
-        Err(StorageError::Serialization { .. })
-    ));
+    let error = adapter.get("bytes").await.unwrap_err();
+    assert!(
+        matches!(error, StorageError::Serialization { .. }),
+        "{error:?}"
+    );
+    assert!(chain(&error).contains("could not be (de)serialized: "));
     assert_eq!(adapter.get("number").await.unwrap(), Some(json!(5)));
     assert_eq!(adapter.increment("number", 2).await.unwrap(), 7);
 
@@ -173,8 +175,15 @@ async fn refused_credentials_and_databases_are_final_and_not_retried() {
             "{url}: retried for {:?}",
             started.elapsed()
         );
-        let message = format!("{error} {error:?}");
+        let message = format!("{} {error:?}", chain(&error));
         assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+        // The reason comes from the client's error, the cause of ours.
+        let reason = if secret.is_some() {
+            "authentication failed"
+        } else {
+            "db index"
+        };
+        assert!(message.to_lowercase().contains(reason), "{message}");
         if let Some(secret) = secret {
             assert!(!message.contains(secret), "{message}");
         }
@@ -224,7 +233,7 @@ async fn replies_that_mean_try_again_later_are_retried() {
         }
         .unwrap_err();
         assert!(error.is_transient(), "{operation}: {error:?}");
-        assert!(error.to_string().contains("MASTER is down"), "{error}");
+        assert!(chain(&error).contains("MASTER is down"), "{error}");
     }
 
     let promote = async {

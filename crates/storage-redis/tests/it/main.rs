@@ -15,6 +15,24 @@ mod glob;
 
 use storage_redis::testing::RedisServer;
 
+/// The message of `error` and its causes, `: `-separated, as a chain printer shows them.
+/// Fails if a level repeats the cause below it (an error either prints its cause or
+/// returns it from `source()`, never both).
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut shown = error.to_string();
+    let mut current = error;
+    while let Some(cause) = current.source() {
+        let below = cause.to_string();
+        assert!(
+            !current.to_string().contains(&below),
+            "{current} repeats its cause {below:?}"
+        );
+        shown = format!("{shown}: {below}");
+        current = cause;
+    }
+    shown
+}
+
 /// A plain redis-rs connection to `server`, to write and inspect keys behind the
 /// adapter's back.
 async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {

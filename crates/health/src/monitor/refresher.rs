@@ -1,0 +1,54 @@
+//! The background refresher: [`RefresherHandle`] and the task it stops.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use super::{Inner, Run};
+
+pub(super) async fn refresh_every(monitor: Weak<Inner>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = monitor.upgrade() else {
+            return;
+        };
+        // Resources are sampled beside the checks, never awaited: a probe stuck on a dead
+        // network mount must not stop the checks from being refreshed.
+        if let Some(sampler) = &inner.resources {
+            sampler.refresh_in_background();
+        }
+        inner.run_all(Run::Always).await;
+    }
+}
+
+/// Stops the task started by [`HealthMonitor::spawn_refresher`](super::HealthMonitor::spawn_refresher) when stopped or dropped.
+#[derive(Debug)]
+pub struct RefresherHandle {
+    pub(super) task: JoinHandle<()>,
+}
+
+impl RefresherHandle {
+    /// Whether the task still runs.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Stops the task and waits until it has stopped (a check it was running is
+    /// cancelled).
+    pub async fn stop(mut self) {
+        self.task.abort();
+        // Cancelled is the expected outcome; a panic cannot happen (checks are isolated).
+        let _stopped = (&mut self.task).await;
+    }
+}
+
+impl Drop for RefresherHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
