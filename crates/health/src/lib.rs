@@ -9,6 +9,8 @@
 //! | Module | What |
 //! |--------|------|
 //! | [`checks`] | the [`HealthCheck`] trait, [`run_check`](checks::run_check) (timeout, latency and panic isolation, once for every check), [`check_fn`](checks::check_fn), and the built-in checks: storage (Redis included), components, HTTP, disk |
+//! | [`probe`] | what a check is for and how it is probed: [`Criticality`](probe::Criticality), tags, [`ProbeSchedule`](probe::ProbeSchedule) (interval, timeout, initial delay, failure and success thresholds), [`CheckOptions`](probe::CheckOptions) |
+//! | [`groups`] | [`HealthGroup`](groups::HealthGroup): liveness, readiness, start-up and named groups of checks, by tag or name |
 //! | [`registry`] | the [`ComponentRegistry`]: components marked healthy, degraded or failed; an ordinary value, never a singleton |
 //! | [`breaker`] | the [`CircuitBreaker`] with bounded half-open admission, and [`BreakerStatus`](breaker::BreakerStatus) to report any breaker |
 //! | [`retry`] | [`RetryStatus`](retry::RetryStatus) to report any retry policy, and a [`RetryTracker`](retry::RetryTracker) |
@@ -107,6 +109,10 @@ pub use error::{HealthError, Result};
 
 pub mod checks;
 pub use checks::{CheckError, CheckOutcome, HealthCheck};
+
+pub mod probe;
+
+pub mod groups;
 
 pub mod registry;
 pub use registry::ComponentRegistry;

@@ -249,6 +249,11 @@ impl ResourceSampler {
         }
     }
 
+    /// How often a sample is taken.
+    pub(crate) fn sample_interval(&self) -> Duration {
+        self.inner.config.sample_interval
+    }
+
     /// The latest sample, waiting up to [`FIRST_SAMPLE_WAIT`] for the first one (taken on
     /// a blocking thread) if none exists. A stale sample is returned at once while a fresh
     /// one is taken in the background.

@@ -17,6 +17,7 @@ mod http_server;
 #[cfg(feature = "alerts")]
 mod integrations;
 mod monitor;
+mod probes;
 mod registry;
 mod runner;
 mod sinks;
