@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use health::breaker::{BreakerFeed, CircuitBreaker, CircuitBreakerConfig};
 use health::groups::{HealthGroup, Member};
-use health::model::SystemStatus;
+use health::model::{CircuitState, SystemStatus};
 use health::monitor::{StatusChange, StatusListener};
 use health::probe::{CheckOptions, Criticality, ProbeSchedule, STARTUP_TAG};
+use health::retry::RetryTracker;
 use health::{HealthCheckStatus, HealthError, HealthMonitor};
 use parking_lot::Mutex;
 
@@ -253,4 +255,52 @@ async fn invalid_schedules_are_refused_at_registration() {
         ),
         "{error}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_dependency_opens_the_breaker_and_its_recovery_closes_it() {
+    let breaker = CircuitBreaker::new(CircuitBreakerConfig {
+        failure_threshold: 3,
+        success_threshold: 1,
+        recovery_timeout: Duration::from_secs(10),
+        half_open_max_calls: 1,
+    })
+    .unwrap();
+    let retries = RetryTracker::new();
+    let feed = BreakerFeed::new(
+        breaker.clone(),
+        HealthGroup::new("breaker").include(Member::Tag("downstream".into())),
+    )
+    .with_retry_tracker(retries.clone());
+    let monitor = HealthMonitor::builder()
+        .circuit_breaker(Arc::new(breaker.clone()))
+        .retry_tracker(Arc::new(retries.clone()))
+        .observer(Arc::new(feed))
+        .without_resources()
+        .build()
+        .unwrap();
+    let billing = Knob::new("billing", HealthCheckStatus::Unhealthy);
+    let local = Knob::new("local", HealthCheckStatus::Unhealthy);
+    register(
+        &monitor,
+        &billing,
+        CheckOptions::new().with_tag("downstream"),
+    );
+    register(&monitor, &local, CheckOptions::new());
+    let refresher = monitor.spawn_refresher(Duration::from_secs(1)).unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let state = monitor.cached_state();
+    assert_eq!(state.circuit_breaker.state, CircuitState::Open);
+    assert_eq!(
+        state.circuit_breaker.failures_total, 3,
+        "only billing feeds it"
+    );
+    assert_eq!(state.retry.total_attempts, 2);
+
+    billing.set(HealthCheckStatus::Healthy);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(breaker.state(), CircuitState::Open, "still within recovery");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(breaker.state(), CircuitState::Closed, "a trial succeeded");
+    refresher.stop().await;
 }
