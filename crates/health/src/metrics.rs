@@ -8,6 +8,10 @@
 //! | [`HEALTH_CHECK_LATENCY_METRIC`] | histogram, seconds | [`HEALTH_CHECK_TAG`] | every check run |
 //! | [`STATE_DURATION_METRIC`] | gauge, seconds | none | [`HealthMonitor::get_comprehensive_state`](crate::HealthMonitor::get_comprehensive_state) |
 //! | [`RETRY_FAILURES_METRIC`] | counter | none | [`HealthMonitor::record_retry_failure`](crate::HealthMonitor::record_retry_failure) |
+//! | [`ALERTS_DROPPED_METRIC`] | counter | `reason` | an alert book's ingest (feature `alerts`) |
+//! | [`ALERTS_DEDUPLICATED_METRIC`] | counter | none | an alert book's ingest |
+//! | [`ALERTS_EXPIRED_METRIC`] | counter | none | an alert book's expiry |
+//! | [`ALERT_COMPONENTS_METRIC`] | gauge | none | an alert book's ingest and expiry |
 //!
 //! ```
 //! use std::time::Duration;
@@ -43,6 +47,18 @@ pub const STATE_DURATION_METRIC: &str = "health_check_duration_seconds";
 /// increments (the original's name).
 pub const RETRY_FAILURES_METRIC: &str = "retry_failures_total";
 
+/// The counter of alerts an `AlertBook` dropped, tagged `reason` (`component_cap`).
+pub const ALERTS_DROPPED_METRIC: &str = "health_alerts_dropped_total";
+
+/// The counter of repeated alerts an `AlertBook` recognized and did not apply again.
+pub const ALERTS_DEDUPLICATED_METRIC: &str = "health_alerts_deduplicated_total";
+
+/// The counter of components an `AlertBook` expired after its quiet time.
+pub const ALERTS_EXPIRED_METRIC: &str = "health_alerts_expired_total";
+
+/// The gauge of components created by alerts that still exist.
+pub const ALERT_COMPONENTS_METRIC: &str = "health_alert_components";
+
 /// The tag key naming the check in both health-check metrics.
 pub const HEALTH_CHECK_TAG: &str = "check";
 
@@ -64,6 +80,22 @@ pub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[
     (
         RETRY_FAILURES_METRIC,
         "Retry failures recorded by the health monitor",
+    ),
+    (
+        ALERTS_DROPPED_METRIC,
+        "Alerts dropped unapplied, by reason (component_cap: they would create a component beyond the cap)",
+    ),
+    (
+        ALERTS_DEDUPLICATED_METRIC,
+        "Repeated alerts (same provider, alert id and state) not applied again",
+    ),
+    (
+        ALERTS_EXPIRED_METRIC,
+        "Components touched by alerts that expired after the quiet time",
+    ),
+    (
+        ALERT_COMPONENTS_METRIC,
+        "Components created by alerts that still exist",
     ),
 ];
 

@@ -9,6 +9,8 @@
     reason = "a test fails by panicking"
 )]
 
+#[cfg(feature = "alerts")]
+mod alert_book;
 mod cache;
 mod checks;
 mod concurrency;
