@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use health_model::{
-    BreakerSnapshot, ComponentStatus, GroupHealth, GroupMember, HealthCheckResult,
+    BreakerSnapshot, CircuitState, ComponentStatus, GroupHealth, GroupMember, HealthCheckResult,
     HealthCheckStatus, HealthState, HealthSummary, ResourceHealth, SystemStatus, Timestamp,
 };
 use health_sinks::MetricsSink;
@@ -25,7 +25,11 @@ use crate::breaker::BreakerStatus;
 use crate::checks::{HealthCheck, panic_message, run_check_timed};
 use crate::error::{HealthError, positive};
 use crate::groups::HealthGroup;
-use crate::metrics::{MetricsSinkExt as _, RETRY_FAILURES_METRIC, STATE_DURATION_METRIC};
+use crate::metrics::{
+    BREAKER_STATE_METRIC, COMPONENT_STATUS_METRIC, COMPONENT_TAG, MetricsSinkExt as _,
+    RETRY_FAILURES_METRIC, STATE_DURATION_METRIC, STATE_TAG, SYSTEM_STATUS_METRIC,
+    health_status_value, system_status_value,
+};
 use crate::probe::{CheckOptions, ProbeState};
 use crate::registry::ComponentRegistry;
 use crate::resources::{ResourceSampler, unavailable};
@@ -348,31 +352,7 @@ impl HealthMonitor {
     /// each check. Runs nothing and waits for nothing.
     #[must_use]
     pub fn cached_summary(&self) -> HealthSummary {
-        let inner = &self.inner;
-        // Both read guards live until the names borrowed from them are counted. Lock
-        // order: the registry, then the checks, then one check's result at a time.
-        let components = inner.registry.read();
-        let checks = inner.checks.read();
-        let now = Instant::now();
-        let mut system = SystemTally::default();
-        let mut summary = HealthSummary::default();
-        for (name, component) in components.iter() {
-            system.count(name.into(), component.status.into());
-            if component.status == ComponentStatus::Failed {
-                summary.failed_components.push(name.clone());
-            }
-        }
-        for (name, entry) in checks.iter() {
-            let (status, counted_as) = inner.current_status(name, entry, now);
-            let critical = entry.options.is_critical();
-            system.count(counted_as, counted_status(status, critical));
-            if status == HealthCheckStatus::Unhealthy && critical {
-                summary.unhealthy_checks.push(name.clone());
-            }
-            summary.checks.insert(name.clone(), status);
-        }
-        summary.system = system.finish();
-        summary
+        self.inner.summary()
     }
 
     /// The health of the checks `group` selects, from the cache (runs nothing); see
@@ -503,6 +483,71 @@ impl HealthMonitor {
 }
 
 impl Inner {
+    fn summary(&self) -> HealthSummary {
+        let inner = self;
+        // Both read guards live until the names borrowed from them are counted. Lock
+        // order: the registry, then the checks, then one check's result at a time.
+        let components = inner.registry.read();
+        let checks = inner.checks.read();
+        let now = Instant::now();
+        let mut system = SystemTally::default();
+        let mut summary = HealthSummary::default();
+        for (name, component) in components.iter() {
+            system.count(name.into(), component.status.into());
+            if component.status == ComponentStatus::Failed {
+                summary.failed_components.push(name.clone());
+            }
+        }
+        for (name, entry) in checks.iter() {
+            let (status, counted_as) = inner.current_status(name, entry, now);
+            let critical = entry.options.is_critical();
+            system.count(counted_as, counted_status(status, critical));
+            if status == HealthCheckStatus::Unhealthy && critical {
+                summary.unhealthy_checks.push(name.clone());
+            }
+            summary.checks.insert(name.clone(), status);
+        }
+        summary.system = system.finish();
+        summary
+    }
+
+    /// Sets the state gauges: the overall status, each component's status and the
+    /// breaker's state (one series per state, 1 for the current one).
+    pub(super) fn emit_gauges(&self) {
+        let summary = self.summary();
+        self.sink.emit(
+            SYSTEM_STATUS_METRIC,
+            system_status_value(summary.system.status),
+            &[],
+            None,
+        );
+        for (name, component) in self.registry.read().iter() {
+            let status: HealthCheckStatus = component.status.into();
+            self.sink.emit(
+                COMPONENT_STATUS_METRIC,
+                health_status_value(status.as_str()),
+                &[(COMPONENT_TAG, name.as_str())],
+                None,
+            );
+        }
+        if let Some(breaker) = &self.breaker
+            && let Some(snapshot) = guarded("circuit breaker snapshot", || breaker.snapshot())
+        {
+            for state in [
+                CircuitState::Closed,
+                CircuitState::Open,
+                CircuitState::HalfOpen,
+            ] {
+                self.sink.emit(
+                    BREAKER_STATE_METRIC,
+                    if snapshot.state == state { 1.0 } else { 0.0 },
+                    &[(STATE_TAG, state.as_str())],
+                    None,
+                );
+            }
+        }
+    }
+
     async fn run_all(&self, run: Run) -> BTreeMap<String, HealthCheckResult> {
         let entries: Vec<(String, Arc<Entry>)> = self
             .checks

@@ -26,6 +26,7 @@ pub(super) async fn refresh_every(monitor: Weak<Inner>, interval: Duration) {
         let now = Instant::now();
         let (due, wake) = inner.take_due(now, interval);
         inner.run_entries(due).await;
+        inner.emit_gauges();
         drop(inner);
         tokio::time::sleep_until(wake.min(now + wake_within)).await;
     }

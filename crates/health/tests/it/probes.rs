@@ -304,3 +304,45 @@ async fn a_failing_dependency_opens_the_breaker_and_its_recovery_closes_it() {
     assert_eq!(breaker.state(), CircuitState::Closed, "a trial succeeded");
     refresher.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_refresher_sets_status_component_and_breaker_gauges() {
+    use crate::support::{Emitted, RecordingSink};
+    use health::metrics::{BREAKER_STATE_METRIC, COMPONENT_STATUS_METRIC, SYSTEM_STATUS_METRIC};
+
+    let sink = Arc::new(RecordingSink::default());
+    let breaker = CircuitBreaker::default();
+    let monitor = HealthMonitor::builder()
+        .metrics_sink(sink.clone())
+        .circuit_breaker(Arc::new(breaker))
+        .without_resources()
+        .build()
+        .unwrap();
+    monitor.registry().mark_failed("model", None, None);
+    monitor.register_check(Knob::healthy("db"));
+    let refresher = monitor.spawn_refresher(Duration::from_secs(5)).unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    refresher.stop().await;
+    let emitted = sink.take();
+    let gauge = |name: &str, value: f64, tags: &[(&str, &str)]| {
+        Emitted::Gauge(
+            name.to_owned(),
+            value,
+            tags.iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+        )
+    };
+    for expected in [
+        gauge(SYSTEM_STATUS_METRIC, 0.0, &[]),
+        gauge(COMPONENT_STATUS_METRIC, 0.0, &[("component", "model")]),
+        gauge(BREAKER_STATE_METRIC, 1.0, &[("state", "CLOSED")]),
+        gauge(BREAKER_STATE_METRIC, 0.0, &[("state", "OPEN")]),
+        gauge(BREAKER_STATE_METRIC, 0.0, &[("state", "HALF_OPEN")]),
+    ] {
+        assert!(
+            emitted.contains(&expected),
+            "{expected:?} not in {emitted:?}"
+        );
+    }
+}
