@@ -13,8 +13,12 @@ use axum::http::HeaderName;
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode};
 use futures_util::FutureExt as _;
+use health::alerts::AlertBook;
+use health::breaker::{BreakerFeed, CircuitBreaker};
 use health::checks::StorageHealthCheck;
 use health::monitor::RefresherHandle;
+use health::probe::CheckOptions;
+use health::retry::RetryTracker;
 use health::{HealthCheck, HealthCheckResult, HealthCheckStatus, HealthMonitor};
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
@@ -26,7 +30,7 @@ use tokio::time::MissedTickBehavior;
 use crate::auth::Secret;
 use crate::config::Plan;
 use crate::config::plan::{
-    AuthPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan, SinksPlan,
+    AuthPlan, BreakerPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan, SinksPlan,
 };
 use crate::error::{Chain, ServerError};
 use crate::telemetry::{REQUEST_DURATION_METRIC, REQUESTS_METRIC};
@@ -47,6 +51,8 @@ pub(crate) struct App {
     pub(crate) access_log: bool,
     /// Set when shutdown starts: readiness fails first, so balancers stop sending.
     pub(crate) shutting_down: AtomicBool,
+    /// Alert webhooks, within bounds.
+    pub(crate) alerts: AlertBook,
 }
 
 /// The credentials the routes check.
@@ -109,40 +115,58 @@ fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
     })
 }
 
-/// The checks of the plan, the storage check around `storage`, in the plan's order.
-fn checks(checks: ChecksPlan, storage: &Arc<dyn Storage>) -> Vec<Arc<dyn HealthCheck>> {
+/// The checks of the plan with their options, the storage check around `storage`, in
+/// the plan's order.
+fn checks(
+    checks: ChecksPlan,
+    storage: &Arc<dyn Storage>,
+) -> Vec<(Arc<dyn HealthCheck>, CheckOptions)> {
     let ChecksPlan {
         disk,
         storage: storage_check,
         http,
     } = checks;
-    let mut all: Vec<Arc<dyn HealthCheck>> = Vec::new();
+    let mut all: Vec<(Arc<dyn HealthCheck>, CheckOptions)> = Vec::new();
     all.extend(
         disk.into_iter()
-            .map(|check| Arc::new(check) as Arc<dyn HealthCheck>),
+            .map(|(check, options)| (Arc::new(check) as Arc<dyn HealthCheck>, options)),
     );
     all.extend(storage_check.map(|check| {
-        Arc::new(
-            StorageHealthCheck::new(storage.clone())
-                .with_name(check.name)
-                .with_timeout(check.timeout),
-        ) as Arc<dyn HealthCheck>
+        (
+            Arc::new(
+                StorageHealthCheck::new(storage.clone())
+                    .with_name(check.name)
+                    .with_timeout(check.timeout),
+            ) as Arc<dyn HealthCheck>,
+            check.options,
+        )
     }));
     all.extend(
         http.into_iter()
-            .map(|check| Arc::new(check) as Arc<dyn HealthCheck>),
+            .map(|(check, options)| (Arc::new(check) as Arc<dyn HealthCheck>, options)),
     );
     all
 }
 
+/// The monitor, reporting `breaker` and the retry tracker, both fed by the checks
+/// `plan.feed` selects.
 fn build_monitor(
     plan: MonitorPlan,
+    breaker_plan: BreakerPlan,
     sink: Arc<dyn MetricsSink>,
 ) -> Result<HealthMonitor, ServerError> {
+    let breaker = CircuitBreaker::new(breaker_plan.config)
+        .map_err(|error| ServerError::startup("the circuit breaker", Chain(&error)))?;
+    let retries = RetryTracker::new();
+    let feed =
+        BreakerFeed::new(breaker.clone(), breaker_plan.feed).with_retry_tracker(retries.clone());
     HealthMonitor::builder()
         .metrics_sink(sink)
         .resources(plan.resources)
         .max_staleness(plan.max_staleness)
+        .circuit_breaker(Arc::new(breaker))
+        .retry_tracker(Arc::new(retries))
+        .observer(Arc::new(feed))
         .build()
         .map_err(|error| ServerError::startup("the health monitor", Chain(&error)))
 }
@@ -266,6 +290,8 @@ impl App {
             cascade,
             fallbacks,
             sinks,
+            alerts,
+            breaker,
         } = plan;
         let auth = auth(auth_plan)?;
         let sinks = build_sinks(sinks)?;
@@ -282,10 +308,15 @@ impl App {
             );
         }
         let refresh_interval = monitor.refresh_interval;
-        let monitor = build_monitor(monitor, sinks.all.clone())?;
-        for check in checks(checks_plan, &storage) {
-            monitor.register_shared_check(check);
+        let monitor = build_monitor(monitor, breaker, sinks.all.clone())?;
+        for (check, options) in checks(checks_plan, &storage) {
+            monitor
+                .register_check_with(check, options)
+                .map_err(|error| ServerError::startup("a health check", Chain(&error)))?;
         }
+        let alerts = AlertBook::new(monitor.registry().clone(), alerts)
+            .map_err(|error| ServerError::startup("the alert book", Chain(&error)))?
+            .with_metrics_sink(sinks.all.clone());
         let fallback = Arc::new(build_fallback(
             &cascade,
             &fallbacks,
@@ -311,6 +342,7 @@ impl App {
             max_body_bytes: server.max_body_bytes,
             access_log: server.access_log,
             shutting_down: AtomicBool::new(false),
+            alerts,
         });
         let refresher = app
             .monitor
@@ -377,6 +409,7 @@ async fn cascade_every(app: Arc<App>, interval: Duration) {
     every(interval, move || {
         let app = app.clone();
         async move {
+            app.alerts.expire();
             let state = app.monitor.cached_state();
             app.fallback.cascade(&state).await;
             if let Err(error) = app.fallback.flush_pending().await {

@@ -511,8 +511,15 @@ async fn webhook(
     let alerts = adapter
         .parse_payload(&payload)
         .map_err(|error| ApiError::unprocessable(error.to_string()).with("provider", provider))?;
-    let ingested = adapter.ingest(&alerts, app.monitor.registry());
-    tracing::info!(provider, ingested, "webhook alerts ingested");
+    let report = app.alerts.ingest(&alerts);
+    let ingested = report.applied;
+    tracing::info!(
+        provider,
+        ingested,
+        deduplicated = report.deduplicated,
+        dropped = report.dropped,
+        "webhook alerts ingested"
+    );
     if ingested > 0 {
         // The components just changed: cascade now rather than at the next tick, off the
         // request so the provider gets its answer at once.
@@ -522,5 +529,10 @@ async fn webhook(
             app.fallback.cascade(&state).await;
         });
     }
-    Ok(ok(json!({"ingested": ingested})))
+    Ok(ok(json!({
+        "ingested": ingested,
+        "deduplicated": report.deduplicated,
+        "dropped": report.dropped,
+        "ignored": report.ignored,
+    })))
 }

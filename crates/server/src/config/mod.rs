@@ -23,8 +23,8 @@ pub use plan::Plan;
 
 mod sections;
 use sections::{
-    AuthSection, Backend, CascadeSection, ChecksSection, FallbackRuleSection, LogSection,
-    MonitorSection, ServerSection, SinksSection, StorageSection,
+    AlertsSection, AuthSection, Backend, BreakerSection, CascadeSection, ChecksSection,
+    FallbackRuleSection, LogSection, MonitorSection, ServerSection, SinksSection, StorageSection,
 };
 
 mod validate;
@@ -86,6 +86,10 @@ pub struct Config {
     pub(crate) fallbacks: Vec<FallbackRuleSection>,
     /// Where metrics go besides `/metrics`.
     pub(crate) sinks: SinksSection,
+    /// The bounds of alert webhooks.
+    pub(crate) alerts: AlertsSection,
+    /// The circuit breaker fed by downstream checks.
+    pub(crate) breaker: BreakerSection,
 }
 
 impl Config {
@@ -313,6 +317,55 @@ mod tests {
             "[sinks.dogstatsd]\nprefix = \"9lives\"",
             "sinks.dogstatsd.prefix",
             "9lives",
+        );
+    }
+
+    #[test]
+    fn roles_schedules_groups_and_bounds_are_read_and_checked() {
+        let plan = plan(
+            "[[checks.http]]\nname = \"billing\"\nurl = \"http://billing/health\"\ncritical = false\nprobe = { interval = \"10s\", initial_delay = 5, failure_threshold = 4, success_threshold = 1 }\n\
+             [monitor.resources]\nwindow = \"2m\"\nforce_safe = [\"memory\"]\n[alerts]\nquiet_time = \"10m\"\nmax_components = 7\n\
+             [breaker]\nfailure_threshold = 2\nrecovery_timeout = \"5s\"\nfeed = [\"billing\"]\n",
+        );
+        let (_, billing) = &plan.checks.http[0];
+        assert!(!billing.is_critical());
+        assert!(billing.has_tag("ready") && billing.has_tag("downstream"));
+        assert_eq!(billing.schedule.interval, Some(Duration::from_secs(10)));
+        assert_eq!(billing.schedule.initial_delay, Duration::from_secs(5));
+        assert_eq!(billing.schedule.failure_threshold, 4);
+        let (_, disk) = &plan.checks.disk[0];
+        assert!(disk.is_critical());
+        assert_eq!(disk.schedule, health::probe::ProbeSchedule::damped());
+        assert_eq!(plan.monitor.resources.window, Duration::from_secs(120));
+        assert!(!plan.monitor.resources.force_safe.cpu && !plan.monitor.resources.force_safe.disk);
+        assert_eq!(plan.alerts.max_components, 7);
+        assert_eq!(plan.breaker.config.failure_threshold, 2);
+        assert!(plan.breaker.feed.includes("billing", &billing.tags));
+
+        check_error(
+            "[monitor.resources]\nforce_safe = [\"gpu\"]",
+            "monitor.resources.force_safe[0]",
+            "not a resource",
+        );
+        check_error(
+            "[[checks.disk]]\nprobe = { failure_threshold = 0 }",
+            "checks.disk[0].probe.failure_threshold",
+            "at least 1",
+        );
+        check_error(
+            "[alerts]\nmax_components = 0",
+            "alerts.max_components",
+            "at least 1",
+        );
+        check_error(
+            "[breaker]\nfeed = [\"x\"]",
+            "breaker.feed[0]",
+            "matches no configured check",
+        );
+        check_error(
+            "[[checks.disk]]\nprobe = { period = 1 }",
+            "checks.disk[0].probe.period",
+            "unknown field",
         );
     }
 

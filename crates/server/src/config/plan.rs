@@ -10,7 +10,11 @@ use axum::http::HeaderName;
 use condition::{Condition, ConditionParser};
 use fallback::{FallbackMode, Hysteresis, ThresholdPolicy};
 use health::HealthCheck as _;
+use health::alerts::AlertLimits;
+use health::breaker::CircuitBreakerConfig;
 use health::checks::{DiskSpaceCheck, DownstreamServiceCheck};
+use health::groups::HealthGroup;
+use health::probe::CheckOptions;
 use health::resources::ResourceConfig;
 use health_sinks::DogStatsdMetricsSink;
 use serde_json::{Map, Value};
@@ -49,6 +53,15 @@ pub struct Plan {
     pub(crate) cascade: CascadePlan,
     pub(crate) fallbacks: FallbacksPlan,
     pub(crate) sinks: SinksPlan,
+    pub(crate) alerts: AlertLimits,
+    pub(crate) breaker: BreakerPlan,
+}
+
+/// `[breaker]`: the breaker's settings and the checks that feed it.
+#[derive(Debug, Clone)]
+pub(crate) struct BreakerPlan {
+    pub(crate) config: CircuitBreakerConfig,
+    pub(crate) feed: HealthGroup,
 }
 
 /// `[server]` and `log.access_log`: how HTTP is served.
@@ -104,12 +117,13 @@ pub(crate) struct MonitorPlan {
     pub(crate) max_staleness: Duration,
 }
 
-/// The checks, built; the storage check is built at start-up around the storage.
+/// The checks, built with their options; the storage check is built at start-up around
+/// the storage.
 #[derive(Debug, Clone)]
 pub(crate) struct ChecksPlan {
-    pub(crate) disk: Vec<DiskSpaceCheck>,
+    pub(crate) disk: Vec<(DiskSpaceCheck, CheckOptions)>,
     pub(crate) storage: Option<StorageCheckPlan>,
-    pub(crate) http: Vec<DownstreamServiceCheck>,
+    pub(crate) http: Vec<(DownstreamServiceCheck, CheckOptions)>,
 }
 
 /// `[checks.storage]`, enabled.
@@ -117,16 +131,30 @@ pub(crate) struct ChecksPlan {
 pub(crate) struct StorageCheckPlan {
     pub(crate) name: String,
     pub(crate) timeout: Duration,
+    pub(crate) options: CheckOptions,
 }
 
 impl ChecksPlan {
     /// The names of the checks, in the order they are registered.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.tagged().map(|(name, _)| name)
+    }
+
+    /// The name and options of each check, in the order they are registered.
+    pub(crate) fn tagged(&self) -> impl Iterator<Item = (&str, &CheckOptions)> + Clone {
         self.disk
             .iter()
-            .map(|check| check.name())
-            .chain(self.storage.iter().map(|check| check.name.as_str()))
-            .chain(self.http.iter().map(|check| check.name()))
+            .map(|(check, options)| (check.name(), options))
+            .chain(
+                self.storage
+                    .iter()
+                    .map(|check| (check.name.as_str(), &check.options)),
+            )
+            .chain(
+                self.http
+                    .iter()
+                    .map(|(check, options)| (check.name(), options)),
+            )
     }
 }
 

@@ -260,6 +260,12 @@ pub(crate) struct ResourcesSection {
     pub(crate) memory: Option<[f64; 2]>,
     /// Disk warning and critical levels.
     pub(crate) disk: Option<[f64; 2]>,
+    /// The window levels are judged over (default 60 s).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) window: Option<Duration>,
+    /// The resources whose sustained critical level may force SAFE, among `cpu`,
+    /// `memory`, `disk` (default `["memory", "disk"]`).
+    pub(crate) force_safe: Option<Vec<String>>,
 }
 
 /// `[checks]`: which checks run.
@@ -284,6 +290,23 @@ impl Default for ChecksSection {
     }
 }
 
+/// A check's `probe` table; unset keys take the server's defaults (the refresh interval,
+/// no initial delay, 3 failures, 2 successes).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ProbeSection {
+    /// Time between two probes.
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) interval: Option<Duration>,
+    /// Time before the first probe.
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) initial_delay: Option<Duration>,
+    /// Unhealthy results in a row before the check counts as unhealthy.
+    pub(crate) failure_threshold: Option<u32>,
+    /// Good results in a row before an unhealthy check counts as healthy again.
+    pub(crate) success_threshold: Option<u32>,
+}
+
 /// `[[checks.disk]]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -299,6 +322,17 @@ pub(crate) struct DiskCheckSection {
     /// The check's timeout (default 2 s).
     #[serde(deserialize_with = "duration::required")]
     pub(crate) timeout: Duration,
+    /// Whether a failure means the service cannot serve (default true); a non-critical
+    /// check failing degrades, never fails readiness nor counts toward SAFE.
+    #[serde(default)]
+    pub(crate) critical: Option<bool>,
+    /// The tags groups select it by (default `["ready"]`, plus `"downstream"` for HTTP
+    /// checks); setting them replaces the defaults.
+    #[serde(default)]
+    pub(crate) tags: Option<Vec<String>>,
+    /// `probe = { interval, initial_delay, failure_threshold, success_threshold }`.
+    #[serde(default)]
+    pub(crate) probe: ProbeSection,
 }
 
 impl Default for DiskCheckSection {
@@ -309,6 +343,9 @@ impl Default for DiskCheckSection {
             warning_percent: 80.0,
             critical_percent: 95.0,
             timeout: Duration::from_secs(2),
+            critical: None,
+            tags: None,
+            probe: ProbeSection::default(),
         }
     }
 }
@@ -324,6 +361,17 @@ pub(crate) struct StorageCheckSection {
     /// The check's timeout (default 2 s).
     #[serde(deserialize_with = "duration::required")]
     pub(crate) timeout: Duration,
+    /// Whether a failure means the service cannot serve (default true); a non-critical
+    /// check failing degrades, never fails readiness nor counts toward SAFE.
+    #[serde(default)]
+    pub(crate) critical: Option<bool>,
+    /// The tags groups select it by (default `["ready"]`, plus `"downstream"` for HTTP
+    /// checks); setting them replaces the defaults.
+    #[serde(default)]
+    pub(crate) tags: Option<Vec<String>>,
+    /// `probe = { interval, initial_delay, failure_threshold, success_threshold }`.
+    #[serde(default)]
+    pub(crate) probe: ProbeSection,
 }
 
 impl Default for StorageCheckSection {
@@ -332,6 +380,9 @@ impl Default for StorageCheckSection {
             enabled: true,
             name: "storage".to_owned(),
             timeout: Duration::from_secs(2),
+            critical: None,
+            tags: None,
+            probe: ProbeSection::default(),
         }
     }
 }
@@ -353,6 +404,17 @@ pub(crate) struct HttpCheckSection {
         deserialize_with = "duration::required"
     )]
     pub(crate) timeout: Duration,
+    /// Whether a failure means the service cannot serve (default true); a non-critical
+    /// check failing degrades, never fails readiness nor counts toward SAFE.
+    #[serde(default)]
+    pub(crate) critical: Option<bool>,
+    /// The tags groups select it by (default `["ready"]`, plus `"downstream"` for HTTP
+    /// checks); setting them replaces the defaults.
+    #[serde(default)]
+    pub(crate) tags: Option<Vec<String>>,
+    /// `probe = { interval, initial_delay, failure_threshold, success_threshold }`.
+    #[serde(default)]
+    pub(crate) probe: ProbeSection,
 }
 
 const fn default_expected_status() -> u16 {
@@ -432,6 +494,32 @@ pub(crate) struct FallbackRuleSection {
     /// Free-form metadata kept with the stored definition.
     #[serde(default)]
     pub(crate) metadata: Map<String, Value>,
+}
+
+/// `[alerts]`: the bounds of what webhooks may do to the components.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AlertsSection {
+    /// How long a component keeps an alert's status without hearing again (default 1 h).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) quiet_time: Option<Duration>,
+    /// How many components alerts may create (default 100).
+    pub(crate) max_components: Option<usize>,
+}
+
+/// `[breaker]`: the circuit breaker fed by the downstream checks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct BreakerSection {
+    /// Failures in a row that open it (default 5).
+    pub(crate) failure_threshold: Option<u32>,
+    /// Trial successes that close it (default 2).
+    pub(crate) success_threshold: Option<u32>,
+    /// How long it stays open before trial calls (default 30 s).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) recovery_timeout: Option<Duration>,
+    /// The checks whose results feed it (default `["tag:downstream"]`: the HTTP checks).
+    pub(crate) feed: Option<Vec<String>>,
 }
 
 /// `[sinks]`: where metrics go besides `/metrics` (Prometheus is always on).
