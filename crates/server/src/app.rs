@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use futures_util::FutureExt as _;
 use health::alerts::AlertBook;
 use health::breaker::{BreakerFeed, CircuitBreaker};
 use health::checks::StorageHealthCheck;
+use health::groups::HealthGroup;
 use health::monitor::RefresherHandle;
 use health::probe::CheckOptions;
 use health::retry::RetryTracker;
@@ -30,7 +31,8 @@ use tokio::time::MissedTickBehavior;
 use crate::auth::Secret;
 use crate::config::Plan;
 use crate::config::plan::{
-    AuthPlan, BreakerPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan, SinksPlan,
+    AuthPlan, BreakerPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan,
+    ShowDetails, SinksPlan,
 };
 use crate::error::{Chain, ServerError};
 use crate::telemetry::{REQUEST_DURATION_METRIC, REQUESTS_METRIC};
@@ -51,8 +53,15 @@ pub(crate) struct App {
     pub(crate) access_log: bool,
     /// Set when shutdown starts: readiness fails first, so balancers stop sending.
     pub(crate) shutting_down: AtomicBool,
+    /// Set, for good, once start-up has completed: every start-up check passed once and
+    /// every critical readiness check produced a result.
+    pub(crate) started: AtomicBool,
     /// Alert webhooks, within bounds.
     pub(crate) alerts: AlertBook,
+    /// The named groups of `/health/group/{name}`.
+    pub(crate) groups: Vec<HealthGroup>,
+    /// Who sees check messages, metadata and alert texts.
+    pub(crate) show_details: ShowDetails,
 }
 
 /// The credentials the routes check.
@@ -290,6 +299,7 @@ impl App {
             cascade,
             fallbacks,
             sinks,
+            health,
             alerts,
             breaker,
         } = plan;
@@ -342,7 +352,10 @@ impl App {
             max_body_bytes: server.max_body_bytes,
             access_log: server.access_log,
             shutting_down: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             alerts,
+            groups: health.groups,
+            show_details: health.show_details,
         });
         let refresher = app
             .monitor
@@ -350,6 +363,22 @@ impl App {
             .map_err(|error| ServerError::startup("the health refresher", Chain(&error)))?;
         let cascade = AbortOnDrop(tokio::spawn(cascade_every(app.clone(), cascade.interval)));
         Ok((app, Background { refresher, cascade }))
+    }
+
+    /// Whether start-up has completed: every start-up check passed once and every
+    /// critical readiness check has produced a result. Once true, true for good.
+    pub(crate) fn startup_complete(&self) -> bool {
+        if self.started.load(Ordering::Relaxed) {
+            return true;
+        }
+        let startup = self.monitor.group_health(&HealthGroup::startup());
+        let readiness = self.monitor.group_health(&HealthGroup::readiness());
+        let complete = startup.is_up() && readiness.pending.is_empty();
+        if complete {
+            self.started.store(true, Ordering::Relaxed);
+            tracing::info!("start-up complete: readiness now follows the readiness checks");
+        }
+        complete
     }
 
     /// The storage check's status: from `snapshot` when the caller already holds the

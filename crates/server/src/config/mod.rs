@@ -24,7 +24,8 @@ pub use plan::Plan;
 mod sections;
 use sections::{
     AlertsSection, AuthSection, Backend, BreakerSection, CascadeSection, ChecksSection,
-    FallbackRuleSection, LogSection, MonitorSection, ServerSection, SinksSection, StorageSection,
+    FallbackRuleSection, HealthSection, LogSection, MonitorSection, ServerSection, SinksSection,
+    StorageSection,
 };
 
 mod validate;
@@ -86,6 +87,8 @@ pub struct Config {
     pub(crate) fallbacks: Vec<FallbackRuleSection>,
     /// Where metrics go besides `/metrics`.
     pub(crate) sinks: SinksSection,
+    /// What the health routes show, and named groups.
+    pub(crate) health: HealthSection,
     /// The bounds of alert webhooks.
     pub(crate) alerts: AlertsSection,
     /// The circuit breaker fed by downstream checks.
@@ -324,6 +327,7 @@ mod tests {
     fn roles_schedules_groups_and_bounds_are_read_and_checked() {
         let plan = plan(
             "[[checks.http]]\nname = \"billing\"\nurl = \"http://billing/health\"\ncritical = false\nprobe = { interval = \"10s\", initial_delay = 5, failure_threshold = 4, success_threshold = 1 }\n\
+             [health]\nshow_details = \"never\"\n[health.groups.payments]\ninclude = [\"tag:downstream\", \"disk\"]\n\
              [monitor.resources]\nwindow = \"2m\"\nforce_safe = [\"memory\"]\n[alerts]\nquiet_time = \"10m\"\nmax_components = 7\n\
              [breaker]\nfailure_threshold = 2\nrecovery_timeout = \"5s\"\nfeed = [\"billing\"]\n",
         );
@@ -336,12 +340,34 @@ mod tests {
         let (_, disk) = &plan.checks.disk[0];
         assert!(disk.is_critical());
         assert_eq!(disk.schedule, health::probe::ProbeSchedule::damped());
+        assert_eq!(plan.health.show_details, plan::ShowDetails::Never);
+        assert_eq!(plan.health.groups[0].name(), "payments");
         assert_eq!(plan.monitor.resources.window, Duration::from_secs(120));
         assert!(!plan.monitor.resources.force_safe.cpu && !plan.monitor.resources.force_safe.disk);
         assert_eq!(plan.alerts.max_components, 7);
         assert_eq!(plan.breaker.config.failure_threshold, 2);
         assert!(plan.breaker.feed.includes("billing", &billing.tags));
 
+        check_error(
+            "[health.groups.payments]\ninclude = [\"tag:nope\"]",
+            "health.groups.payments.include[0]",
+            "matches no configured check",
+        );
+        check_error(
+            "[health.groups.p]\ninclude = [\"disk\"]\nexclude = [\"billing\"]",
+            "health.groups.p.exclude[0]",
+            "matches no configured check",
+        );
+        check_error(
+            "[health.groups.readiness]\ninclude = [\"disk\"]",
+            "health.groups.readiness",
+            "own route",
+        );
+        check_error(
+            "[health]\nshow_details = \"sometimes\"",
+            "health.show_details",
+            "never",
+        );
         check_error(
             "[monitor.resources]\nforce_safe = [\"gpu\"]",
             "monitor.resources.force_safe[0]",

@@ -53,8 +53,29 @@ pub struct Plan {
     pub(crate) cascade: CascadePlan,
     pub(crate) fallbacks: FallbacksPlan,
     pub(crate) sinks: SinksPlan,
+    pub(crate) health: HealthPlan,
     pub(crate) alerts: AlertLimits,
     pub(crate) breaker: BreakerPlan,
+}
+
+/// `[health]`: what the health routes show, and the named groups.
+#[derive(Debug, Clone)]
+pub(crate) struct HealthPlan {
+    pub(crate) show_details: ShowDetails,
+    /// Named groups, by name.
+    pub(crate) groups: Vec<HealthGroup>,
+}
+
+/// Whether check messages and metadata (URLs, paths) and alert texts are shown, as
+/// Spring Boot's `show-details`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShowDetails {
+    /// To nobody.
+    Never,
+    /// To callers with the admin token (the default).
+    WhenAuthorized,
+    /// To everybody.
+    Always,
 }
 
 /// `[breaker]`: the breaker's settings and the checks that feed it.

@@ -496,6 +496,27 @@ pub(crate) struct FallbackRuleSection {
     pub(crate) metadata: Map<String, Value>,
 }
 
+/// `[health]`: what the health routes show, and the named groups.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct HealthSection {
+    /// `never`, `when_authorized` (the default: with the admin token) or `always`:
+    /// whether check messages and metadata (URLs, paths) and alert texts are shown.
+    pub(crate) show_details: Option<String>,
+    /// Named groups served at `/health/group/<name>`.
+    pub(crate) groups: BTreeMap<String, GroupSection>,
+}
+
+/// `[health.groups.<name>]`: checks by name or `tag:<tag>`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct GroupSection {
+    /// Check names or `tag:<tag>` selectors to include.
+    pub(crate) include: Vec<String>,
+    /// Check names or `tag:<tag>` selectors to leave out.
+    pub(crate) exclude: Vec<String>,
+}
+
 /// `[alerts]`: the bounds of what webhooks may do to the components.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -12,7 +12,7 @@ use health::alerts::AlertLimits;
 use health::breaker::CircuitBreakerConfig;
 use health::checks::{DiskSpaceCheck, DownstreamServiceCheck};
 use health::groups::{HealthGroup, Member};
-use health::probe::{CheckOptions, Criticality, ProbeSchedule};
+use health::probe::{CheckOptions, Criticality, LIVE_TAG, ProbeSchedule, READY_TAG, STARTUP_TAG};
 use health::resources::{ResourceConfig, ResourceSet, Thresholds};
 use health_sinks::{DogStatsdMetricsSink, SinkError};
 use storage::MemoryStorage;
@@ -21,13 +21,14 @@ use storage_redis::{RedisAdapter, RedisConfig};
 use super::Config;
 use super::env::{ADMIN_TOKEN_VAR, DATADOG_SECRET_VAR, NEWRELIC_SECRET_VAR, REDIS_PASSWORD_VAR};
 use super::plan::{
-    AuthPlan, BreakerPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, Plan, RulePlan,
-    SecretSlot, ServerPlan, SinksPlan, StorageCheckPlan, StoragePlan, WebhookSecret,
+    AuthPlan, BreakerPlan, CascadePlan, ChecksPlan, FallbacksPlan, HealthPlan, MonitorPlan, Plan,
+    RulePlan, SecretSlot, ServerPlan, ShowDetails, SinksPlan, StorageCheckPlan, StoragePlan,
+    WebhookSecret,
 };
 use super::sections::{
     AlertsSection, AuthSection, Backend, BreakerSection, CascadeSection, ChecksSection,
-    DogStatsdSection, FallbackRuleSection, LogSection, MonitorSection, ProbeSection, ServerSection,
-    SinksSection, StorageSection,
+    DogStatsdSection, FallbackRuleSection, HealthSection, LogSection, MonitorSection, ProbeSection,
+    ServerSection, SinksSection, StorageSection,
 };
 use crate::auth::{MIN_SECRET_LEN, Secret};
 use crate::error::{Chain, ServerError};
@@ -65,6 +66,7 @@ impl Config {
             cascade,
             fallbacks,
             sinks,
+            health,
             alerts,
             breaker,
         } = self;
@@ -76,6 +78,7 @@ impl Config {
         let cascade = cascade_plan(&cascade)?;
         let fallbacks = fallbacks_plan(fallbacks)?;
         let sinks = sinks_plan(sinks)?;
+        let health = health_plan(health, &checks)?;
         let alerts = alerts_plan(&alerts)?;
         let breaker = breaker_plan(breaker, &checks)?;
         Ok(Plan {
@@ -88,6 +91,7 @@ impl Config {
             cascade,
             fallbacks,
             sinks,
+            health,
             alerts,
             breaker,
         })
@@ -539,6 +543,67 @@ fn check_options(
         options = options.with_success_threshold(successes);
     }
     Ok(options)
+}
+
+/// Group names the server routes itself: a named group may not take them.
+const RESERVED_GROUPS: [&str; 6] = [
+    "liveness",
+    "readiness",
+    "startup",
+    LIVE_TAG,
+    READY_TAG,
+    STARTUP_TAG,
+];
+
+fn health_plan(health: HealthSection, checks: &ChecksPlan) -> Result<HealthPlan, ServerError> {
+    let show_details = match health.show_details.as_deref() {
+        None | Some("when_authorized") => ShowDetails::WhenAuthorized,
+        Some("never") => ShowDetails::Never,
+        Some("always") => ShowDetails::Always,
+        Some(other) => {
+            return Err(ServerError::config(
+                "health.show_details",
+                format!("{other:?}: expected \"never\", \"when_authorized\" or \"always\""),
+            ));
+        }
+    };
+    let mut groups = Vec::with_capacity(health.groups.len());
+    for (name, section) in health.groups {
+        let key = format!("health.groups.{name}");
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        {
+            return Err(ServerError::config(
+                key,
+                "a group name is letters, digits, '-' and '_'",
+            ));
+        }
+        if RESERVED_GROUPS.contains(&name.as_str()) {
+            return Err(ServerError::config(
+                key,
+                "is served by its own route; name the group otherwise",
+            ));
+        }
+        if section.include.is_empty() {
+            return Err(ServerError::config(
+                format!("{key}.include"),
+                "must name at least one check or tag:<tag>",
+            ));
+        }
+        groups.push(group(
+            &key,
+            &name,
+            &section.include,
+            &section.exclude,
+            checks,
+        )?);
+    }
+    Ok(HealthPlan {
+        show_details,
+        groups,
+    })
 }
 
 /// A group of `include` minus `exclude`, each selector matching some check of `checks`.

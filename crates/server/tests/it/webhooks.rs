@@ -18,14 +18,14 @@ async fn fixtures_mark_the_components_they_name() {
         if status == "healthy" {
             // A recovery of a component nobody has: nothing to recover, nothing created.
             assert_eq!(reply["ignored"], json!(1), "{fixture_name}: {reply}");
-            let state = server.get("/health/state").await.json();
+            let state = server.admin_get("/health/state").await.json();
             assert_eq!(state["components"], json!({}), "{fixture_name}");
             let _ = component;
             server.stop().await.unwrap();
             return;
         }
         assert_eq!(reply["ingested"], json!(1), "{fixture_name}");
-        let state = server.get("/health/state").await.json();
+        let state = server.admin_get("/health/state").await.json();
         let components = state["components"].as_object().unwrap();
         assert_eq!(
             components.keys().collect::<Vec<_>>(),
