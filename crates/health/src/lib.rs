@@ -21,9 +21,8 @@
 //! | [`model`] | the data model ([`HealthState`], statuses, results, [`Timestamp`](model::Timestamp)), re-exported from `health-model` |
 //!
 //! What it deliberately does not do: keep a fallback mode (the `fallback` crate owns the
-//! mode and reads the [`HealthState`]), serve HTTP (the `server` crate does), speak TLS
-//! (the HTTP check probes `http://` only), deduplicate webhook deliveries (alerts carry a
-//! `dedup_key` for the receiver that wants to), or install any global state.
+//! mode and reads the [`HealthState`]), serve HTTP (the `server` crate does), or install
+//! any global state.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -100,7 +99,7 @@
 //! | Name | Default | Enables | Adds |
 //! |------|---------|---------|------|
 //! | `alerts` | yes | the `alerts` module: Datadog and New Relic webhook adapters, `HealthError::AdapterParse` | nothing (serde_json is already in) |
-//! | `http-check` | no | `checks::DownstreamServiceCheck`, an HTTP/1 `GET` of a plain `http://` URL | hyper, hyper-util, http-body-util, tokio's `net` |
+//! | `http-check` | no | `checks::DownstreamServiceCheck`, an HTTP/1 request to an `http://` or `https://` URL | hyper, hyper-util, http-body-util, tokio's `net`, rustls (`ring` provider), tokio-rustls, rustls-native-certs, rustls-pki-types |
 //! | `disk` | no | `checks::DiskSpaceCheck`, `resources::DiskUsage`, and the disk part of the `resources` section | rustix (`statvfs(2)`) |
 //! | `resources` | no | CPU, memory and process memory in the `resources` section | sysinfo |
 

@@ -24,3 +24,5 @@ mod registry;
 mod runner;
 mod sinks;
 mod support;
+#[cfg(feature = "http-check")]
+mod tls_server;
