@@ -39,8 +39,9 @@
 //! (the loop, a webhook's, `/health/cascade`) and no fallback rule changes a held mode.
 //!
 //! What it deliberately does not do: health, fallback or alert logic of its own (that
-//! lives in the libraries; the server only wires them), TLS (put it behind a proxy or a
-//! mesh), or coordinating the mode across replicas.
+//! lives in the libraries; the server only wires them), TLS on its own listener (put it
+//! behind a proxy or a mesh; it does speak TLS to `https://` downstream checks), or
+//! coordinating the mode across replicas.
 //!
 //! The binary is `cargo run --release -p server` (see `server --help`); tests and
 //! embedders read a [`Config`], [validate](Config::validate) it once into a [`Plan`],

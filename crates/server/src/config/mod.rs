@@ -282,9 +282,39 @@ mod tests {
             "warning <= critical",
         );
         check_error(
-            "[[checks.http]]\nname = \"billing\"\nurl = \"https://billing/health\"",
+            "[[checks.http]]\nname = \"billing\"\nurl = \"ftp://billing/health\"",
             "checks.http[0].url",
-            "https",
+            "ftp",
+        );
+        check_error(
+            "[[checks.http]]\nname = \"billing\"\nurl = \"http://billing/health\"\nexpected_status = 200\naccepted_status = [200, 299]",
+            "checks.http[0].accepted_status",
+            "not both",
+        );
+        check_error(
+            "[[checks.http]]\nname = \"billing\"\nurl = \"http://billing/health\"\naccepted_status = [299, 200]",
+            "checks.http[0].accepted_status",
+            "empty",
+        );
+        check_error(
+            "[[checks.http]]\nname = \"billing\"\nurl = \"http://billing/health\"\nmethod = \"GE T\"",
+            "checks.http[0].method",
+            "not an HTTP method",
+        );
+        check_error(
+            "[[checks.http]]\nname = \"billing\"\nurl = \"http://billing/health\"\nheaders = { host = \"x\" }",
+            "checks.http[0].headers.host",
+            "set by the check itself",
+        );
+        check_error(
+            "[[checks.http]]\nname = \"billing\"\nurl = \"https://billing/health\"\nca_file = \"/no/such.pem\"",
+            "checks.http[0].ca_file",
+            "cannot read",
+        );
+        check_error(
+            "[[checks.http]]\nname = \"billing\"\nurl = \"http://billing/health\"\nca_file = \"/no/such.pem\"",
+            "checks.http[0].ca_file",
+            "https:// urls only",
         );
         check_error(
             "[[checks.http]]\nname = \"storage\"\nurl = \"http://billing/health\"",

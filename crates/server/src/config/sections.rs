@@ -387,17 +387,32 @@ impl Default for StorageCheckSection {
     }
 }
 
-/// `[[checks.http]]`: a `GET` of a downstream service's health endpoint.
+/// `[[checks.http]]`: a request to a downstream service's health endpoint.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpCheckSection {
     /// The check's name (required, unique).
     pub(crate) name: String,
-    /// The URL, `http://` only.
+    /// The URL, `http://` or `https://`.
     pub(crate) url: String,
     /// The status that means healthy (default 200).
-    #[serde(default = "default_expected_status")]
-    pub(crate) expected_status: u16,
+    #[serde(default)]
+    pub(crate) expected_status: Option<u16>,
+    /// The statuses that mean healthy, `[lowest, highest]` (instead of `expected_status`).
+    #[serde(default)]
+    pub(crate) accepted_status: Option<[u16; 2]>,
+    /// The request method (default `GET`).
+    #[serde(default)]
+    pub(crate) method: Option<String>,
+    /// Request headers.
+    #[serde(default)]
+    pub(crate) headers: BTreeMap<String, String>,
+    /// How much of the body is read at most (default 64 KiB).
+    #[serde(default)]
+    pub(crate) max_body_bytes: Option<usize>,
+    /// A PEM CA bundle to verify an `https://` server with, instead of the system's.
+    #[serde(default)]
+    pub(crate) ca_file: Option<PathBuf>,
     /// The check's timeout (default 5 s).
     #[serde(
         default = "default_http_timeout",
@@ -415,10 +430,6 @@ pub(crate) struct HttpCheckSection {
     /// `probe = { interval, initial_delay, failure_threshold, success_threshold }`.
     #[serde(default)]
     pub(crate) probe: ProbeSection,
-}
-
-const fn default_expected_status() -> u16 {
-    200
 }
 
 const fn default_http_timeout() -> Duration {

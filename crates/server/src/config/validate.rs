@@ -441,13 +441,74 @@ fn checks_plan(checks: ChecksSection) -> Result<ChecksPlan, ServerError> {
     for (index, section) in http.into_iter().enumerate() {
         let key = format!("checks.http[{index}]");
         positive(&format!("{key}.timeout"), section.timeout)?;
-        let check = DownstreamServiceCheck::new(section.url)
+        let secure = section.url.starts_with("https://");
+        let mut check = DownstreamServiceCheck::new(section.url)
             .map_err(|error| ServerError::config(format!("{key}.url"), error.to_string()))?;
-        if !(100..=599).contains(&section.expected_status) {
-            return Err(ServerError::config(
-                format!("{key}.expected_status"),
-                format!("{} is not an HTTP status", section.expected_status),
-            ));
+        let status = |name: &str, code: u16| {
+            if (100..=599).contains(&code) {
+                Ok(code)
+            } else {
+                Err(ServerError::config(
+                    format!("{key}.{name}"),
+                    format!("{code} is not an HTTP status"),
+                ))
+            }
+        };
+        let accepted = match (section.expected_status, section.accepted_status) {
+            (Some(_), Some(_)) => {
+                return Err(ServerError::config(
+                    format!("{key}.accepted_status"),
+                    "set `expected_status` or `accepted_status`, not both",
+                ));
+            }
+            (Some(code), None) => {
+                let code = status("expected_status", code)?;
+                code..=code
+            }
+            (None, Some([low, high])) => {
+                let (low, high) = (
+                    status("accepted_status", low)?,
+                    status("accepted_status", high)?,
+                );
+                if low > high {
+                    return Err(ServerError::config(
+                        format!("{key}.accepted_status"),
+                        format!("[{low}, {high}] is empty: the lowest status comes first"),
+                    ));
+                }
+                low..=high
+            }
+            (None, None) => 200..=200,
+        };
+        check = check.with_accepted_status(accepted);
+        if let Some(method) = &section.method {
+            let method = axum::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                .map_err(|_| {
+                    ServerError::config(
+                        format!("{key}.method"),
+                        format!("{method:?} is not an HTTP method"),
+                    )
+                })?;
+            check = check.with_method(method);
+        }
+        for (name, value) in &section.headers {
+            check = check.with_header(name, value).map_err(|error| {
+                ServerError::config(format!("{key}.headers.{name}"), error.to_string())
+            })?;
+        }
+        if let Some(bytes) = section.max_body_bytes {
+            check = check.with_max_body_bytes(bytes);
+        }
+        if let Some(path) = &section.ca_file {
+            if !secure {
+                return Err(ServerError::config(
+                    format!("{key}.ca_file"),
+                    "is for https:// urls only",
+                ));
+            }
+            check = check.with_ca_file(path).map_err(|error| {
+                ServerError::config(format!("{key}.ca_file"), error.to_string())
+            })?;
         }
         names.push((format!("{key}.name"), section.name.clone()));
         let options = check_options(
@@ -458,10 +519,7 @@ fn checks_plan(checks: ChecksSection) -> Result<ChecksPlan, ServerError> {
             &[DOWNSTREAM_TAG],
         )?;
         http_checks.push((
-            check
-                .with_name(section.name)
-                .with_timeout(section.timeout)
-                .with_expected_status(section.expected_status),
+            check.with_name(section.name).with_timeout(section.timeout),
             options,
         ));
     }
