@@ -678,3 +678,87 @@ async fn registering_an_integration_validates_provider_and_name() {
         .expect(422);
     server.stop().await.unwrap();
 }
+
+/// A downstream on 127.0.0.1 that answers 200 to every third probe and hangs up on the
+/// others without answering.
+async fn flapping_downstream() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let probes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = probes.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let probe = counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 1024];
+                let _ = stream.read(&mut buffer).await;
+                if probe.is_multiple_of(3) {
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                }
+            });
+        }
+    });
+    (addr, probes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_hold_a_flapping_critical_check_steady() {
+    async fn sample(failures: u32, successes: u32) -> (usize, usize) {
+        let (addr, probes) = flapping_downstream().await;
+        let server = TestServer::start(crate::support::config_every(
+            "50ms",
+            "50ms",
+            &format!(
+                "[[checks.http]]\nname = \"billing\"\nurl = \"http://{addr}/health\"\nprobe = {{ failure_threshold = {failures}, success_threshold = {successes} }}\n"
+            ),
+        ))
+        .await;
+        let (mut ready, mut not_ready) = (0, 0);
+        while probes.load(Ordering::SeqCst) < 40 {
+            match server.get("/health/ready").await.status {
+                200 => ready += 1,
+                _ => not_ready += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.stop().await.unwrap();
+        (ready, not_ready)
+    }
+    // Two failures in every three probes, never three in a row: the default thresholds
+    // (3 failures, 2 successes) hold readiness at 200 throughout.
+    let (ready, not_ready) = sample(3, 2).await;
+    assert_eq!(not_ready, 0, "{ready} ready, {not_ready} not ready");
+    assert!(ready > 10, "{ready}");
+    // With thresholds of 1 (the original's), the same dependency flaps readiness.
+    let (ready, not_ready) = sample(1, 1).await;
+    assert!(
+        ready > 0 && not_ready > 0,
+        "{ready} ready, {not_ready} not ready"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_start_up_to_complete() {
+    let (addr, _probes) = downstream_service(usize::MAX, Duration::ZERO).await;
+    let server = TestServer::memory(&format!(
+        "[[checks.http]]\nname = \"warmup\"\nurl = \"http://{addr}/health\"\ntags = [\"startup\"]\nprobe = {{ initial_delay = \"1h\" }}\n"
+    ))
+    .await;
+    let body = server.get("/health/ready").await.expect(503).json();
+    assert_eq!(body["status"], "starting");
+    assert_eq!(body["waiting_for"], json!(["warmup"]));
+    let body = server.get("/startupz").await.expect(503).json();
+    assert_eq!(body["pending"], json!(["warmup"]));
+    // Liveness does not wait for start-up.
+    server.get("/livez").await.expect(200);
+    server.stop().await.unwrap();
+}
