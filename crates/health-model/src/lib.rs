@@ -1,7 +1,7 @@
 //! `health-model` is the health data model, in the original's JSON shape: the
 //! [`HealthState`] the health monitor reports and the fallback cascade reads, with its
 //! sections ([`SystemHealth`], [`BreakerSnapshot`], [`RetryHealth`], [`ResourceHealth`],
-//! [`ComponentHealth`]), the [`HealthCheckResult`] of one check, the statuses
+//! [`ComponentHealth`]), the [`HealthCheckResult`] of one check, a group's [`GroupHealth`], the statuses
 //! ([`HealthCheckStatus`], [`ComponentStatus`], [`CircuitState`], ...) and the
 //! [`Timestamp`] every record carries.
 //!
@@ -73,6 +73,9 @@ pub use state::{
     RETRY_ELEVATED_AT, ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, RetryHealth,
     RetryState, SystemHealth, SystemStatus,
 };
+
+mod group;
+pub use group::{GroupHealth, GroupMember};
 
 mod result;
 pub use result::HealthCheckResult;

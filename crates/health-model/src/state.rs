@@ -296,7 +296,9 @@ pub struct ResourceLevels {
     pub memory: ResourceLevel,
     /// Disk use.
     pub disk: ResourceLevel,
-    /// The worst of the three; `critical` sends the cascade to SAFE.
+    /// The worst of the three, a resource that may not force SAFE counting at most as a
+    /// warning (the `health` crate's `ResourceConfig::force_safe`: memory and disk by
+    /// default, not CPU); `critical` sends the cascade to SAFE.
     pub overall: ResourceLevel,
 }
 

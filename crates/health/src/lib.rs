@@ -9,6 +9,8 @@
 //! | Module | What |
 //! |--------|------|
 //! | [`checks`] | the [`HealthCheck`] trait, [`run_check`](checks::run_check) (timeout, latency and panic isolation, once for every check), [`check_fn`](checks::check_fn), and the built-in checks: storage (Redis included), components, HTTP, disk |
+//! | [`probe`] | what a check is for and how it is probed: [`Criticality`](probe::Criticality), tags, [`ProbeSchedule`](probe::ProbeSchedule) (interval, timeout, initial delay, failure and success thresholds), [`CheckOptions`](probe::CheckOptions) |
+//! | [`groups`] | [`HealthGroup`](groups::HealthGroup): liveness, readiness, start-up and named groups of checks, by tag or name |
 //! | [`registry`] | the [`ComponentRegistry`]: components marked healthy, degraded or failed; an ordinary value, never a singleton |
 //! | [`breaker`] | the [`CircuitBreaker`] with bounded half-open admission, and [`BreakerStatus`](breaker::BreakerStatus) to report any breaker |
 //! | [`retry`] | [`RetryStatus`](retry::RetryStatus) to report any retry policy, and a [`RetryTracker`](retry::RetryTracker) |
@@ -19,9 +21,8 @@
 //! | [`model`] | the data model ([`HealthState`], statuses, results, [`Timestamp`](model::Timestamp)), re-exported from `health-model` |
 //!
 //! What it deliberately does not do: keep a fallback mode (the `fallback` crate owns the
-//! mode and reads the [`HealthState`]), serve HTTP (the `server` crate does), speak TLS
-//! (the HTTP check probes `http://` only), deduplicate webhook deliveries (alerts carry a
-//! `dedup_key` for the receiver that wants to), or install any global state.
+//! mode and reads the [`HealthState`]), serve HTTP (the `server` crate does), or install
+//! any global state.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -98,7 +99,7 @@
 //! | Name | Default | Enables | Adds |
 //! |------|---------|---------|------|
 //! | `alerts` | yes | the `alerts` module: Datadog and New Relic webhook adapters, `HealthError::AdapterParse` | nothing (serde_json is already in) |
-//! | `http-check` | no | `checks::DownstreamServiceCheck`, an HTTP/1 `GET` of a plain `http://` URL | hyper, hyper-util, http-body-util, tokio's `net` |
+//! | `http-check` | no | `checks::DownstreamServiceCheck`, an HTTP/1 request to an `http://` or `https://` URL | hyper, hyper-util, http-body-util, tokio's `net`, rustls (`ring` provider), tokio-rustls, rustls-native-certs, rustls-pki-types |
 //! | `disk` | no | `checks::DiskSpaceCheck`, `resources::DiskUsage`, and the disk part of the `resources` section | rustix (`statvfs(2)`) |
 //! | `resources` | no | CPU, memory and process memory in the `resources` section | sysinfo |
 
@@ -107,6 +108,10 @@ pub use error::{HealthError, Result};
 
 pub mod checks;
 pub use checks::{CheckError, CheckOutcome, HealthCheck};
+
+pub mod probe;
+
+pub mod groups;
 
 pub mod registry;
 pub use registry::ComponentRegistry;

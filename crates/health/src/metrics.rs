@@ -8,6 +8,13 @@
 //! | [`HEALTH_CHECK_LATENCY_METRIC`] | histogram, seconds | [`HEALTH_CHECK_TAG`] | every check run |
 //! | [`STATE_DURATION_METRIC`] | gauge, seconds | none | [`HealthMonitor::get_comprehensive_state`](crate::HealthMonitor::get_comprehensive_state) |
 //! | [`RETRY_FAILURES_METRIC`] | counter | none | [`HealthMonitor::record_retry_failure`](crate::HealthMonitor::record_retry_failure) |
+//! | [`SYSTEM_STATUS_METRIC`] | gauge ([`system_status_value`]) | none | every refresher round |
+//! | [`COMPONENT_STATUS_METRIC`] | gauge ([`health_status_value`]) | [`COMPONENT_TAG`] | every refresher round |
+//! | [`BREAKER_STATE_METRIC`] | gauge, 1 or 0 (a state set) | [`STATE_TAG`] | every refresher round, with a breaker |
+//! | [`ALERTS_DROPPED_METRIC`] | counter | `reason` | an alert book's ingest (feature `alerts`) |
+//! | [`ALERTS_DEDUPLICATED_METRIC`] | counter | none | an alert book's ingest |
+//! | [`ALERTS_EXPIRED_METRIC`] | counter | none | an alert book's expiry |
+//! | [`ALERT_COMPONENTS_METRIC`] | gauge | none | an alert book's ingest and expiry |
 //!
 //! ```
 //! use std::time::Duration;
@@ -43,6 +50,37 @@ pub const STATE_DURATION_METRIC: &str = "health_check_duration_seconds";
 /// increments (the original's name).
 pub const RETRY_FAILURES_METRIC: &str = "retry_failures_total";
 
+/// The gauge of the overall status ([`system_status_value`]), set after every
+/// refresher round.
+pub const SYSTEM_STATUS_METRIC: &str = "health_status";
+
+/// The gauge of each component's status ([`health_status_value`] of its status, `failed`
+/// as `unhealthy`), labelled `component="<name>"`, set after every refresher round.
+pub const COMPONENT_STATUS_METRIC: &str = "health_component_status";
+
+/// The circuit breaker's state as one series per state, labelled `state` (`CLOSED`,
+/// `OPEN`, `HALF_OPEN`), 1 for the current state and 0 for the others (a Prometheus
+/// state set), set after every refresher round when a breaker is reported.
+pub const BREAKER_STATE_METRIC: &str = "health_circuit_breaker_state";
+
+/// The tag key naming the component in [`COMPONENT_STATUS_METRIC`].
+pub const COMPONENT_TAG: &str = "component";
+
+/// The tag key naming the state in [`BREAKER_STATE_METRIC`].
+pub const STATE_TAG: &str = "state";
+
+/// The counter of alerts an `AlertBook` dropped, tagged `reason` (`component_cap`).
+pub const ALERTS_DROPPED_METRIC: &str = "health_alerts_dropped_total";
+
+/// The counter of repeated alerts an `AlertBook` recognized and did not apply again.
+pub const ALERTS_DEDUPLICATED_METRIC: &str = "health_alerts_deduplicated_total";
+
+/// The counter of components an `AlertBook` expired after its quiet time.
+pub const ALERTS_EXPIRED_METRIC: &str = "health_alerts_expired_total";
+
+/// The gauge of components created by alerts that still exist.
+pub const ALERT_COMPONENTS_METRIC: &str = "health_alert_components";
+
 /// The tag key naming the check in both health-check metrics.
 pub const HEALTH_CHECK_TAG: &str = "check";
 
@@ -65,6 +103,34 @@ pub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[
         RETRY_FAILURES_METRIC,
         "Retry failures recorded by the health monitor",
     ),
+    (
+        SYSTEM_STATUS_METRIC,
+        "Overall health status: 1 healthy, 0.5 degraded, 0 failed, -1 unknown",
+    ),
+    (
+        COMPONENT_STATUS_METRIC,
+        "Component health status by component: 1 healthy, 0.5 degraded, 0 failed, -1 unknown",
+    ),
+    (
+        BREAKER_STATE_METRIC,
+        "Circuit breaker state: 1 for the current state, 0 for the others",
+    ),
+    (
+        ALERTS_DROPPED_METRIC,
+        "Alerts dropped unapplied, by reason (component_cap: they would create a component beyond the cap)",
+    ),
+    (
+        ALERTS_DEDUPLICATED_METRIC,
+        "Repeated alerts (same provider, alert id and state) not applied again",
+    ),
+    (
+        ALERTS_EXPIRED_METRIC,
+        "Components touched by alerts that expired after the quiet time",
+    ),
+    (
+        ALERT_COMPONENTS_METRIC,
+        "Components created by alerts that still exist",
+    ),
 ];
 
 /// The gauge value of a health status: `healthy` 1, `degraded` 0.5, `unhealthy` 0, and -1
@@ -79,6 +145,18 @@ pub fn health_status_value(status: &str) -> f64 {
         0.0
     } else {
         -1.0
+    }
+}
+
+/// The gauge value of an overall status: `healthy` 1, `degraded` 0.5, `failed` 0,
+/// `unknown` -1 (as [`health_status_value`] of the matching check status).
+#[must_use]
+pub const fn system_status_value(status: health_model::SystemStatus) -> f64 {
+    match status {
+        health_model::SystemStatus::Healthy => 1.0,
+        health_model::SystemStatus::Degraded => 0.5,
+        health_model::SystemStatus::Failed => 0.0,
+        health_model::SystemStatus::Unknown => -1.0,
     }
 }
 

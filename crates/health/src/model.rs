@@ -6,8 +6,8 @@
 //! `health-model` alone, without the checks, probes and HTTP client of this crate.
 
 pub use health_model::{
-    BreakerSnapshot, CircuitState, ComponentHealth, ComponentStatus, HealthCheckResult,
-    HealthCheckStatus, HealthState, HealthSummary, RETRY_CRITICAL_AT, RETRY_ELEVATED_AT,
-    ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, RetryHealth, RetryState,
-    SystemHealth, SystemStatus, Timestamp, TimestampParseError, UnknownStatus,
+    BreakerSnapshot, CircuitState, ComponentHealth, ComponentStatus, GroupHealth, GroupMember,
+    HealthCheckResult, HealthCheckStatus, HealthState, HealthSummary, RETRY_CRITICAL_AT,
+    RETRY_ELEVATED_AT, ResourceHealth, ResourceLevel, ResourceLevels, ResourceMetrics, RetryHealth,
+    RetryState, SystemHealth, SystemStatus, Timestamp, TimestampParseError, UnknownStatus,
 };

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode};
+use health::breaker::{BreakerFeed, CircuitBreaker};
 use health::checks::StorageHealthCheck;
 use health::monitor::{HealthMonitorBuilder, RefresherHandle};
+use health::probe::CheckOptions;
+use health::retry::RetryTracker;
 use health::{HealthCheck, HealthMonitor};
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
@@ -18,7 +21,7 @@ use web::{CascadeTask, ResilienceState, ResilienceStateBuilder, WebError};
 
 use crate::config::Plan;
 use crate::config::plan::{
-    AuthPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan, SinksPlan,
+    AuthPlan, BreakerPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan, SinksPlan,
 };
 use crate::error::{Chain, ServerError};
 
@@ -39,7 +42,7 @@ struct Sinks {
 
 fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
     let mut prometheus = PrometheusMetricsSink::builder();
-    for (name, help) in fallback::METRIC_DESCRIPTIONS
+    for (name, help) in fallback::metrics::METRIC_DESCRIPTIONS
         .iter()
         .chain(health::metrics::METRIC_DESCRIPTIONS)
     {
@@ -62,39 +65,58 @@ fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
     })
 }
 
-/// The checks of the plan, the storage check around `storage`, in the plan's order.
-fn checks(checks: ChecksPlan, storage: &Arc<dyn Storage>) -> Vec<Arc<dyn HealthCheck>> {
+/// The checks of the plan with their options, the storage check around `storage`, in
+/// the plan's order.
+fn checks(
+    checks: ChecksPlan,
+    storage: &Arc<dyn Storage>,
+) -> Vec<(Arc<dyn HealthCheck>, CheckOptions)> {
     let ChecksPlan {
         disk,
         storage: storage_check,
         http,
     } = checks;
-    let mut all: Vec<Arc<dyn HealthCheck>> = Vec::new();
+    let mut all: Vec<(Arc<dyn HealthCheck>, CheckOptions)> = Vec::new();
     all.extend(
         disk.into_iter()
-            .map(|check| Arc::new(check) as Arc<dyn HealthCheck>),
+            .map(|(check, options)| (Arc::new(check) as Arc<dyn HealthCheck>, options)),
     );
     all.extend(storage_check.map(|check| {
-        Arc::new(
-            StorageHealthCheck::new(storage.clone())
-                .with_name(check.name)
-                .with_timeout(check.timeout),
-        ) as Arc<dyn HealthCheck>
+        (
+            Arc::new(
+                StorageHealthCheck::new(storage.clone())
+                    .with_name(check.name)
+                    .with_timeout(check.timeout),
+            ) as Arc<dyn HealthCheck>,
+            check.options,
+        )
     }));
     all.extend(
         http.into_iter()
-            .map(|check| Arc::new(check) as Arc<dyn HealthCheck>),
+            .map(|(check, options)| (Arc::new(check) as Arc<dyn HealthCheck>, options)),
     );
     all
 }
 
-/// The monitor's settings; the web state builds it, with its circuit breaker and retry
-/// tracker.
-fn monitor_settings(plan: MonitorPlan, sink: Arc<dyn MetricsSink>) -> HealthMonitorBuilder {
-    HealthMonitor::builder()
+/// The circuit breaker and retry tracker the web state shares with the monitor, and the
+/// monitor's settings with the feed that records the checks `plan.feed` selects into
+/// both (the web layer records request outcomes into the same two).
+fn monitor_settings(
+    plan: MonitorPlan,
+    breaker_plan: BreakerPlan,
+    sink: Arc<dyn MetricsSink>,
+) -> Result<(HealthMonitorBuilder, CircuitBreaker, RetryTracker), ServerError> {
+    let breaker = CircuitBreaker::new(breaker_plan.config)
+        .map_err(|error| ServerError::startup("the circuit breaker", Chain(&error)))?;
+    let retries = RetryTracker::new();
+    let feed =
+        BreakerFeed::new(breaker.clone(), breaker_plan.feed).with_retry_tracker(retries.clone());
+    let settings = HealthMonitor::builder()
         .metrics_sink(sink)
         .resources(plan.resources)
         .max_staleness(plan.max_staleness)
+        .observer(Arc::new(feed));
+    Ok((settings, breaker, retries))
 }
 
 fn build_fallback(
@@ -181,6 +203,7 @@ fn web_state(
     }
     builder.build().map_err(|error| match error {
         WebError::Monitor { .. } => ServerError::startup("the health monitor", Chain(&error)),
+        WebError::AlertLimits { .. } => ServerError::startup("the alert book", Chain(&error)),
         _ => ServerError::startup("the routes", Chain(&error)),
     })
 }
@@ -209,6 +232,9 @@ impl App {
             cascade,
             fallbacks,
             sinks,
+            health,
+            alerts,
+            breaker,
         } = plan;
         let sinks = build_sinks(sinks)?;
         let storage_check = checks_plan.storage.as_ref().map(|check| check.name.clone());
@@ -235,9 +261,14 @@ impl App {
             register_rule(&fallback, rule).await?;
         }
         let checks = checks(checks_plan, &storage);
+        let (settings, breaker, retries) = monitor_settings(monitor, breaker, sinks.all.clone())?;
         let mut builder = ResilienceState::builder(storage)
-            .monitor(monitor_settings(monitor, sinks.all.clone()))
+            .monitor(settings)
+            .circuit_breaker(breaker)
+            .retry_tracker(retries)
             .manager(fallback)
+            .alert_limits(alerts)
+            .show_details(health.show_details)
             .prometheus(sinks.prometheus)
             .max_body_bytes(server.max_body_bytes)
             .storage_write_timeout(server.storage_write_timeout)
@@ -245,13 +276,18 @@ impl App {
         if let Some(name) = storage_check {
             builder = builder.storage_check(name);
         }
+        for group in health.groups {
+            builder = builder.group(group);
+        }
         let app = Arc::new(Self {
             web: web_state(builder, auth_plan)?,
             dogstatsd: sinks.dogstatsd,
         });
         let (monitor, manager) = (app.web.monitor(), app.web.manager());
-        for check in checks {
-            monitor.register_shared_check(check);
+        for (check, options) in checks {
+            monitor
+                .register_check_with(check, options)
+                .map_err(|error| ServerError::startup("a health check", Chain(&error)))?;
         }
         manager
             .cascade(&monitor.get_comprehensive_state().await)

@@ -52,7 +52,8 @@ impl Drop for CascadeTask {
 }
 
 impl ResilienceState {
-    /// Starts the loop that keeps the mode current: every `interval`, a cascade on the
+    /// Starts the loop that keeps the mode current: every `interval`, alert components
+    /// quiet for longer than the alert limits allow expire, a cascade runs on the
     /// monitor's cached state (no check runs: keep them fresh with
     /// [`HealthMonitor::spawn_refresher`](health::HealthMonitor::spawn_refresher)), then
     /// the transition records and fallback definitions storage refused are written again,
@@ -76,6 +77,11 @@ impl ResilienceState {
             let state = state.clone();
             async move {
                 let shared = &state.shared;
+                #[cfg(feature = "alerts")]
+                if shared.alerts.expire() > 0 {
+                    // Alert components went quiet and were removed.
+                    shared.invalidate();
+                }
                 let health = shared.monitor.cached_state();
                 shared.fallback.cascade(&health).await;
                 if let Err(error) = shared.fallback.flush_pending().await {

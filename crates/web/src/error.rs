@@ -20,6 +20,15 @@ pub enum WebError {
         source: health::HealthError,
     },
 
+    /// The alert limits are invalid.
+    #[cfg(feature = "alerts")]
+    #[error("invalid alert limits")]
+    AlertLimits {
+        /// What the alert book refused.
+        #[source]
+        source: health::HealthError,
+    },
+
     /// A background task could not be started.
     #[error("cannot start a background task: {reason}")]
     Background {

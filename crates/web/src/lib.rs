@@ -61,10 +61,12 @@
 //!
 //! | Route | Answer |
 //! |-------|--------|
-//! | `GET /health/live` | 200 `{status: "alive", timestamp}` |
-//! | `GET /health/ready` | 200 `{status: "ready"}` in PRIMARY with no failed component, else 503 with the mode and the failed components; 503 once shutdown began |
-//! | `GET /health/state` | the monitor's cached state, `fallback: {mode, hold, cascade_log}`, `storage` |
-//! | `GET /health/checks` | the latest check results |
+//! | `GET /health/live`, `/livez` | 200 `{status: "alive", timestamp}` unless a critical check tagged `live` fails (none by default) |
+//! | `GET /health/ready`, `/readyz` | 200 in every mode (`{status: "ready"}` when all is well, else with the mode and the degraded checks); 503 only while starting, once shutdown began, or when a critical readiness check fails past its threshold |
+//! | `GET /health/startup`, `/startupz` | 200 once every `startup` check passed and every critical readiness check ran, for good; 503 before |
+//! | `GET /health/group/{name}` | a named group ([`ResilienceStateBuilder::group`]): its members' statuses, 503 when a critical member fails |
+//! | `GET /health/state` | the monitor's cached state, `fallback: {mode, hold, cascade_log}`, `storage` (check messages, metadata and alert texts only where [details are shown](state::ShowDetails)) |
+//! | `GET /health/checks` | the latest check results (details as for the state) |
 //! | `GET /health/cascade` | cascade now on the cached state: `{fallback_mode, previous_mode, changed, held, timestamp}` |
 //! | `POST /health/cascade` | admin: re-run expired checks, cascade; the same answer |
 //! | `GET /metrics`, `GET /health/metrics` | Prometheus text: the sink's exposition, then the request counters (feature `prometheus`) |
@@ -84,11 +86,11 @@
 //! `http_request_duration_seconds{route}`, see [`telemetry`]), labelled by the pattern as
 //! written here whatever the prefix.
 //!
-//! Answers are cheap to ask for often: readiness reads the mode and the shutdown flag
-//! per request and the monitor's summary at most once per
-//! [cache max age](ResilienceStateBuilder::cache_max_age) (1 s); `/health/state` is
-//! rendered at most that often; `/metrics` renders the sink again only after something
-//! was emitted into it. Every change made through the routes shows at once.
+//! Answers are cheap to ask for often: the probes read the mode and the shutdown flag
+//! per request and their group's health as kept until a check's status changes, a
+//! route changes something, or the [cache max age](ResilienceStateBuilder::cache_max_age)
+//! (1 s) passes; `/health/state` is rendered at most that often; `/metrics` renders the
+//! sink again only after something was emitted into it.
 //!
 //! # The root
 //!

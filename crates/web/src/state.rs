@@ -12,8 +12,11 @@ use axum::body::Bytes;
 use axum::http::HeaderName;
 use fallback::FallbackManager;
 use health::CircuitBreaker;
-use health::model::HealthSummary;
-use health::monitor::HealthMonitorBuilder;
+#[cfg(feature = "alerts")]
+use health::alerts::{AlertBook, AlertLimits};
+use health::groups::HealthGroup;
+use health::model::{GroupHealth, HealthSummary};
+use health::monitor::{HealthMonitorBuilder, StatusChange, StatusListener};
 use health::retry::RetryTracker;
 use health::{HealthCheckResult, HealthCheckStatus, HealthMonitor};
 #[cfg(feature = "prometheus")]
@@ -81,6 +84,18 @@ pub(crate) struct Shared {
     pub(crate) views: Views,
     /// How long a kept answer may serve when nothing the routes know of changed.
     pub(crate) cache_max_age: Duration,
+    /// Set, for good, once start-up has completed: every start-up check passed once and
+    /// every critical readiness check produced a result.
+    pub(crate) started: AtomicBool,
+    /// The three probe groups, built once.
+    pub(crate) probes: Probes,
+    /// The named groups of `/health/group/{name}`.
+    pub(crate) groups: Vec<HealthGroup>,
+    /// Who sees check messages, metadata and alert texts.
+    pub(crate) show_details: ShowDetails,
+    /// Alert webhooks, within bounds.
+    #[cfg(feature = "alerts")]
+    pub(crate) alerts: AlertBook,
     /// How long a route waits for a storage write before answering 503.
     #[cfg_attr(
         not(feature = "alerts"),
@@ -97,15 +112,33 @@ pub(crate) struct Shared {
 #[derive(Debug, Default)]
 pub(crate) struct Views {
     /// Bumped by every route that changes what the answers show (a mode set, alerts
-    /// ingested, a cascade run) and by [`ResilienceState::invalidate_cache`].
-    pub(crate) generation: AtomicU64,
-    /// The monitor's summary, as readiness reads it.
+    /// ingested, a cascade run), by every change of a check's status (a listener on the
+    /// monitor) and by [`ResilienceState::invalidate_cache`].
+    pub(crate) generation: Arc<AtomicU64>,
+    /// The monitor's summary, as the storage section reads it.
     pub(crate) summary: Cached<u64, Arc<HealthSummary>>,
-    /// The `/health/state` body, keyed by the generation and the transitions made.
-    pub(crate) state: Cached<(u64, u64), Bytes>,
+    /// The liveness group's health, as `/health/live` reads it.
+    pub(crate) liveness: Cached<u64, Arc<GroupHealth>>,
+    /// The readiness group's health, as `/health/ready` reads it.
+    pub(crate) readiness: Cached<u64, Arc<GroupHealth>>,
+    /// The `/health/state` body with details shown, and with them hidden, keyed by the
+    /// generation and the transitions made.
+    pub(crate) state_shown: Cached<(u64, u64), Bytes>,
+    pub(crate) state_hidden: Cached<(u64, u64), Bytes>,
     /// The `/metrics` body, keyed by the sink's rendering it starts with.
     #[cfg(feature = "prometheus")]
     pub(crate) metrics: Cached<SameText, Bytes>,
+}
+
+/// Makes the kept answers out of date whenever a check's status changes: told after the
+/// monitor stored the result, so an answer made after the bump shows it.
+struct InvalidateOnChange(Arc<AtomicU64>);
+
+#[async_trait::async_trait]
+impl StatusListener for InvalidateOnChange {
+    async fn on_status_change(&self, _change: &StatusChange) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// A sink rendering compared by identity: the sink hands out the same `Arc` until
@@ -119,6 +152,29 @@ impl PartialEq for SameText {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+}
+
+/// The liveness, readiness and start-up groups (`health::groups`' defaults, by tag).
+#[derive(Debug)]
+pub(crate) struct Probes {
+    pub(crate) liveness: HealthGroup,
+    pub(crate) readiness: HealthGroup,
+    pub(crate) startup: HealthGroup,
+}
+
+/// Who sees check messages and metadata (URLs, paths, status codes) and alert texts in
+/// `/health/state`, `/health/checks` and the group routes, as Spring Boot's
+/// `show-details`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShowDetails {
+    /// Nobody.
+    Never,
+    /// Callers with the admin token (the default).
+    #[default]
+    WhenAuthorized,
+    /// Everybody.
+    Always,
 }
 
 /// The credentials the routes check.
@@ -177,6 +233,41 @@ impl Shared {
         }
     }
 
+    /// The liveness group's health, made at most once per `cache_max_age` unless a
+    /// route changed something meanwhile.
+    pub(crate) fn liveness(&self) -> Arc<GroupHealth> {
+        self.views
+            .liveness
+            .get(self.generation(), self.cache_max_age, || {
+                Arc::new(self.monitor.group_health(&self.probes.liveness))
+            })
+    }
+
+    /// The readiness group's health, kept as [`liveness`](Self::liveness).
+    pub(crate) fn readiness(&self) -> Arc<GroupHealth> {
+        self.views
+            .readiness
+            .get(self.generation(), self.cache_max_age, || {
+                Arc::new(self.monitor.group_health(&self.probes.readiness))
+            })
+    }
+
+    /// Whether start-up has completed: every start-up check passed once and every
+    /// critical readiness check has produced a result. Once true, true for good (and
+    /// then one atomic load).
+    pub(crate) fn startup_complete(&self) -> bool {
+        if self.started.load(Ordering::Relaxed) {
+            return true;
+        }
+        let startup = self.monitor.group_health(&self.probes.startup);
+        let readiness = self.monitor.group_health(&self.probes.readiness);
+        let complete = startup.is_up() && readiness.pending.is_empty();
+        if complete && !self.started.swap(true, Ordering::Relaxed) {
+            tracing::info!("start-up complete: readiness now follows the readiness checks");
+        }
+        complete
+    }
+
     /// The current generation of the kept answers.
     pub(crate) fn generation(&self) -> u64 {
         self.views.generation.load(Ordering::Acquire)
@@ -209,6 +300,10 @@ impl ResilienceState {
             access_log: false,
             cache_max_age: DEFAULT_CACHE_MAX_AGE,
             storage_write_timeout: DEFAULT_STORAGE_WRITE_TIMEOUT,
+            groups: Vec::new(),
+            show_details: ShowDetails::default(),
+            #[cfg(feature = "alerts")]
+            alert_limits: AlertLimits::default(),
         }
     }
 
@@ -305,6 +400,10 @@ pub struct ResilienceStateBuilder {
     access_log: bool,
     cache_max_age: Duration,
     storage_write_timeout: Duration,
+    groups: Vec<HealthGroup>,
+    show_details: ShowDetails,
+    #[cfg(feature = "alerts")]
+    alert_limits: AlertLimits,
 }
 
 impl ResilienceStateBuilder {
@@ -388,6 +487,30 @@ impl ResilienceStateBuilder {
         self
     }
 
+    /// Adds a named group, served at `/health/group/{name}` (a later group of the same
+    /// name replaces it).
+    pub fn group(mut self, group: HealthGroup) -> Self {
+        self.groups.retain(|known| known.name() != group.name());
+        self.groups.push(group);
+        self
+    }
+
+    /// Who sees check messages and metadata and alert texts (default
+    /// [`ShowDetails::WhenAuthorized`]: callers with the admin token).
+    pub fn show_details(mut self, show: ShowDetails) -> Self {
+        self.show_details = show;
+        self
+    }
+
+    /// The bounds on what alert webhooks may create: quiet time before an alert's
+    /// component expires, how many components alerts may create (default
+    /// `AlertLimits::default()`; feature `alerts`).
+    #[cfg(feature = "alerts")]
+    pub fn alert_limits(mut self, limits: AlertLimits) -> Self {
+        self.alert_limits = limits;
+        self
+    }
+
     /// How long a route that writes to storage itself (`POST /monitoring/register`)
     /// waits for the write before answering 503 `storage_unavailable` (default
     /// [`DEFAULT_STORAGE_WRITE_TIMEOUT`]), rather than the storage adapter's whole retry
@@ -400,10 +523,14 @@ impl ResilienceStateBuilder {
     }
 
     /// How long the routes may serve a kept answer when nothing they know of changed
-    /// (default [`DEFAULT_CACHE_MAX_AGE`]): `/health/state`'s body, readiness's view of
-    /// the checks and components, and the request counters in `/metrics`. The mode, the
-    /// operator's hold, shutdown and every change made through the routes show at once;
-    /// the rest of `/metrics` is always current. Zero makes every request render anew.
+    /// (default [`DEFAULT_CACHE_MAX_AGE`]): `/health/state`'s body, the liveness and
+    /// readiness groups' health as the probes read it, and the request counters in
+    /// `/metrics`. The mode, the operator's hold, shutdown, every change of a check's
+    /// status and every change made through the routes show at once; what changes
+    /// without notice (a result going stale, a check's message, resource use, the
+    /// breaker's open time, components marked by your own code unless you call
+    /// [`ResilienceState::invalidate_cache`]) shows within this age; the rest of
+    /// `/metrics` is always current. Zero makes every request render anew.
     pub fn cache_max_age(mut self, max_age: Duration) -> Self {
         self.cache_max_age = max_age;
         self
@@ -422,6 +549,12 @@ impl ResilienceStateBuilder {
             .retry_tracker(Arc::new(self.retries.clone()))
             .build()
             .map_err(|source| WebError::Monitor { source })?;
+        let views = Views::default();
+        monitor.add_status_listener(Arc::new(InvalidateOnChange(Arc::clone(&views.generation))));
+        #[cfg(feature = "alerts")]
+        let alerts = AlertBook::new(monitor.registry().clone(), self.alert_limits)
+            .map_err(|source| WebError::AlertLimits { source })?
+            .with_metrics_sink(monitor.metrics_sink().clone());
         #[cfg(feature = "alerts")]
         let webhook_secrets = self
             .webhook_secrets
@@ -456,9 +589,19 @@ impl ResilienceStateBuilder {
                 access_log: self.access_log,
                 shutting_down: AtomicBool::new(false),
                 requests: RequestMetrics::default(),
-                views: Views::default(),
+                views,
                 cache_max_age: self.cache_max_age,
                 storage_write_timeout: self.storage_write_timeout,
+                started: AtomicBool::new(false),
+                probes: Probes {
+                    liveness: HealthGroup::liveness(),
+                    readiness: HealthGroup::readiness(),
+                    startup: HealthGroup::startup(),
+                },
+                groups: self.groups,
+                show_details: self.show_details,
+                #[cfg(feature = "alerts")]
+                alerts,
             }),
         })
     }

@@ -9,7 +9,8 @@ use health_sinks::MetricsSink;
 use serde::Serialize;
 
 use super::FallbackManager;
-use crate::{FallbackMode, ModeHold, Outcome, Transition};
+use crate::rules::Outcome;
+use crate::{FallbackMode, ModeHold, Transition};
 
 /// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
 pub const MODE_METRIC: &str = "fallback_mode";

@@ -6,7 +6,8 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 use std::time::Duration;
 
-use fallback::{CALLBACK_FAILURES_METRIC, Error, FallbackManager, FallbackMode};
+use fallback::metrics::CALLBACK_FAILURES_METRIC;
+use fallback::{Error, FallbackManager, FallbackMode};
 use storage::MemoryStorage;
 
 use crate::support::{Emitted, RecordingSink, failed, healthy, open};

@@ -7,7 +7,8 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use condition::{ConditionParser, Context};
-use fallback::{FallbackManager, FallbackReport, Outcome};
+use fallback::FallbackManager;
+use fallback::rules::{FallbackReport, Outcome};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 
@@ -353,7 +354,7 @@ async fn a_parsed_condition_is_registered_as_it_is_and_stored_by_its_source() {
         .register_condition_or_queue("again", condition.clone(), |_| async { Ok(()) }, json!({}))
         .await
         .unwrap();
-    assert_eq!(queued, fallback::Registration::Active);
+    assert_eq!(queued, fallback::rules::Registration::Active);
     assert!(
         manager
             .register_condition("bad", condition, |_| async { Ok(()) }, json!([1]))

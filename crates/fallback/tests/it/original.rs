@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use fallback::detection::Detection;
 use fallback::{
-    Detection, Error, FallbackConfig, FallbackManager, FallbackMode, MANUAL_REASON, ThresholdPolicy,
+    Error, FallbackConfig, FallbackManager, FallbackMode, MANUAL_REASON, ThresholdPolicy,
 };
 use health_model::Timestamp;
 use serde_json::json;

@@ -9,7 +9,8 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fallback::{AnomalyDetector, BoxError, Detection, FallbackManager, Hysteresis, Transition};
+use fallback::detection::{AnomalyDetector, Detection};
+use fallback::{BoxError, FallbackManager, Hysteresis, Transition};
 use health_model::HealthState;
 use serde_json::{Value, json};
 use storage::{MemoryStorage, Operation, Storage, StorageError};

@@ -133,16 +133,20 @@ pub trait HealthCheck: Send + Sync {
 ///
 /// Needs a Tokio runtime with the time driver enabled.
 pub async fn run_check(check: &dyn HealthCheck) -> HealthCheckResult {
-    run_check_timed(check).await.0
+    run_check_timed(check, None).await.0
 }
 
-/// [`run_check`], also returning the latency as a `Duration`.
-pub(crate) async fn run_check_timed(check: &dyn HealthCheck) -> (HealthCheckResult, Duration) {
+/// [`run_check`] under `timeout` (the check's own when `None`), also returning the
+/// latency as a `Duration`.
+pub(crate) async fn run_check_timed(
+    check: &dyn HealthCheck,
+    timeout: Option<Duration>,
+) -> (HealthCheckResult, Duration) {
     let started = Instant::now();
     // `timeout()` and creating the future are user code too (a timeout computed from a bad
     // setting panics in `Duration::from_secs_f64`), so they run inside the isolated future.
     let run = AssertUnwindSafe(async {
-        let timeout = check.timeout();
+        let timeout = timeout.unwrap_or_else(|| check.timeout());
         tokio::time::timeout(timeout, check.check())
             .await
             .map_err(|_elapsed| timeout)

@@ -6,7 +6,7 @@
 //! | [`StorageHealthCheck`] ([`RedisHealthCheck`]) | any `storage::Storage` backend | always |
 //! | [`ComponentHealthCheck`] | one component of a [`ComponentRegistry`](crate::ComponentRegistry) | always |
 //! | [`check_fn`] | an async closure of yours | always |
-//! | `DownstreamServiceCheck` | an HTTP dependency, with a `GET` | `http-check` |
+//! | `DownstreamServiceCheck` | an HTTP dependency over `http://` or `https://` (rustls), with any method and headers | `http-check` |
 //! | `DiskSpaceCheck` | the file system holding a path | `disk` |
 
 mod check;
@@ -25,7 +25,7 @@ pub use component::ComponentHealthCheck;
 #[cfg(feature = "http-check")]
 mod http;
 #[cfg(feature = "http-check")]
-pub use http::DownstreamServiceCheck;
+pub use http::{DEFAULT_MAX_BODY_BYTES, DownstreamServiceCheck};
 
 #[cfg(feature = "disk")]
 mod disk;

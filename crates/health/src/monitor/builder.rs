@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::{
-    DEFAULT_CACHE_TTL, DEFAULT_FAILURE_WINDOW, DEFAULT_LISTENER_TIMEOUT,
+    CheckObserver, DEFAULT_CACHE_TTL, DEFAULT_FAILURE_WINDOW, DEFAULT_LISTENER_TIMEOUT,
     DEFAULT_MAX_CONCURRENT_CHECKS, DEFAULT_MAX_STALENESS, HealthMonitor, Inner,
 };
 use crate::ComponentRegistry;
@@ -32,6 +32,7 @@ pub struct HealthMonitorBuilder {
     max_concurrent_checks: usize,
     listener_timeout: Duration,
     resources: Option<ResourceConfig>,
+    observers: Vec<Arc<dyn CheckObserver>>,
 }
 
 impl Default for HealthMonitorBuilder {
@@ -47,6 +48,7 @@ impl Default for HealthMonitorBuilder {
             max_concurrent_checks: DEFAULT_MAX_CONCURRENT_CHECKS,
             listener_timeout: DEFAULT_LISTENER_TIMEOUT,
             resources: Some(ResourceConfig::default()),
+            observers: Vec::new(),
         }
     }
 }
@@ -126,6 +128,13 @@ impl HealthMonitorBuilder {
         self
     }
 
+    /// Adds an observer told the raw result of every check run (see [`CheckObserver`]).
+    #[must_use]
+    pub fn observer(mut self, observer: Arc<dyn CheckObserver>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// Reports no resources (`available: false`, levels `unknown`): for tests, or where
     /// another component watches the host.
     #[must_use]
@@ -182,6 +191,7 @@ impl HealthMonitorBuilder {
                 permits: Semaphore::new(self.max_concurrent_checks),
                 failures: Mutex::new(FailureWindow::new(self.failure_window)),
                 listeners: RwLock::default(),
+                observers: self.observers,
                 resources: self.resources.map(ResourceSampler::new),
                 started: Instant::now(),
                 started_at: Timestamp::now(),
@@ -202,6 +212,7 @@ impl fmt::Debug for HealthMonitorBuilder {
             .field("max_concurrent_checks", &self.max_concurrent_checks)
             .field("listener_timeout", &self.listener_timeout)
             .field("resources", &self.resources)
+            .field("observers", &self.observers.len())
             .finish_non_exhaustive()
     }
 }

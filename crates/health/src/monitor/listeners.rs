@@ -13,12 +13,23 @@ use tokio::sync::mpsc;
 
 use super::{Inner, LISTENER_QUEUE_CAPACITY};
 use crate::checks::panic_message;
+use crate::probe::CheckOptions;
 
 /// Told when a check's status changes; see [`HealthMonitor::add_status_listener`](super::HealthMonitor::add_status_listener).
 #[async_trait]
 pub trait StatusListener: Send + Sync {
     /// A check's status changed (or was seen for the first time).
     async fn on_status_change(&self, change: &StatusChange);
+}
+
+/// Told the raw result of every check run, before the check's thresholds decide the
+/// status it shows: what a circuit breaker or a retry tracker fed by checks needs
+/// ([`BreakerFeed`](crate::breaker::BreakerFeed) is one). Called synchronously in the
+/// task that ran the check, so keep it quick; a panic is caught and logged. Set with
+/// [`HealthMonitorBuilder::observer`](super::HealthMonitorBuilder::observer).
+pub trait CheckObserver: Send + Sync {
+    /// `check`, registered with `options`, just produced `result`.
+    fn observe(&self, check: &str, options: &CheckOptions, result: &HealthCheckResult);
 }
 
 /// One change of a check's status.

@@ -13,8 +13,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use health_model::{
-    BreakerSnapshot, ComponentStatus, HealthCheckResult, HealthCheckStatus, HealthState,
-    HealthSummary, ResourceHealth, Timestamp,
+    BreakerSnapshot, CircuitState, ComponentStatus, GroupHealth, GroupMember, HealthCheckResult,
+    HealthCheckStatus, HealthState, HealthSummary, ResourceHealth, SystemStatus, Timestamp,
 };
 use health_sinks::MetricsSink;
 use parking_lot::{Mutex, RwLock};
@@ -24,7 +24,13 @@ use tokio::time::Instant;
 use crate::breaker::BreakerStatus;
 use crate::checks::{HealthCheck, panic_message, run_check_timed};
 use crate::error::{HealthError, positive};
-use crate::metrics::{MetricsSinkExt as _, RETRY_FAILURES_METRIC, STATE_DURATION_METRIC};
+use crate::groups::HealthGroup;
+use crate::metrics::{
+    BREAKER_STATE_METRIC, COMPONENT_STATUS_METRIC, COMPONENT_TAG, MetricsSinkExt as _,
+    RETRY_FAILURES_METRIC, STATE_DURATION_METRIC, STATE_TAG, SYSTEM_STATUS_METRIC,
+    health_status_value, system_status_value,
+};
+use crate::probe::{CheckOptions, ProbeState};
 use crate::registry::ComponentRegistry;
 use crate::resources::{ResourceSampler, unavailable};
 use crate::retry::{FailureWindow, RetryStatus};
@@ -34,14 +40,14 @@ pub use builder::HealthMonitorBuilder;
 
 mod listeners;
 use listeners::ListenerSlot;
-pub use listeners::{StatusChange, StatusListener};
+pub use listeners::{CheckObserver, StatusChange, StatusListener};
 
 mod refresher;
 pub use refresher::RefresherHandle;
 use refresher::refresh_every;
 
 mod tally;
-use tally::{SystemTally, counted_as};
+use tally::{SystemTally, counted_as, counted_status};
 
 /// Default [`HealthMonitorBuilder::failure_window`]: one hour, as the original.
 pub const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(3600);
@@ -126,17 +132,40 @@ struct Inner {
     permits: Semaphore,
     failures: Mutex<FailureWindow>,
     listeners: RwLock<Vec<Arc<ListenerSlot>>>,
+    observers: Vec<Arc<dyn CheckObserver>>,
     resources: Option<ResourceSampler>,
     started: Instant,
     started_at: Timestamp,
 }
 
-/// A registered check with its latest result.
+/// A registered check with its options and latest result.
 struct Entry {
     check: Arc<dyn HealthCheck>,
+    options: CheckOptions,
+    /// When the first probe may run: registration plus the initial delay.
+    first_run: Instant,
+    /// When the refresher runs it next.
+    next_run: Mutex<Instant>,
     /// Serializes runs of this check, so concurrent callers share one run.
     run: tokio::sync::Mutex<()>,
     latest: Mutex<Option<Latest>>,
+    /// The failure and success runs behind the status shown.
+    probe: Mutex<ProbeState>,
+}
+
+impl Entry {
+    fn new(check: Arc<dyn HealthCheck>, options: CheckOptions) -> Self {
+        let first_run = Instant::now() + options.schedule.initial_delay;
+        Self {
+            check,
+            options,
+            first_run,
+            next_run: Mutex::new(first_run),
+            run: tokio::sync::Mutex::new(()),
+            latest: Mutex::new(None),
+            probe: Mutex::new(ProbeState::default()),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -203,21 +232,48 @@ impl HealthMonitor {
         self.inner.started.elapsed()
     }
 
-    /// Registers `check` under its name, replacing (and forgetting the results of) a
-    /// check of the same name. Returns whether one was replaced.
+    /// Registers `check` under its name with the default [`CheckOptions`] (critical,
+    /// tagged `ready`, every result counting at once), replacing (and forgetting the
+    /// results of) a check of the same name. Returns whether one was replaced.
     pub fn register_check(&self, check: impl HealthCheck + 'static) -> bool {
         self.register_shared_check(Arc::new(check))
     }
 
     /// [`register_check`](Self::register_check) for a check that is already shared.
     pub fn register_shared_check(&self, check: Arc<dyn HealthCheck>) -> bool {
+        self.insert_check(check, CheckOptions::default())
+    }
+
+    /// Registers `check` with `options`: its criticality, tags (the groups it is in) and
+    /// probe schedule. Returns whether a check of the same name was replaced.
+    ///
+    /// # Errors
+    ///
+    /// [`HealthError::InvalidConfig`] for a schedule with a zero interval, timeout or
+    /// threshold.
+    pub fn register_check_with(
+        &self,
+        check: Arc<dyn HealthCheck>,
+        options: CheckOptions,
+    ) -> Result<bool, HealthError> {
+        options.validate()?;
+        Ok(self.insert_check(check, options))
+    }
+
+    fn insert_check(&self, check: Arc<dyn HealthCheck>, options: CheckOptions) -> bool {
         let name = check.name().to_owned();
-        let entry = Arc::new(Entry {
-            check,
-            run: tokio::sync::Mutex::new(()),
-            latest: Mutex::new(None),
-        });
+        let entry = Arc::new(Entry::new(check, options));
         self.inner.checks.write().insert(name, entry).is_some()
+    }
+
+    /// The options `name` was registered with, `None` for an unknown check.
+    #[must_use]
+    pub fn check_options(&self, name: &str) -> Option<CheckOptions> {
+        self.inner
+            .checks
+            .read()
+            .get(name)
+            .map(|entry| entry.options.clone())
     }
 
     /// Removes the check named `name`; `false` if there was none.
@@ -296,30 +352,51 @@ impl HealthMonitor {
     /// each check. Runs nothing and waits for nothing.
     #[must_use]
     pub fn cached_summary(&self) -> HealthSummary {
+        self.inner.summary()
+    }
+
+    /// The health of the checks `group` selects, from the cache (runs nothing); see
+    /// [`GroupHealth`] for how the verdict is reached. A group that selects no check is
+    /// `healthy`.
+    #[must_use]
+    pub fn group_health(&self, group: &HealthGroup) -> GroupHealth {
         let inner = &self.inner;
-        // Both read guards live until the names borrowed from them are counted. Lock
-        // order: the registry, then the checks, then one check's result at a time.
-        let components = inner.registry.read();
-        let checks = inner.checks.read();
         let now = Instant::now();
-        let mut system = SystemTally::default();
-        let mut summary = HealthSummary::default();
-        for (name, component) in components.iter() {
-            system.count(name.into(), component.status.into());
-            if component.status == ComponentStatus::Failed {
-                summary.failed_components.push(name.clone());
+        let mut health = GroupHealth {
+            name: group.name().to_owned(),
+            ..GroupHealth::default()
+        };
+        let mut degraded = false;
+        for (name, entry) in inner.checks.read().iter() {
+            if !group.includes(name, &entry.options.tags) {
+                continue;
             }
-        }
-        for (name, entry) in checks.iter() {
-            let (status, counted_as) = inner.current_status(name, entry, now);
-            system.count(counted_as, status);
-            if status == HealthCheckStatus::Unhealthy {
-                summary.unhealthy_checks.push(name.clone());
+            let (status, never_ran) = {
+                let latest = entry.latest.lock();
+                (inner.shown_status(latest.as_ref(), now), latest.is_none())
+            };
+            let critical = entry.options.is_critical();
+            if critical && status == HealthCheckStatus::Unhealthy {
+                health.failed.push(name.clone());
+            } else if critical && never_ran {
+                health.pending.push(name.clone());
+            } else if status != HealthCheckStatus::Healthy {
+                degraded = true;
             }
-            summary.checks.insert(name.clone(), status);
+            health
+                .checks
+                .insert(name.clone(), GroupMember { status, critical });
         }
-        summary.system = system.finish();
-        summary
+        health.status = if !health.failed.is_empty() {
+            SystemStatus::Failed
+        } else if !health.pending.is_empty() {
+            SystemStatus::Unknown
+        } else if degraded {
+            SystemStatus::Degraded
+        } else {
+            SystemStatus::Healthy
+        };
+        health
     }
 
     /// Adds a listener told about every change of a check's status, including a check's
@@ -367,8 +444,17 @@ impl HealthMonitor {
         for (name, component) in &components {
             system.count(name.into(), component.status.into());
         }
-        for (name, result) in &health_checks {
-            system.count(counted_as(name, result).into(), result.status);
+        {
+            let checks = inner.checks.read();
+            for (name, result) in &health_checks {
+                let critical = checks
+                    .get(name)
+                    .is_none_or(|entry| entry.options.is_critical());
+                system.count(
+                    counted_as(name, result).into(),
+                    counted_status(result.status, critical),
+                );
+            }
         }
 
         let circuit_breaker =
@@ -397,6 +483,71 @@ impl HealthMonitor {
 }
 
 impl Inner {
+    fn summary(&self) -> HealthSummary {
+        let inner = self;
+        // Both read guards live until the names borrowed from them are counted. Lock
+        // order: the registry, then the checks, then one check's result at a time.
+        let components = inner.registry.read();
+        let checks = inner.checks.read();
+        let now = Instant::now();
+        let mut system = SystemTally::default();
+        let mut summary = HealthSummary::default();
+        for (name, component) in components.iter() {
+            system.count(name.into(), component.status.into());
+            if component.status == ComponentStatus::Failed {
+                summary.failed_components.push(name.clone());
+            }
+        }
+        for (name, entry) in checks.iter() {
+            let (status, counted_as) = inner.current_status(name, entry, now);
+            let critical = entry.options.is_critical();
+            system.count(counted_as, counted_status(status, critical));
+            if status == HealthCheckStatus::Unhealthy && critical {
+                summary.unhealthy_checks.push(name.clone());
+            }
+            summary.checks.insert(name.clone(), status);
+        }
+        summary.system = system.finish();
+        summary
+    }
+
+    /// Sets the state gauges: the overall status, each component's status and the
+    /// breaker's state (one series per state, 1 for the current one).
+    pub(super) fn emit_gauges(&self) {
+        let summary = self.summary();
+        self.sink.emit(
+            SYSTEM_STATUS_METRIC,
+            system_status_value(summary.system.status),
+            &[],
+            None,
+        );
+        for (name, component) in self.registry.read().iter() {
+            let status: HealthCheckStatus = component.status.into();
+            self.sink.emit(
+                COMPONENT_STATUS_METRIC,
+                health_status_value(status.as_str()),
+                &[(COMPONENT_TAG, name.as_str())],
+                None,
+            );
+        }
+        if let Some(breaker) = &self.breaker
+            && let Some(snapshot) = guarded("circuit breaker snapshot", || breaker.snapshot())
+        {
+            for state in [
+                CircuitState::Closed,
+                CircuitState::Open,
+                CircuitState::HalfOpen,
+            ] {
+                self.sink.emit(
+                    BREAKER_STATE_METRIC,
+                    if snapshot.state == state { 1.0 } else { 0.0 },
+                    &[(STATE_TAG, state.as_str())],
+                    None,
+                );
+            }
+        }
+    }
+
     async fn run_all(&self, run: Run) -> BTreeMap<String, HealthCheckResult> {
         let entries: Vec<(String, Arc<Entry>)> = self
             .checks
@@ -420,17 +571,60 @@ impl Inner {
 
     async fn run_entry(&self, name: &str, entry: &Entry, run: Run) -> HealthCheckResult {
         let _running = entry.run.lock().await;
-        if run == Run::IfExpired
-            && let Some(latest) = entry.latest.lock().as_ref()
-            && latest.finished.elapsed() < self.cache_ttl
-        {
-            return latest.result.clone();
+        if run == Run::IfExpired {
+            if let Some(latest) = entry.latest.lock().as_ref()
+                && latest.finished.elapsed() < self.cache_ttl
+            {
+                return latest.result.clone();
+            }
+            let now = Instant::now();
+            if now < entry.first_run {
+                return self.view(name, entry, now);
+            }
         }
         // The semaphore is never closed; should it ever be, run unbounded rather than not.
         let _permit = self.permits.acquire().await.ok();
-        let (mut result, latency) = run_check_timed(entry.check.as_ref()).await;
+        let schedule = &entry.options.schedule;
+        let (mut result, latency) = run_check_timed(entry.check.as_ref(), schedule.timeout).await;
         result.name.clear();
         result.name.push_str(name);
+        for observer in &self.observers {
+            guarded("check observer", || {
+                observer.observe(name, &entry.options, &result);
+            });
+        }
+        let observed = result.status;
+        let (shown, failures, successes) = {
+            let mut probe = entry.probe.lock();
+            let shown = probe.observe(observed, schedule);
+            (
+                shown,
+                probe.consecutive_failures(),
+                probe.consecutive_successes(),
+            )
+        };
+        if shown != observed {
+            let (run_length, threshold) = if observed == HealthCheckStatus::Unhealthy {
+                (failures, schedule.failure_threshold)
+            } else {
+                (successes, schedule.success_threshold)
+            };
+            result.message = format!(
+                "{observed} {run_length} of {threshold} times in a row, still {shown}: {}",
+                result.message
+            );
+            result.status = shown;
+            result = result.with_metadata(
+                "probe",
+                serde_json::json!({
+                    "observed": observed,
+                    "consecutive_failures": failures,
+                    "consecutive_successes": successes,
+                    "failure_threshold": schedule.failure_threshold,
+                    "success_threshold": schedule.success_threshold,
+                }),
+            );
+        }
         self.sink
             .emit_health_check(name, result.status.as_str(), latency);
         let previous = entry
@@ -452,11 +646,46 @@ impl Inner {
         result
     }
 
+    /// The checks whose turn has come at `now`, each rescheduled one interval (its own,
+    /// else `default_interval`) from now, and when the next one is due.
+    fn take_due(
+        &self,
+        now: Instant,
+        default_interval: Duration,
+    ) -> (Vec<(String, Arc<Entry>)>, Instant) {
+        let mut due = Vec::new();
+        let mut wake = now + default_interval;
+        for (name, entry) in self.checks.read().iter() {
+            let mut next = entry.next_run.lock();
+            if *next <= now {
+                *next = now + entry.options.schedule.interval.unwrap_or(default_interval);
+                due.push((name.clone(), Arc::clone(entry)));
+            }
+            wake = wake.min(*next);
+        }
+        (due, wake)
+    }
+
+    /// Runs `entries` now, at most the concurrency limit at a time.
+    async fn run_entries(&self, entries: Vec<(String, Arc<Entry>)>) {
+        let mut runs: FuturesUnordered<_> = entries
+            .into_iter()
+            .map(|(name, entry)| async move {
+                self.run_entry(&name, &entry, Run::Always).await;
+            })
+            .collect();
+        while runs.next().await.is_some() {}
+    }
+
     /// The result to show for `entry`: its latest, unless missing or stale.
     fn view(&self, name: &str, entry: &Entry, now: Instant) -> HealthCheckResult {
         let Some(latest) = entry.latest.lock().clone() else {
-            return HealthCheckResult::new(name, HealthCheckStatus::Unknown)
-                .with_message("health check has not run yet");
+            let message = if now < entry.first_run {
+                "health check is waiting for its initial delay"
+            } else {
+                "health check has not run yet"
+            };
+            return HealthCheckResult::new(name, HealthCheckStatus::Unknown).with_message(message);
         };
         if self.is_fresh(&latest, now) {
             return latest.result;

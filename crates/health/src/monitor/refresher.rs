@@ -4,24 +4,31 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::time::Instant;
 
-use super::{Inner, Run};
+use super::Inner;
 
+/// Runs each check when its turn comes (its own interval, else `interval`, from its
+/// initial delay on), and re-samples resources at least every `interval` (or every
+/// sample interval, if shorter).
 pub(super) async fn refresh_every(monitor: Weak<Inner>, interval: Duration) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
         let Some(inner) = monitor.upgrade() else {
             return;
         };
         // Resources are sampled beside the checks, never awaited: a probe stuck on a dead
         // network mount must not stop the checks from being refreshed.
+        let mut wake_within = interval;
         if let Some(sampler) = &inner.resources {
             sampler.refresh_in_background();
+            wake_within = wake_within.min(sampler.sample_interval());
         }
-        inner.run_all(Run::Always).await;
+        let now = Instant::now();
+        let (due, wake) = inner.take_due(now, interval);
+        inner.run_entries(due).await;
+        inner.emit_gauges();
+        drop(inner);
+        tokio::time::sleep_until(wake.min(now + wake_within)).await;
     }
 }
 

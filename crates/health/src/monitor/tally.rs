@@ -47,3 +47,13 @@ pub(super) fn counted_as<'a>(name: &'a str, result: &'a HealthCheckResult) -> &'
         .and_then(serde_json::Value::as_str)
         .unwrap_or(name)
 }
+
+/// The status a check counts with: a non-critical check that is unhealthy counts as
+/// degraded, never as a failed component.
+pub(super) fn counted_status(status: HealthCheckStatus, critical: bool) -> HealthCheckStatus {
+    if !critical && status == HealthCheckStatus::Unhealthy {
+        HealthCheckStatus::Degraded
+    } else {
+        status
+    }
+}

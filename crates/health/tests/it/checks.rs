@@ -212,15 +212,74 @@ async fn downstream_check_without_a_server_is_unhealthy_with_the_error() {
 
 #[cfg(feature = "http-check")]
 #[test]
-fn downstream_check_refuses_https_and_bad_urls_when_built() {
+fn downstream_check_refuses_other_schemes_and_bad_urls_when_built() {
     assert!(matches!(
-        DownstreamServiceCheck::new("https://example.com/health"),
-        Err(HealthError::UnsupportedScheme { scheme, .. }) if scheme == "https"
+        DownstreamServiceCheck::new("ftp://example.com/health"),
+        Err(HealthError::UnsupportedScheme { scheme, .. }) if scheme == "ftp"
     ));
     assert!(matches!(
         DownstreamServiceCheck::new("not a url"),
         Err(HealthError::InvalidUrl { .. })
     ));
+}
+
+#[cfg(feature = "http-check")]
+#[tokio::test]
+async fn downstream_check_speaks_https_with_a_configured_ca_method_headers_and_a_bounded_body() {
+    use std::sync::atomic::Ordering;
+
+    use crate::tls_server::{TlsServer, certificate};
+
+    let Some(pki) = certificate("check") else {
+        return;
+    };
+    let server = TlsServer::start(&pki).await;
+    let check = |path: &str| {
+        DownstreamServiceCheck::new(server.url(path))
+            .unwrap()
+            .with_ca_file(&pki.ca)
+            .unwrap()
+    };
+
+    let ok = run_check(
+        &check("/ok")
+            .with_method(hyper::Method::POST)
+            .with_header("x-probe", "resilience")
+            .unwrap()
+            .with_max_body_bytes(4096),
+    )
+    .await;
+    assert_eq!(ok.status, HealthCheckStatus::Healthy, "{ok:?}");
+    assert_eq!(ok.metadata["status_code"], 200);
+    assert_eq!(ok.metadata["body_bytes"], 4096, "the body read is bounded");
+    let head = server.heads.lock()[0].to_ascii_lowercase();
+    assert!(head.starts_with("post /ok http/1.1\r\n"), "{head}");
+    assert!(head.contains("x-probe: resilience\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("host: localhost:{}\r\n", server.addr.port())),
+        "{head}"
+    );
+
+    let whole = run_check(&check("/ok")).await;
+    assert_eq!(whole.metadata["body_bytes"], 64 * 1024, "the default bound");
+
+    let failing = run_check(&check("/fail")).await;
+    assert_eq!(failing.status, HealthCheckStatus::Degraded);
+    let accepted = run_check(&check("/fail").with_accepted_status(500..=599)).await;
+    assert_eq!(accepted.status, HealthCheckStatus::Healthy);
+
+    // Without the CA, the self-signed certificate is refused.
+    let untrusted = run_check(&DownstreamServiceCheck::new(server.url("/ok")).unwrap()).await;
+    assert_eq!(untrusted.status, HealthCheckStatus::Unhealthy);
+    assert!(
+        untrusted.message.contains("certificate") || untrusted.message.contains("CA"),
+        "{}",
+        untrusted.message
+    );
+
+    server.down.store(true, Ordering::SeqCst);
+    let down = run_check(&check("/ok")).await;
+    assert_eq!(down.status, HealthCheckStatus::Unhealthy, "{down:?}");
 }
 
 #[cfg(feature = "disk")]

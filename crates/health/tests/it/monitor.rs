@@ -575,6 +575,8 @@ async fn an_unmeasurable_disk_reads_unknown_without_hiding_the_rest() {
 async fn critical_thresholds_make_resources_critical() {
     let mut config = ResourceConfig::default();
     config.thresholds.disk = health::resources::Thresholds::new(0.0, 0.0).unwrap();
+    // One sample covers a window of one sample interval: judged at once.
+    config.window = config.sample_interval;
     let monitor = HealthMonitor::builder().resources(config).build().unwrap();
     let status = monitor.get_comprehensive_state().await.resources.status;
     assert_eq!(status.disk, ResourceLevel::Critical);

@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum::routing::{MethodRouter, any};
-use health::{HealthCheckResult, HealthCheckStatus};
+use health::{HealthCheckResult, HealthCheckStatus, HealthState};
 use serde_json::{Value, json};
 
 use crate::auth::bearer;
 use crate::http::ApiError;
-use crate::state::{ResilienceState, Shared};
+use crate::state::{ResilienceState, Shared, ShowDetails};
 use crate::telemetry::UNMATCHED_ROUTE;
 
 #[cfg(feature = "prometheus")]
@@ -26,6 +26,7 @@ mod metrics;
 mod mode;
 #[cfg(feature = "alerts")]
 mod monitoring;
+mod probes;
 mod status;
 
 const ADMIN_CHALLENGE: &str = "Bearer realm=\"resilience\"";
@@ -38,6 +39,7 @@ pub(crate) fn router(resilience: &ResilienceState) -> Router {
         router: Router::new(),
         shared: &app,
     };
+    let routes = probes::routes(routes);
     let routes = status::routes(routes);
     #[cfg(feature = "prometheus")]
     let routes = metrics::routes(routes);
@@ -115,4 +117,37 @@ pub(super) fn storage_json(
         "status": if degraded { "degraded" } else { "ok" },
         "pending_records": pending_records,
     })
+}
+
+/// Whether this request may see check messages and metadata (URLs, paths) and alert
+/// texts: the state's `show_details`, `WhenAuthorized` asking for the admin token.
+pub(super) fn shows_details(app: &Shared, headers: &HeaderMap) -> bool {
+    match app.show_details {
+        ShowDetails::Never => false,
+        ShowDetails::Always => true,
+        ShowDetails::WhenAuthorized => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(bearer)
+            .is_some_and(|token| {
+                app.auth
+                    .admin
+                    .as_ref()
+                    .is_some_and(|admin| admin.matches(token))
+            }),
+    }
+}
+
+/// `state` without what may tell an outsider too much: each check's message and
+/// metadata (URLs, paths, status codes) and each component's last error and metadata
+/// (alert texts, links).
+pub(super) fn hide_details(state: &mut HealthState) {
+    for result in state.health_checks.values_mut() {
+        result.message.clear();
+        result.metadata.clear();
+    }
+    for component in state.components.values_mut() {
+        component.last_error = None;
+        component.metadata.clear();
+    }
 }

@@ -150,8 +150,15 @@ async fn webhook(
     let alerts = adapter
         .parse_payload(&payload)
         .map_err(|error| ApiError::unprocessable(error.to_string()).with("provider", provider))?;
-    let ingested = adapter.ingest(&alerts, app.monitor.registry());
-    tracing::info!(provider, ingested, "webhook alerts ingested");
+    let report = app.alerts.ingest(&alerts);
+    let ingested = report.applied;
+    tracing::info!(
+        provider,
+        ingested,
+        deduplicated = report.deduplicated,
+        dropped = report.dropped,
+        "webhook alerts ingested"
+    );
     if ingested > 0 {
         // Components changed: readiness and the state show it from the next request.
         app.invalidate();
@@ -159,5 +166,10 @@ async fn webhook(
         // request so the provider gets its answer at once.
         app.cascade_soon();
     }
-    Ok(ok(json!({"ingested": ingested})))
+    Ok(ok(json!({
+        "ingested": ingested,
+        "deduplicated": report.deduplicated,
+        "dropped": report.dropped,
+        "ignored": report.ignored,
+    })))
 }

@@ -1,89 +1,32 @@
-//! `/health/*`: the probes, the state, the check results and the cascade.
+//! `/health/state`, `/health/checks` and `/health/cascade`: the whole state, the check
+//! results, the cascade on demand.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fallback::{FallbackMode, RECENT_TRANSITIONS};
+use fallback::FallbackMode;
+use fallback::metrics::RECENT_TRANSITIONS;
 use health::HealthState;
 use health::model::Timestamp;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Admin, Routes, storage_json};
-use crate::http::{ok, with_status};
+use super::{Admin, Routes, hide_details, shows_details, storage_json};
+use crate::http::ok;
 use crate::state::Shared;
-
-/// The readiness probe's success body, its most frequent answer: a constant, built once.
-const READY_BODY: &str = r#"{"status":"ready"}"#;
 
 const JSON: &str = "application/json";
 
-/// `/health/live`, `/health/ready`, `/health/state`, `/health/checks`, `/health/cascade`.
+/// `/health/state`, `/health/checks`, `/health/cascade`.
 pub(super) fn routes(routes: Routes<'_>) -> Routes<'_> {
     routes
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
         .route("/health/state", get(state))
         .route("/health/checks", get(checks))
         .route("/health/cascade", get(cascade_cached).post(cascade_now))
-}
-
-#[derive(Serialize)]
-struct LiveBody {
-    status: &'static str,
-    timestamp: Timestamp,
-}
-
-/// Serialized straight from a struct: the probe most often called builds no JSON tree.
-async fn live() -> axum::Json<LiveBody> {
-    axum::Json(LiveBody {
-        status: "alive",
-        timestamp: Timestamp::now(),
-    })
-}
-
-async fn ready(State(app): State<Arc<Shared>>) -> Response {
-    let mode = app.fallback.get_current_mode();
-    if app.shutting_down.load(Ordering::Relaxed) {
-        return with_status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({
-                "status": "not_ready",
-                "mode": mode,
-                "failed_components": [],
-                "detail": "Service not ready: shutting down",
-            }),
-        );
-    }
-    // Probed often, and by many: the summary is made at most once per cache max age
-    // (see `Shared::summary`); the mode and shutdown above are read every time.
-    let summary = app.summary();
-    let failed = summary.failed_names();
-    if mode == FallbackMode::Primary && failed.is_empty() && summary.system.failed_components == 0 {
-        return ([(header::CONTENT_TYPE, JSON)], READY_BODY).into_response();
-    }
-    let mut reasons = Vec::new();
-    if mode != FallbackMode::Primary {
-        reasons.push(format!("{mode} mode"));
-    }
-    if !failed.is_empty() {
-        reasons.push(format!("failed components: {}", failed.join(", ")));
-    }
-    with_status(
-        StatusCode::SERVICE_UNAVAILABLE,
-        json!({
-            "status": "not_ready",
-            "mode": mode,
-            "failed_components": failed,
-            "detail": format!("Service not ready: {}", reasons.join("; ")),
-            "storage": storage_json(&app, None),
-        }),
-    )
 }
 
 #[derive(Serialize)]
@@ -92,22 +35,30 @@ struct StateBody<'a> {
     state: &'a HealthState,
     fallback: Value,
     storage: Value,
+    details: &'static str,
 }
 
 /// `GET /health/state`, rendered at most once per cache max age unless a route changed
 /// something or the mode changed meanwhile: a large registry renders in milliseconds,
-/// and dashboards poll it.
-async fn state(State(app): State<Arc<Shared>>) -> Response {
+/// and dashboards poll it. Check messages and metadata and alert texts only where
+/// details are shown (two kept bodies: with and without).
+async fn state(State(app): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let key = (app.generation(), app.fallback.total_transitions());
-    let body = app
-        .views
-        .state
-        .get(key, app.cache_max_age, || render_state(&app));
+    let shown = shows_details(&app, &headers);
+    let kept = if shown {
+        &app.views.state_shown
+    } else {
+        &app.views.state_hidden
+    };
+    let body = kept.get(key, app.cache_max_age, || render_state(&app, shown));
     ([(header::CONTENT_TYPE, JSON)], body).into_response()
 }
 
-fn render_state(app: &Shared) -> Bytes {
-    let state = app.monitor.cached_state();
+fn render_state(app: &Shared, shown: bool) -> Bytes {
+    let mut state = app.monitor.cached_state();
+    if !shown {
+        hide_details(&mut state);
+    }
     let fallback = json!({
         "mode": app.fallback.get_current_mode(),
         "hold": app.fallback.current_hold(),
@@ -117,6 +68,7 @@ fn render_state(app: &Shared) -> Bytes {
         state: &state,
         fallback,
         storage: storage_json(app, Some(&state.health_checks)),
+        details: if shown { "shown" } else { "hidden" },
     };
     // Plain data with string keys: serializing it cannot fail.
     serde_json::to_vec(&body).map_or_else(
@@ -128,10 +80,19 @@ fn render_state(app: &Shared) -> Bytes {
     )
 }
 
-async fn checks(State(app): State<Arc<Shared>>) -> Response {
-    let checks = app.monitor.cached_state().health_checks;
-    let storage = storage_json(&app, Some(&checks));
-    ok(json!({"checks": checks, "timestamp": Timestamp::now(), "storage": storage}))
+async fn checks(State(app): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let mut state = app.monitor.cached_state();
+    let shown = shows_details(&app, &headers);
+    if !shown {
+        hide_details(&mut state);
+    }
+    let storage = storage_json(&app, Some(&state.health_checks));
+    ok(json!({
+        "checks": state.health_checks,
+        "timestamp": Timestamp::now(),
+        "storage": storage,
+        "details": if shown { "shown" } else { "hidden" },
+    }))
 }
 
 /// `GET /health/cascade`: cascades now on the monitor's cached state, exactly as one

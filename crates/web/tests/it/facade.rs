@@ -23,7 +23,7 @@ async fn every_health_and_fallback_metric_reaches_the_installed_recorder() {
 
     let facade = health::metrics::METRIC_DESCRIPTIONS
         .iter()
-        .chain(fallback::METRIC_DESCRIPTIONS)
+        .chain(fallback::metrics::METRIC_DESCRIPTIONS)
         .fold(FacadeMetricsSink::builder(), |sink, (name, help)| {
             sink.describe(name, help)
         })
@@ -82,10 +82,10 @@ async fn every_health_and_fallback_metric_reaches_the_installed_recorder() {
         health::metrics::HEALTH_CHECK_LATENCY_METRIC,
         health::metrics::STATE_DURATION_METRIC,
         health::metrics::RETRY_FAILURES_METRIC,
-        fallback::MODE_METRIC,
-        fallback::TRANSITIONS_METRIC,
-        fallback::TIME_IN_MODE_METRIC,
-        fallback::CALLBACK_FAILURES_METRIC,
+        fallback::metrics::MODE_METRIC,
+        fallback::metrics::TRANSITIONS_METRIC,
+        fallback::metrics::TIME_IN_MODE_METRIC,
+        fallback::metrics::CALLBACK_FAILURES_METRIC,
     ] {
         assert!(
             received.contains(name),
@@ -95,11 +95,11 @@ async fn every_health_and_fallback_metric_reaches_the_installed_recorder() {
     // Described with the defining crate's help text.
     let (_, _, help, _) = snapshot
         .iter()
-        .find(|(key, ..)| key.key().name() == fallback::MODE_METRIC)
+        .find(|(key, ..)| key.key().name() == fallback::metrics::MODE_METRIC)
         .unwrap();
-    let expected = fallback::METRIC_DESCRIPTIONS
+    let expected = fallback::metrics::METRIC_DESCRIPTIONS
         .iter()
-        .find(|(name, _)| *name == fallback::MODE_METRIC)
+        .find(|(name, _)| *name == fallback::metrics::MODE_METRIC)
         .unwrap()
         .1;
     assert_eq!(
