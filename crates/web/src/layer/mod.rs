@@ -58,7 +58,9 @@ type FallbackService = BoxCloneSyncService<Request, Response, Infallible>;
 /// Put it on the application's router with [`axum::Router::layer`], which wraps each
 /// route: optional routes are then recognized by their pattern (axum's
 /// [`MatchedPath`]). Around a whole service instead, patterns are compared with the
-/// request path.
+/// request path. Add it before merging or nesting [`router`](crate::router): layered
+/// after, the resilience routes would be recorded too (a readiness 503 while starting
+/// would count against the breaker).
 ///
 /// ```
 /// use std::sync::Arc;
