@@ -33,6 +33,14 @@ pub enum Operation {
     Ttl,
     /// [`Storage::increment`](crate::Storage::increment).
     Increment,
+    /// A backend-specific command outside the trait (e.g. a raw Redis command).
+    Command,
+    /// A backend-specific server-side script (e.g. a Redis Lua script).
+    Script,
+    /// Publishing a message to subscribers.
+    Publish,
+    /// Subscribing to published messages, or keeping that subscription alive.
+    Subscribe,
 }
 
 impl Operation {
@@ -51,6 +59,10 @@ impl Operation {
             Self::Expire => "expire",
             Self::Ttl => "ttl",
             Self::Increment => "increment",
+            Self::Command => "command",
+            Self::Script => "script",
+            Self::Publish => "publish",
+            Self::Subscribe => "subscribe",
         }
     }
 }
