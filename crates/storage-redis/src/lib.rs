@@ -5,8 +5,12 @@
 //! trait behaves the same on both. Beyond the trait it adds what a network backend
 //! needs: a per-attempt timeout, retries with backoff and jitter for transient failures
 //! only, recovery after a server restart without reconnecting by hand, passwords kept out
-//! of logs, and an optional key prefix for sharing a database. It does not do cluster
-//! mode, pub/sub or Lua scripting.
+//! of logs, and an optional key prefix for sharing a database. For crates that need
+//! Redis beyond the trait it runs raw commands and Lua scripts
+//! ([`RedisAdapter::command`], [`RedisAdapter::script`], retried as their
+//! [`Idempotence`] allows), publishes, and subscribes ([`Subscription`]), under the same
+//! rules. It does not do cluster mode, transactions (`MULTI`) or blocking commands longer
+//! than the per-attempt timeout.
 //!
 //! ```no_run
 //! # #[tokio::main]
@@ -40,11 +44,20 @@
 mod adapter;
 pub use adapter::RedisAdapter;
 
+mod commands;
+pub use commands::Idempotence;
+
+mod subscription;
+pub use subscription::{Message, Subscription};
+
 mod config;
 pub use config::{RedisConfig, redact_url};
 
 mod error;
 pub use error::ConfigError;
+
+mod policy;
+mod topology;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -8,6 +8,7 @@
     reason = "a test fails by panicking"
 )]
 
+mod beyond;
 mod conformance;
 mod errors;
 mod faults;

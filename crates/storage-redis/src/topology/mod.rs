@@ -1,0 +1,86 @@
+//! Where an adapter's connections come from, one kind per deployment the configuration can
+//! name, and the connection its commands share.
+
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use crate::policy::Failure;
+
+mod single;
+pub(crate) use single::Single;
+
+/// The connection commands go through. Cloning it is cheap: clones share one socket.
+#[derive(Clone)]
+pub(crate) enum Connection {
+    /// One multiplexed socket to one server (a single server, or a Sentinel's master).
+    Multiplexed(MultiplexedConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Multiplexed(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Multiplexed(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Multiplexed(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// A new connection, and what must live as long as it is shared (a pool's checkout).
+pub(crate) struct Fresh {
+    pub(crate) connection: Connection,
+    pub(crate) guard: Option<deadpool_redis::Connection>,
+}
+
+/// Makes connections for one deployment.
+pub(crate) enum Connector {
+    /// One server, through a deadpool pool that creates, checks and replaces connections.
+    Single(Single),
+}
+
+impl Connector {
+    /// A new shared connection. Called only when there is none (cold path).
+    pub(crate) async fn connect(&self) -> Result<Fresh, Failure> {
+        match self {
+            Self::Single(single) => single.connect().await,
+        }
+    }
+
+    /// A client for a dedicated connection to a server that sees every published message.
+    pub(crate) async fn pubsub_client(&self) -> Result<redis::Client, Failure> {
+        match self {
+            Self::Single(single) => single.pubsub_client(),
+        }
+    }
+
+    /// The pool's status, where there is a pool.
+    pub(crate) fn pool_status(&self) -> Option<deadpool_redis::Status> {
+        match self {
+            Self::Single(single) => Some(single.pool_status()),
+        }
+    }
+
+    /// Stops handing out connections.
+    pub(crate) fn close(&self) {
+        match self {
+            Self::Single(single) => single.close(),
+        }
+    }
+}
