@@ -116,6 +116,23 @@ pub enum StorageError {
         source: Option<BoxError>,
     },
 
+    /// A secure connection could not be set up: the server's certificate is not trusted,
+    /// has expired or names another host, the server refused the client's certificate, or
+    /// the configured certificates cannot be used. Not transient: trying again meets the
+    /// same certificates.
+    #[error("TLS with {target} failed during {operation}: {message}")]
+    Tls {
+        /// The operation that was running.
+        operation: Operation,
+        /// Where the backend lives, with any password redacted.
+        target: String,
+        /// What failed, e.g. "the server's certificate has expired".
+        message: String,
+        /// The TLS library's error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+
     /// A value could not be encoded to JSON, or a stored value could not be decoded.
     #[error("value at key {key:?} could not be (de)serialized")]
     Serialization {
@@ -173,7 +190,8 @@ pub enum StorageError {
 
 impl StorageError {
     /// Whether trying the same operation again later may succeed: timeouts and broken
-    /// connections are transient; bad values, wrong types and invalid arguments are not.
+    /// connections are transient; certificate problems, bad values, wrong types and
+    /// invalid arguments are not.
     #[must_use]
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Timeout { .. } | Self::Connection { .. })
