@@ -169,6 +169,14 @@ impl RedisAdapter {
         let config = &self.inner.config;
         let info = redis::IntoConnectionInfo::into_connection_info(config.redis_url.as_str())
             .map_err(|error| self.connection_error(Operation::Connect, error.to_string()))?;
+        #[cfg(feature = "tls")]
+        let info =
+            crate::tls::apply(info, config.tls.as_ref()).map_err(|error| StorageError::Tls {
+                operation: Operation::Connect,
+                target: self.inner.target.clone(),
+                message: error.message,
+                source: error.source,
+            })?;
         let single = Single::new(config, info)
             .map_err(|message| self.connection_error(Operation::Connect, message))?;
         Ok(Connector::Single(single))
@@ -237,9 +245,11 @@ impl RedisAdapter {
                     + 1;
                 timeouts >= TIMEOUTS_BEFORE_RECONNECT
             }
-            Failure::NotSent { .. } | Failure::Refused(_) | Failure::Closed | Failure::Final(_) => {
-                false
-            }
+            Failure::NotSent { .. }
+            | Failure::Refused(_)
+            | Failure::Tls { .. }
+            | Failure::Closed
+            | Failure::Final(_) => false,
         };
         if broken {
             self.discard_connection(generation);

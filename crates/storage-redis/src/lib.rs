@@ -9,8 +9,11 @@
 //! Redis beyond the trait it runs raw commands and Lua scripts
 //! ([`RedisAdapter::command`], [`RedisAdapter::script`], retried as their
 //! [`Idempotence`] allows), publishes, and subscribes ([`Subscription`]), under the same
-//! rules. It does not do cluster mode, transactions (`MULTI`) or blocking commands longer
-//! than the per-attempt timeout.
+//! rules. With the `tls` feature it reaches servers over TLS (`rediss://` URLs, a CA
+//! bundle and a client certificate in [`TlsConfig`]; certificate problems are a final
+//! [`StorageError::Tls`](storage::StorageError::Tls), never retried). It does not do
+//! cluster mode, transactions (`MULTI`) or blocking commands longer than the per-attempt
+//! timeout.
 //!
 //! ```no_run
 //! # #[tokio::main]
@@ -39,7 +42,8 @@
 //!
 //! | Name      | Default | Enables |
 //! |-----------|---------|---------|
-//! | `testing` | no      | `testing`: start, stop, freeze and restart a private `redis-server` in tests |
+//! | `tls`     | no      | `rediss://` URLs and [`TlsConfig`], through rustls with the ring provider (installed as the process default when none is) |
+//! | `testing` | no      | `testing`: start, stop, freeze and restart private `redis-server`s (plain or TLS, with test certificates from `openssl`) in tests |
 
 mod adapter;
 pub use adapter::RedisAdapter;
@@ -51,12 +55,14 @@ mod subscription;
 pub use subscription::{Message, Subscription};
 
 mod config;
-pub use config::{RedisConfig, redact_url};
+pub use config::{RedisConfig, TlsConfig, redact_url};
 
 mod error;
 pub use error::ConfigError;
 
 mod policy;
+#[cfg(feature = "tls")]
+mod tls;
 mod topology;
 
 #[cfg(feature = "testing")]

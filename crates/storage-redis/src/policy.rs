@@ -23,6 +23,11 @@ pub(crate) enum Failure {
     Broken(RedisError),
     /// The attempt ran out of time: the command may have run.
     TimedOut,
+    /// A certificate or TLS handshake problem: no retry fixes it.
+    Tls {
+        problem: &'static str,
+        error: RedisError,
+    },
     /// The adapter was closed, or never connected.
     Closed,
     /// A final answer that a retry would not change.
@@ -36,7 +41,7 @@ impl Failure {
         match self {
             Self::NotSent { .. } | Self::ReadOnly(_) => true,
             Self::Broken(_) | Self::TimedOut => idempotent,
-            Self::Refused(_) | Self::Closed | Self::Final(_) => false,
+            Self::Refused(_) | Self::Tls { .. } | Self::Closed | Self::Final(_) => false,
         }
     }
 
@@ -73,6 +78,12 @@ impl Failure {
                 source: Some(boxed(error)),
             },
             Self::Broken(error) => connection("the connection broke".to_owned(), Some(error)),
+            Self::Tls { problem, error } => StorageError::Tls {
+                operation,
+                target: target.to_owned(),
+                message: problem.to_owned(),
+                source: Some(boxed(error)),
+            },
             Self::Closed => StorageError::NotConnected { backend: "redis" },
             Self::Final(error) => error,
         }
@@ -83,6 +94,9 @@ impl Failure {
 /// is down, unreachable or still loading) is [`Failure::NotSent`]; a configuration error
 /// such as a wrong password or database, which no retry fixes, is [`Failure::Refused`].
 pub(crate) fn setup_failure(error: RedisError) -> Failure {
+    if let Some(problem) = tls_problem(&error) {
+        return Failure::Tls { problem, error };
+    }
     let recovers = match error.kind() {
         ErrorKind::AuthenticationFailed
         | ErrorKind::InvalidClientConfig
@@ -108,6 +122,9 @@ pub(crate) fn setup_failure(error: RedisError) -> Failure {
 /// Redis' own error replies become the matching [`StorageError`]; for raw commands and
 /// scripts (`key` is `None`) any other reply is a [`StorageError::Backend`].
 pub(crate) fn classify(error: RedisError, operation: Operation, key: Option<&str>) -> Failure {
+    if let Some(problem) = tls_problem(&error) {
+        return Failure::Tls { problem, error };
+    }
     if error.is_connection_refusal() {
         return Failure::NotSent {
             timed_out: false,
@@ -164,6 +181,18 @@ pub(crate) fn classify(error: RedisError, operation: Operation, key: Option<&str
         },
     };
     Failure::Final(final_error)
+}
+
+/// What is wrong when `error` is a certificate or handshake problem.
+#[cfg(feature = "tls")]
+fn tls_problem(error: &RedisError) -> Option<&'static str> {
+    crate::tls::problem(error)
+}
+
+/// Without TLS support there are no TLS failures.
+#[cfg(not(feature = "tls"))]
+fn tls_problem(_error: &RedisError) -> Option<&'static str> {
+    None
 }
 
 /// The client's error as the source of a [`StorageError`].

@@ -5,6 +5,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ConfigError;
 
+mod tls;
+pub use tls::TlsConfig;
+
 mod url;
 pub use url::redact_url;
 use url::with_password;
@@ -64,6 +67,9 @@ pub struct RedisConfig {
     pub key_prefix: String,
     /// The `COUNT` hint of each `SCAN` page (default 1000).
     pub scan_count: usize,
+    /// Certificates for TLS (`rediss://`) connections; see [`TlsConfig`] (default none:
+    /// `rediss://` URLs trust the system's CAs and present no client certificate).
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for RedisConfig {
@@ -77,6 +83,7 @@ impl Default for RedisConfig {
             pool_size: 4,
             key_prefix: String::new(),
             scan_count: 1000,
+            tls: None,
         }
     }
 }
@@ -135,12 +142,49 @@ impl RedisConfig {
                 "must not be shorter than retry_delay",
             ));
         }
+        self.validate_tls()?;
         redis::IntoConnectionInfo::into_connection_info(self.redis_url.as_str()).map_err(
             |source| ConfigError::InvalidUrl {
                 url: redact_url(&self.redis_url),
                 source,
             },
         )?;
+        Ok(())
+    }
+
+    /// The TLS rules: a `tls` section only with `rediss://`, a client certificate with its
+    /// key, and either only in a build with the `tls` feature.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let secure = is_tls_url(&self.redis_url);
+        if let Some(tls) = &self.tls {
+            if !secure {
+                return Err(ConfigError::invalid(
+                    "tls",
+                    "is set, but `redis_url` is not a `rediss://` URL",
+                ));
+            }
+            match (&tls.cert_file, &tls.key_file) {
+                (Some(_), None) => {
+                    return Err(ConfigError::invalid(
+                        "tls.cert_file",
+                        "needs `tls.key_file`",
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError::invalid(
+                        "tls.key_file",
+                        "needs `tls.cert_file`",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if secure && !cfg!(feature = "tls") {
+            return Err(ConfigError::invalid(
+                "redis_url",
+                "is a `rediss://` URL, but this build of storage-redis has no TLS (feature `tls`)",
+            ));
+        }
         Ok(())
     }
 
@@ -206,8 +250,16 @@ impl fmt::Debug for RedisConfig {
             .field("pool_size", &self.pool_size)
             .field("key_prefix", &self.key_prefix)
             .field("scan_count", &self.scan_count)
+            .field("tls", &self.tls)
             .finish()
     }
+}
+
+/// Whether `url` asks for TLS (`rediss://`, `valkeys://`).
+pub(crate) fn is_tls_url(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("rediss") || scheme.eq_ignore_ascii_case("valkeys")
+    })
 }
 
 /// `Duration` as a number of seconds (integer or decimal), the original's format.

@@ -13,6 +13,8 @@ mod conformance;
 mod errors;
 mod faults;
 mod glob;
+#[cfg(feature = "tls")]
+mod tls;
 
 use storage_redis::testing::RedisServer;
 
