@@ -103,7 +103,7 @@ impl RedisAdapter {
         config.validate()?;
         Ok(Self {
             inner: Arc::new(Inner {
-                target: config.redacted_url(),
+                target: config.target(),
                 config,
                 connector: RwLock::new(None),
                 shared: RwLock::new(None),
@@ -167,19 +167,47 @@ impl RedisAdapter {
 
     fn build_connector(&self) -> Result<Connector> {
         let config = &self.inner.config;
+        #[cfg(feature = "sentinel")]
+        if let Some(sentinel) = &config.sentinel {
+            return crate::topology::Sentinel::new(config, sentinel)
+                .map(|sentinel| {
+                    // After a failover, leave the old master at once.
+                    let inner = Arc::downgrade(&self.inner);
+                    sentinel.watch(move || {
+                        if let Some(inner) = inner.upgrade() {
+                            inner.shared.write().take();
+                        }
+                    });
+                    Connector::Sentinel(sentinel)
+                })
+                .map_err(|error| match error {
+                    crate::topology::SentinelBuildError::Client(error) => StorageError::Backend {
+                        operation: Operation::Connect,
+                        message: format!("cannot set up a client for {}", self.inner.target),
+                        source: Some(crate::policy::boxed(error)),
+                    },
+                    #[cfg(feature = "tls")]
+                    crate::topology::SentinelBuildError::Tls(error) => self.tls_error(error),
+                });
+        }
         let info = redis::IntoConnectionInfo::into_connection_info(config.redis_url.as_str())
             .map_err(|error| self.connection_error(Operation::Connect, error.to_string()))?;
         #[cfg(feature = "tls")]
         let info =
-            crate::tls::apply(info, config.tls.as_ref()).map_err(|error| StorageError::Tls {
-                operation: Operation::Connect,
-                target: self.inner.target.clone(),
-                message: error.message,
-                source: error.source,
-            })?;
+            crate::tls::apply(info, config.tls.as_ref()).map_err(|error| self.tls_error(error))?;
         let single = Single::new(config, info)
             .map_err(|message| self.connection_error(Operation::Connect, message))?;
         Ok(Connector::Single(single))
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_error(&self, error: crate::tls::SetupError) -> StorageError {
+        StorageError::Tls {
+            operation: Operation::Connect,
+            target: self.inner.target.clone(),
+            message: error.message,
+            source: error.source,
+        }
     }
 
     fn connection_error(&self, operation: Operation, message: String) -> StorageError {

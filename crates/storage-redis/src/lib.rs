@@ -11,9 +11,10 @@
 //! [`Idempotence`] allows), publishes, and subscribes ([`Subscription`]), under the same
 //! rules. With the `tls` feature it reaches servers over TLS (`rediss://` URLs, a CA
 //! bundle and a client certificate in [`TlsConfig`]; certificate problems are a final
-//! [`StorageError::Tls`](storage::StorageError::Tls), never retried). It does not do
-//! cluster mode, transactions (`MULTI`) or blocking commands longer than the per-attempt
-//! timeout.
+//! [`StorageError::Tls`](storage::StorageError::Tls), never retried). With the
+//! `sentinel` feature it finds the master through Redis Sentinel ([`SentinelConfig`]) and
+//! follows failovers. It does not do cluster mode, transactions (`MULTI`) or blocking
+//! commands longer than the per-attempt timeout.
 //!
 //! ```no_run
 //! # #[tokio::main]
@@ -43,6 +44,7 @@
 //! | Name      | Default | Enables |
 //! |-----------|---------|---------|
 //! | `tls`     | no      | `rediss://` URLs and [`TlsConfig`], through rustls with the ring provider (installed as the process default when none is) |
+//! | `sentinel` | no     | the `sentinel` section ([`SentinelConfig`]): the master found and followed through Redis Sentinel |
 //! | `testing` | no      | `testing`: start, stop, freeze and restart private `redis-server`s (plain or TLS, with test certificates from `openssl`) in tests |
 
 mod adapter;
@@ -55,7 +57,7 @@ mod subscription;
 pub use subscription::{Message, Subscription};
 
 mod config;
-pub use config::{RedisConfig, TlsConfig, redact_url};
+pub use config::{RedisConfig, SentinelConfig, TlsConfig, redact_url};
 
 mod error;
 pub use error::ConfigError;

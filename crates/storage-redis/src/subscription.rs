@@ -1,7 +1,7 @@
 //! Subscriptions to published messages, on a dedicated connection that reports its loss.
 
 use std::fmt;
-use std::future::Future as _;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -56,9 +56,10 @@ impl fmt::Debug for Message {
 ///
 /// The subscription has a connection of its own (a subscribed connection can run nothing
 /// else) and checks it with a `PING` every [`RedisConfig::timeout`]. When that connection
-/// is lost (the server went away, a failover moved the master, a `PING` got no answer in
-/// time) the stream yields one `Err` ([`StorageError::Connection`] or
-/// [`StorageError::Timeout`], operation [`Operation::Subscribe`]) and then ends.
+/// is lost (the server went away or was demoted, a `PING` got no answer in time, or,
+/// behind Sentinel, a failover moved the master to another server) the stream yields one
+/// `Err` ([`StorageError::Connection`] or [`StorageError::Timeout`], operation
+/// [`Operation::Subscribe`]) and then ends.
 ///
 /// Redis pub/sub delivers at most once: messages published while no subscription was
 /// connected are lost. After the error, re-read whatever state the messages announce,
@@ -69,6 +70,8 @@ impl fmt::Debug for Message {
 /// [`RedisConfig::timeout`]: crate::RedisConfig::timeout
 pub struct Subscription {
     messages: PubSubStream,
+    /// Completes when the master moves to another server (Sentinel's failovers).
+    moved: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// Why the keepalive gave up on the connection.
     lost: oneshot::Receiver<StorageError>,
     keepalive: tokio::task::JoinHandle<()>,
@@ -102,6 +105,18 @@ impl Stream for Subscription {
                 })));
             }
             Poll::Pending => {}
+        }
+        if let Some(moved) = &mut self.moved
+            && moved.as_mut().poll(cx).is_ready()
+        {
+            self.ended = true;
+            self.keepalive.abort();
+            return Poll::Ready(Some(Err(StorageError::Connection {
+                operation: Operation::Subscribe,
+                target: self.target.clone(),
+                message: "the master moved to another server (failover)".to_owned(),
+                source: None,
+            })));
         }
         match Pin::new(&mut self.lost).poll(cx) {
             Poll::Ready(Ok(error)) => {
@@ -168,6 +183,18 @@ impl RedisAdapter {
             ));
         }
         let timeout = self.config().timeout;
+        // Watched from before connecting: a failover during set-up ends the subscription.
+        let moved = self
+            .connector()
+            .and_then(|connector| connector.master_moves())
+            .map(|mut moves| -> Pin<Box<dyn Future<Output = ()> + Send>> {
+                Box::pin(async move {
+                    // A closed channel (the adapter closed) is no move.
+                    if moves.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                })
+            });
         let pubsub = self
             .retrying(Operation::Subscribe, true, || async {
                 let connector = self.connector().ok_or(Failure::Closed)?;
@@ -190,6 +217,7 @@ impl RedisAdapter {
         let keepalive = tokio::spawn(keepalive(sink, timeout, report, self.target().to_owned()));
         Ok(Subscription {
             messages,
+            moved,
             lost,
             keepalive,
             target: self.target().to_owned(),

@@ -5,6 +5,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ConfigError;
 
+mod sentinel;
+pub use sentinel::SentinelConfig;
+
 mod tls;
 pub use tls::TlsConfig;
 
@@ -70,6 +73,9 @@ pub struct RedisConfig {
     /// Certificates for TLS (`rediss://`) connections; see [`TlsConfig`] (default none:
     /// `rediss://` URLs trust the system's CAs and present no client certificate).
     pub tls: Option<TlsConfig>,
+    /// A master found through Redis Sentinel instead of `redis_url`; see
+    /// [`SentinelConfig`] (default none).
+    pub sentinel: Option<SentinelConfig>,
 }
 
 impl Default for RedisConfig {
@@ -84,6 +90,7 @@ impl Default for RedisConfig {
             key_prefix: String::new(),
             scan_count: 1000,
             tls: None,
+            sentinel: None,
         }
     }
 }
@@ -143,24 +150,102 @@ impl RedisConfig {
             ));
         }
         self.validate_tls()?;
-        redis::IntoConnectionInfo::into_connection_info(self.redis_url.as_str()).map_err(
-            |source| ConfigError::InvalidUrl {
-                url: redact_url(&self.redis_url),
-                source,
-            },
-        )?;
+        match &self.sentinel {
+            Some(sentinel) => self.validate_sentinel(sentinel),
+            None => parse_url("redis_url", &self.redis_url).map(drop),
+        }
+    }
+
+    /// The Sentinel rules: a master name, sentinel URLs without credentials and of one
+    /// scheme, no `redis_url`, and a build with the `sentinel` feature.
+    fn validate_sentinel(&self, sentinel: &SentinelConfig) -> Result<(), ConfigError> {
+        if !cfg!(feature = "sentinel") {
+            return Err(ConfigError::invalid(
+                "sentinel",
+                "is set, but this build of storage-redis has no Sentinel support (feature `sentinel`)",
+            ));
+        }
+        self.no_redis_url("sentinel")?;
+        if sentinel.master_name.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "sentinel.master_name",
+                "must name the master the sentinels monitor",
+            ));
+        }
+        if sentinel.sentinels.is_empty() {
+            return Err(ConfigError::invalid(
+                "sentinel.sentinels",
+                "must list at least one sentinel",
+            ));
+        }
+        for url in &sentinel.sentinels {
+            let info = parse_url("sentinel.sentinels", url)?;
+            let settings = info.redis_settings();
+            if settings.password().is_some() || settings.username().is_some() {
+                return Err(ConfigError::invalid(
+                    "sentinel.sentinels",
+                    "must not carry credentials: set `sentinel.sentinel_password` (and `sentinel.sentinel_username`)",
+                ));
+            }
+        }
+        if sentinel
+            .sentinels
+            .iter()
+            .any(|url| is_tls_url(url) != self.uses_tls())
+        {
+            return Err(ConfigError::invalid(
+                "sentinel.sentinels",
+                "mixes `rediss://` and plain URLs: all use TLS or none does",
+            ));
+        }
         Ok(())
+    }
+
+    /// Refuses an explicit `redis_url` next to `section`, which names the servers instead.
+    fn no_redis_url(&self, section: &'static str) -> Result<(), ConfigError> {
+        if self.redis_url == Self::default().redis_url {
+            Ok(())
+        } else {
+            Err(ConfigError::invalid(
+                "redis_url",
+                &format!("names one server: leave it unset with `{section}`"),
+            ))
+        }
+    }
+
+    /// Whether connections use TLS: `redis_url`, or the sentinels' URLs, are `rediss://`.
+    pub(crate) fn uses_tls(&self) -> bool {
+        match &self.sentinel {
+            Some(sentinel) => sentinel
+                .sentinels
+                .first()
+                .is_some_and(|url| is_tls_url(url)),
+            None => is_tls_url(&self.redis_url),
+        }
+    }
+
+    /// Where the data lives, without passwords, for messages: `redis_url`, or the
+    /// sentinels and master name.
+    pub(crate) fn target(&self) -> String {
+        match &self.sentinel {
+            Some(sentinel) => sentinel.target(),
+            None => self.redacted_url(),
+        }
     }
 
     /// The TLS rules: a `tls` section only with `rediss://`, a client certificate with its
     /// key, and either only in a build with the `tls` feature.
     fn validate_tls(&self) -> Result<(), ConfigError> {
-        let secure = is_tls_url(&self.redis_url);
+        let secure = self.uses_tls();
         if let Some(tls) = &self.tls {
             if !secure {
                 return Err(ConfigError::invalid(
                     "tls",
-                    "is set, but `redis_url` is not a `rediss://` URL",
+                    if self.sentinel.is_some() {
+                        "is set, but the sentinels' URLs are not `rediss://` URLs"
+                    } else {
+                        "is set, but `redis_url` is not a `rediss://` URL"
+                    },
                 ));
             }
             match (&tls.cert_file, &tls.key_file) {
@@ -181,8 +266,12 @@ impl RedisConfig {
         }
         if secure && !cfg!(feature = "tls") {
             return Err(ConfigError::invalid(
-                "redis_url",
-                "is a `rediss://` URL, but this build of storage-redis has no TLS (feature `tls`)",
+                if self.sentinel.is_some() {
+                    "sentinel.sentinels"
+                } else {
+                    "redis_url"
+                },
+                "asks for TLS (`rediss://`), but this build of storage-redis has no TLS (feature `tls`)",
             ));
         }
         Ok(())
@@ -213,8 +302,13 @@ impl RedisConfig {
     /// ```
     ///
     /// A URL without a scheme is left as it is, for [`validate`](Self::validate) to refuse.
+    /// With a [`sentinel`](Self::sentinel) section, the password is the master's
+    /// (`sentinel.master_password`).
     pub fn set_password(&mut self, password: &str) {
-        self.redis_url = with_password(&self.redis_url, password);
+        match &mut self.sentinel {
+            Some(sentinel) => sentinel.master_password = Some(password.to_owned()),
+            None => self.redis_url = with_password(&self.redis_url, password),
+        }
     }
 
     /// The backoff before retry number `retry` (0-based), before jitter.
@@ -251,8 +345,18 @@ impl fmt::Debug for RedisConfig {
             .field("key_prefix", &self.key_prefix)
             .field("scan_count", &self.scan_count)
             .field("tls", &self.tls)
+            .field("sentinel", &self.sentinel)
             .finish()
     }
+}
+
+/// `url` parsed by the client, or the error naming it without its password.
+fn parse_url(key: &'static str, url: &str) -> Result<redis::ConnectionInfo, ConfigError> {
+    redis::IntoConnectionInfo::into_connection_info(url).map_err(|source| ConfigError::InvalidUrl {
+        key,
+        url: redact_url(url),
+        source,
+    })
 }
 
 /// Whether `url` asks for TLS (`rediss://`, `valkeys://`).

@@ -18,6 +18,8 @@ use storage::Storage;
 
 use crate::{RedisAdapter, RedisConfig};
 
+#[cfg(feature = "sentinel")]
+pub mod sentinel;
 mod tls;
 pub use tls::{ServerCertificate, TestCertificates};
 
@@ -123,6 +125,8 @@ pub struct RedisServer {
     args: Vec<OsString>,
     /// Whether the port speaks TLS (then readiness is a TCP connect, not a `PING`).
     tls: bool,
+    /// A configuration file given before every other argument (`sentinel.conf`).
+    config_file: Option<PathBuf>,
 }
 
 impl RedisServer {
@@ -161,7 +165,7 @@ impl RedisServer {
     ///
     /// As [`RedisServer::start`].
     pub fn start_with_args(args: Vec<OsString>) -> io::Result<Self> {
-        Self::launch(free_port()?, |_| args, false)
+        Self::launch(free_port()?, |_| args, false, None)
     }
 
     /// Starts a server that speaks only TLS, presenting `certificate`, and requiring a
@@ -180,10 +184,18 @@ impl RedisServer {
             free_port()?,
             |port| certificates.server_args(port, certificate, client_certificates),
             true,
+            None,
         )
     }
 
-    fn launch(port: u16, args: impl FnOnce(u16) -> Vec<OsString>, tls: bool) -> io::Result<Self> {
+    /// Starts `redis-server` on `port` with the default arguments, `args(port)`, and, when
+    /// given, a configuration file of that text (first, as `redis-server <file>` needs).
+    fn launch(
+        port: u16,
+        args: impl FnOnce(u16) -> Vec<OsString>,
+        tls: bool,
+        config: Option<&str>,
+    ) -> io::Result<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "storage-redis-test-{}-{}-{port}",
@@ -191,12 +203,21 @@ impl RedisServer {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir)?;
+        let config_file = match config {
+            Some(text) => {
+                let path = dir.join("redis.conf");
+                std::fs::write(&path, text)?;
+                Some(path)
+            }
+            None => None,
+        };
         let mut server = Self {
             port,
             dir,
             child: None,
             args: args(port),
             tls,
+            config_file,
         };
         server.spawn()?;
         Ok(server)
@@ -279,6 +300,7 @@ impl RedisServer {
 
     fn spawn(&mut self) -> io::Result<()> {
         let child = Command::new("redis-server")
+            .args(self.config_file.iter())
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args([
                 "--save",
@@ -337,14 +359,15 @@ pub fn free_port() -> io::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
-/// Sends an inline `PING` and expects `+PONG`.
+/// Sends an inline `PING` and expects `+PONG` (or `-NOAUTH` from a server that needs a
+/// password: it is up all the same).
 fn ping(port: u16) -> io::Result<()> {
     let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
     stream.set_read_timeout(Some(Duration::from_millis(500)))?;
     stream.write_all(b"PING\r\n")?;
     let mut reply = [0u8; 7];
     stream.read_exact(&mut reply)?;
-    if &reply == b"+PONG\r\n" {
+    if &reply == b"+PONG\r\n" || &reply == b"-NOAUTH" {
         Ok(())
     } else {
         Err(io::Error::other("unexpected reply to PING"))

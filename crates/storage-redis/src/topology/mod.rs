@@ -6,6 +6,10 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::policy::Failure;
 
+#[cfg(feature = "sentinel")]
+mod sentinel;
+#[cfg(feature = "sentinel")]
+pub(crate) use sentinel::{BuildError as SentinelBuildError, Sentinel};
 mod single;
 pub(crate) use single::Single;
 
@@ -50,9 +54,16 @@ pub(crate) struct Fresh {
 }
 
 /// Makes connections for one deployment.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per connect and shared behind an Arc"
+)]
 pub(crate) enum Connector {
     /// One server, through a deadpool pool that creates, checks and replaces connections.
     Single(Single),
+    /// The master the sentinels name, asked anew for every new connection.
+    #[cfg(feature = "sentinel")]
+    Sentinel(Sentinel),
 }
 
 impl Connector {
@@ -60,6 +71,8 @@ impl Connector {
     pub(crate) async fn connect(&self) -> Result<Fresh, Failure> {
         match self {
             Self::Single(single) => single.connect().await,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(sentinel) => sentinel.connect().await,
         }
     }
 
@@ -67,6 +80,8 @@ impl Connector {
     pub(crate) async fn pubsub_client(&self) -> Result<redis::Client, Failure> {
         match self {
             Self::Single(single) => single.pubsub_client(),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(sentinel) => sentinel.pubsub_client().await,
         }
     }
 
@@ -74,6 +89,8 @@ impl Connector {
     pub(crate) fn pool_status(&self) -> Option<deadpool_redis::Status> {
         match self {
             Self::Single(single) => Some(single.pool_status()),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(_) => None,
         }
     }
 
@@ -81,6 +98,19 @@ impl Connector {
     pub(crate) fn close(&self) {
         match self {
             Self::Single(single) => single.close(),
+            // Nothing is pooled: the adapter drops its connection.
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(sentinel) => sentinel.close(),
+        }
+    }
+
+    /// A receiver that changes whenever the master moves to another server (a failover
+    /// completed), where the deployment can tell.
+    pub(crate) fn master_moves(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        match self {
+            Self::Single(_) => None,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(sentinel) => Some(sentinel.switches()),
         }
     }
 }

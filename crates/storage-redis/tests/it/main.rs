@@ -13,6 +13,8 @@ mod conformance;
 mod errors;
 mod faults;
 mod glob;
+#[cfg(feature = "sentinel")]
+mod sentinel;
 #[cfg(feature = "tls")]
 mod tls;
 
