@@ -190,6 +190,20 @@ impl RedisAdapter {
                     crate::topology::SentinelBuildError::Tls(error) => self.tls_error(error),
                 });
         }
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &config.cluster {
+            return crate::topology::Cluster::new(config, cluster)
+                .map(Connector::Cluster)
+                .map_err(|error| match error {
+                    crate::topology::ClusterBuildError::Client(error) => StorageError::Backend {
+                        operation: Operation::Connect,
+                        message: format!("cannot set up a client for {}", self.inner.target),
+                        source: Some(crate::policy::boxed(error)),
+                    },
+                    #[cfg(feature = "tls")]
+                    crate::topology::ClusterBuildError::Tls(error) => self.tls_error(error),
+                });
+        }
         let info = redis::IntoConnectionInfo::into_connection_info(config.redis_url.as_str())
             .map_err(|error| self.connection_error(Operation::Connect, error.to_string()))?;
         #[cfg(feature = "tls")]
@@ -261,10 +275,16 @@ impl RedisAdapter {
 
     /// Replaces the connection of `generation` after a failure that shows it is broken:
     /// an I/O error, a server turned replica, or several timeouts in a row (a half-open
-    /// socket answers nothing).
+    /// socket answers nothing). A cluster connection reconnects a failed node and
+    /// refreshes its slot map by itself, so only the timeouts replace it.
     fn note_failure(&self, failure: &Failure, generation: u64) {
         let broken = match failure {
-            Failure::Broken(_) | Failure::ReadOnly(_) => true,
+            Failure::Broken(_) | Failure::ReadOnly(_) => !self
+                .inner
+                .connector
+                .read()
+                .as_ref()
+                .is_some_and(|connector| connector.heals_itself()),
             Failure::TimedOut => {
                 let timeouts = self
                     .inner
@@ -575,8 +595,28 @@ impl Storage for RedisAdapter {
         let prefix = &self.inner.config.key_prefix;
         // The server-side MATCH only narrows the scan; the shared matcher decides.
         let server_pattern = format!("{}{pattern}", escape_glob(prefix));
-        let mut cursor: u64 = 0;
         let mut keys = Vec::new();
+        let mut keep = |raw: Vec<u8>| {
+            let Ok(full_key) = String::from_utf8(raw) else {
+                tracing::warn!("skipping a redis key that is not UTF-8");
+                return;
+            };
+            if let Some(key) = full_key.strip_prefix(prefix.as_str())
+                && glob.matches(key)
+            {
+                keys.push(key.to_owned());
+            }
+        };
+        #[cfg(feature = "cluster")]
+        if self.inner.config.cluster.is_some() {
+            for raw in self.scan_cluster(&server_pattern).await? {
+                keep(raw);
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            return Ok(keys);
+        }
+        let mut cursor: u64 = 0;
         loop {
             let mut command = redis::cmd("SCAN");
             command
@@ -591,15 +631,7 @@ impl Storage for RedisAdapter {
                 })
                 .await?;
             for raw in page {
-                let Ok(full_key) = String::from_utf8(raw) else {
-                    tracing::warn!("skipping a redis key that is not UTF-8");
-                    continue;
-                };
-                if let Some(key) = full_key.strip_prefix(prefix.as_str())
-                    && glob.matches(key)
-                {
-                    keys.push(key.to_owned());
-                }
+                keep(raw);
             }
             if next == 0 {
                 break;

@@ -13,8 +13,10 @@
 //! bundle and a client certificate in [`TlsConfig`]; certificate problems are a final
 //! [`StorageError::Tls`](storage::StorageError::Tls), never retried). With the
 //! `sentinel` feature it finds the master through Redis Sentinel ([`SentinelConfig`]) and
-//! follows failovers. It does not do cluster mode, transactions (`MULTI`) or blocking
-//! commands longer than the per-attempt timeout.
+//! follows failovers; with the `cluster` feature it spreads keys over a Redis Cluster
+//! ([`ClusterConfig`]), following redirects while slots move. It does not do
+//! transactions (`MULTI`), multi-key operations across cluster slots, reads from
+//! replicas, or blocking commands longer than the per-attempt timeout.
 //!
 //! ```no_run
 //! # #[tokio::main]
@@ -45,6 +47,7 @@
 //! |-----------|---------|---------|
 //! | `tls`     | no      | `rediss://` URLs and [`TlsConfig`], through rustls with the ring provider (installed as the process default when none is) |
 //! | `sentinel` | no     | the `sentinel` section ([`SentinelConfig`]): the master found and followed through Redis Sentinel |
+//! | `cluster` | no      | the `cluster` section ([`ClusterConfig`]): commands routed by slot, `MOVED`/`ASK` followed, `keys` on every master |
 //! | `testing` | no      | `testing`: start, stop, freeze and restart private `redis-server`s (plain or TLS, with test certificates from `openssl`) in tests |
 
 mod adapter;
@@ -57,11 +60,13 @@ mod subscription;
 pub use subscription::{Message, Subscription};
 
 mod config;
-pub use config::{RedisConfig, SentinelConfig, TlsConfig, redact_url};
+pub use config::{ClusterConfig, RedisConfig, SentinelConfig, TlsConfig, redact_url};
 
 mod error;
 pub use error::ConfigError;
 
+#[cfg(feature = "cluster")]
+mod cluster_scan;
 mod policy;
 #[cfg(feature = "tls")]
 mod tls;

@@ -125,7 +125,9 @@ pub(crate) fn classify(error: RedisError, operation: Operation, key: Option<&str
     if let Some(problem) = tls_problem(&error) {
         return Failure::Tls { problem, error };
     }
-    if error.is_connection_refusal() {
+    // Refused, or (on a cluster) no connection to the node owning the slot yet: the
+    // command never left.
+    if error.is_connection_refusal() || error.kind() == ErrorKind::ClusterConnectionNotFound {
         return Failure::NotSent {
             timed_out: false,
             message: error.to_string(),

@@ -5,6 +5,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ConfigError;
 
+mod cluster;
+pub use cluster::ClusterConfig;
+
 mod sentinel;
 pub use sentinel::SentinelConfig;
 
@@ -76,6 +79,8 @@ pub struct RedisConfig {
     /// A master found through Redis Sentinel instead of `redis_url`; see
     /// [`SentinelConfig`] (default none).
     pub sentinel: Option<SentinelConfig>,
+    /// A Redis Cluster instead of `redis_url`; see [`ClusterConfig`] (default none).
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for RedisConfig {
@@ -91,6 +96,7 @@ impl Default for RedisConfig {
             scan_count: 1000,
             tls: None,
             sentinel: None,
+            cluster: None,
         }
     }
 }
@@ -150,10 +156,63 @@ impl RedisConfig {
             ));
         }
         self.validate_tls()?;
-        match &self.sentinel {
-            Some(sentinel) => self.validate_sentinel(sentinel),
-            None => parse_url("redis_url", &self.redis_url).map(drop),
+        match (&self.sentinel, &self.cluster) {
+            (Some(_), Some(_)) => Err(ConfigError::invalid(
+                "cluster",
+                "cannot be combined with `sentinel`: a cluster fails over by itself",
+            )),
+            (Some(sentinel), None) => self.validate_sentinel(sentinel),
+            (None, Some(cluster)) => self.validate_cluster(cluster),
+            (None, None) => parse_url("redis_url", &self.redis_url).map(drop),
         }
+    }
+
+    /// The cluster rules: seed URLs of one scheme and one set of credentials, database 0,
+    /// no `redis_url`, and a build with the `cluster` feature.
+    fn validate_cluster(&self, cluster: &ClusterConfig) -> Result<(), ConfigError> {
+        if !cfg!(feature = "cluster") {
+            return Err(ConfigError::invalid(
+                "cluster",
+                "is set, but this build of storage-redis has no Redis Cluster support (feature `cluster`)",
+            ));
+        }
+        self.no_redis_url("cluster")?;
+        let Some(first) = cluster.nodes.first() else {
+            return Err(ConfigError::invalid(
+                "cluster.nodes",
+                "must list at least one seed node",
+            ));
+        };
+        let first = parse_url("cluster.nodes", first)?;
+        for url in &cluster.nodes {
+            let info = parse_url("cluster.nodes", url)?;
+            if matches!(info.addr(), redis::ConnectionAddr::Unix(_)) {
+                return Err(ConfigError::invalid(
+                    "cluster.nodes",
+                    "must be TCP URLs: a cluster announces its nodes by address",
+                ));
+            }
+            let (settings, first) = (info.redis_settings(), first.redis_settings());
+            if settings.db() != 0 {
+                return Err(ConfigError::invalid(
+                    "cluster.nodes",
+                    "must not name a database: a cluster has only database 0",
+                ));
+            }
+            if settings.password() != first.password() || settings.username() != first.username() {
+                return Err(ConfigError::invalid(
+                    "cluster.nodes",
+                    "must all carry the same credentials",
+                ));
+            }
+            if is_tls_url(url) != self.uses_tls() {
+                return Err(ConfigError::invalid(
+                    "cluster.nodes",
+                    "mixes `rediss://` and plain URLs: all use TLS or none does",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The Sentinel rules: a master name, sentinel URLs without credentials and of one
@@ -227,9 +286,10 @@ impl RedisConfig {
     /// Where the data lives, without passwords, for messages: `redis_url`, or the
     /// sentinels and master name.
     pub(crate) fn target(&self) -> String {
-        match &self.sentinel {
-            Some(sentinel) => sentinel.target(),
-            None => self.redacted_url(),
+        match (&self.sentinel, &self.cluster) {
+            (Some(sentinel), _) => sentinel.target(),
+            (None, Some(cluster)) => cluster.target(),
+            (None, None) => self.redacted_url(),
         }
     }
 
@@ -241,10 +301,12 @@ impl RedisConfig {
             if !secure {
                 return Err(ConfigError::invalid(
                     "tls",
-                    if self.sentinel.is_some() {
-                        "is set, but the sentinels' URLs are not `rediss://` URLs"
-                    } else {
-                        "is set, but `redis_url` is not a `rediss://` URL"
+                    match (&self.sentinel, &self.cluster) {
+                        (Some(_), _) => "is set, but the sentinels' URLs are not `rediss://` URLs",
+                        (None, Some(_)) => {
+                            "is set, but the cluster's URLs are not `rediss://` URLs"
+                        }
+                        (None, None) => "is set, but `redis_url` is not a `rediss://` URL",
                     },
                 ));
             }
@@ -266,10 +328,10 @@ impl RedisConfig {
         }
         if secure && !cfg!(feature = "tls") {
             return Err(ConfigError::invalid(
-                if self.sentinel.is_some() {
-                    "sentinel.sentinels"
-                } else {
-                    "redis_url"
+                match (&self.sentinel, &self.cluster) {
+                    (Some(_), _) => "sentinel.sentinels",
+                    (None, Some(_)) => "cluster.nodes",
+                    (None, None) => "redis_url",
                 },
                 "asks for TLS (`rediss://`), but this build of storage-redis has no TLS (feature `tls`)",
             ));
@@ -303,11 +365,17 @@ impl RedisConfig {
     ///
     /// A URL without a scheme is left as it is, for [`validate`](Self::validate) to refuse.
     /// With a [`sentinel`](Self::sentinel) section, the password is the master's
-    /// (`sentinel.master_password`).
+    /// (`sentinel.master_password`); with a [`cluster`](Self::cluster) section, every seed
+    /// node's.
     pub fn set_password(&mut self, password: &str) {
-        match &mut self.sentinel {
-            Some(sentinel) => sentinel.master_password = Some(password.to_owned()),
-            None => self.redis_url = with_password(&self.redis_url, password),
+        match (&mut self.sentinel, &mut self.cluster) {
+            (Some(sentinel), _) => sentinel.master_password = Some(password.to_owned()),
+            (None, Some(cluster)) => {
+                for url in &mut cluster.nodes {
+                    *url = with_password(url, password);
+                }
+            }
+            (None, None) => self.redis_url = with_password(&self.redis_url, password),
         }
     }
 
@@ -346,6 +414,7 @@ impl fmt::Debug for RedisConfig {
             .field("scan_count", &self.scan_count)
             .field("tls", &self.tls)
             .field("sentinel", &self.sentinel)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }

@@ -18,6 +18,8 @@ use storage::Storage;
 
 use crate::{RedisAdapter, RedisConfig};
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 #[cfg(feature = "sentinel")]
 pub mod sentinel;
 mod tls;
@@ -372,6 +374,51 @@ fn ping(port: u16) -> io::Result<()> {
     } else {
         Err(io::Error::other("unexpected reply to PING"))
     }
+}
+
+#[cfg(any(feature = "sentinel", feature = "cluster"))]
+/// Polls `ready` every 20 ms until it holds, or fails with `TimedOut` after `within`.
+fn wait_for(within: Duration, what: &str, mut ready: impl FnMut() -> bool) -> io::Result<()> {
+    let deadline = Instant::now() + within;
+    while !ready() {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("waited {within:?} for {what}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+#[cfg(any(feature = "sentinel", feature = "cluster"))]
+/// A synchronous connection to a server on 127.0.0.1 with `password`.
+fn sync_connection(port: u16, password: Option<&str>) -> io::Result<redis::Connection> {
+    let credentials = password.map_or_else(String::new, |password| format!(":{password}@"));
+    let client = redis::Client::open(format!("redis://{credentials}127.0.0.1:{port}/0"))
+        .map_err(io::Error::other)?;
+    let connection = client
+        .get_connection_with_timeout(Duration::from_millis(500))
+        .map_err(io::Error::other)?;
+    connection
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .map_err(io::Error::other)?;
+    Ok(connection)
+}
+
+#[cfg(feature = "sentinel")]
+/// One field of an `INFO` section.
+fn info_field(port: u16, password: Option<&str>, section: &str, field: &str) -> io::Result<String> {
+    let mut connection = sync_connection(port, password)?;
+    let info: String = redis::cmd("INFO")
+        .arg(section)
+        .query(&mut connection)
+        .map_err(io::Error::other)?;
+    info.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .map(str::to_owned)
+        .ok_or_else(|| io::Error::other(format!("no {field} in INFO {section}")))
 }
 
 /// An adapter that owns the servers it talks to: they stop when it is dropped. Lets the

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{RedisServer, free_port, skip};
+use super::{RedisServer, free_port, info_field, skip, sync_connection, wait_for};
 use crate::SentinelConfig;
 
 /// The name the test sentinels monitor the master under.
@@ -68,7 +68,7 @@ impl SentinelTopology {
             || {
                 info_field(
                     replica.port(),
-                    DATA_PASSWORD,
+                    Some(DATA_PASSWORD),
                     "replication",
                     "master_link_status",
                 )
@@ -219,54 +219,9 @@ impl SentinelTopology {
     }
 }
 
-/// Polls `ready` every 20 ms until it holds, or fails with `TimedOut` after `within`.
-pub(super) fn wait_for(
-    within: Duration,
-    what: &str,
-    mut ready: impl FnMut() -> bool,
-) -> io::Result<()> {
-    let deadline = Instant::now() + within;
-    while !ready() {
-        if Instant::now() > deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("waited {within:?} for {what}"),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
-/// A synchronous connection to a server on 127.0.0.1 with `password`.
-pub(super) fn sync_connection(port: u16, password: &str) -> io::Result<redis::Connection> {
-    let client = redis::Client::open(format!("redis://:{password}@127.0.0.1:{port}/0"))
-        .map_err(io::Error::other)?;
-    let connection = client
-        .get_connection_with_timeout(Duration::from_millis(500))
-        .map_err(io::Error::other)?;
-    connection
-        .set_read_timeout(Some(Duration::from_millis(500)))
-        .map_err(io::Error::other)?;
-    Ok(connection)
-}
-
-/// One field of an `INFO` section.
-fn info_field(port: u16, password: &str, section: &str, field: &str) -> io::Result<String> {
-    let mut connection = sync_connection(port, password)?;
-    let info: String = redis::cmd("INFO")
-        .arg(section)
-        .query(&mut connection)
-        .map_err(io::Error::other)?;
-    info.lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .map(str::to_owned)
-        .ok_or_else(|| io::Error::other(format!("no {field} in INFO {section}")))
-}
-
 /// What the sentinel on `port` knows of the master.
 fn sentinel_master(port: u16) -> io::Result<HashMap<String, String>> {
-    let mut connection = sync_connection(port, SENTINEL_PASSWORD)?;
+    let mut connection = sync_connection(port, Some(SENTINEL_PASSWORD))?;
     redis::cmd("SENTINEL")
         .arg("MASTER")
         .arg(MASTER_NAME)
@@ -276,7 +231,7 @@ fn sentinel_master(port: u16) -> io::Result<HashMap<String, String>> {
 
 /// The master port the sentinel on `port` names.
 fn master_address(port: u16) -> io::Result<u16> {
-    let mut connection = sync_connection(port, SENTINEL_PASSWORD)?;
+    let mut connection = sync_connection(port, Some(SENTINEL_PASSWORD))?;
     let (_host, port): (String, u16) = redis::cmd("SENTINEL")
         .arg("GET-MASTER-ADDR-BY-NAME")
         .arg(MASTER_NAME)

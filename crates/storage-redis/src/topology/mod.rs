@@ -6,6 +6,10 @@ use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::policy::Failure;
 
+#[cfg(feature = "cluster")]
+mod cluster;
+#[cfg(feature = "cluster")]
+pub(crate) use cluster::{BuildError as ClusterBuildError, Cluster};
 #[cfg(feature = "sentinel")]
 mod sentinel;
 #[cfg(feature = "sentinel")]
@@ -18,12 +22,17 @@ pub(crate) use single::Single;
 pub(crate) enum Connection {
     /// One multiplexed socket to one server (a single server, or a Sentinel's master).
     Multiplexed(MultiplexedConnection),
+    /// A connection to every master of a cluster, routing by key.
+    #[cfg(feature = "cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
 }
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Multiplexed(connection) => connection.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(connection) => cluster::request(connection, cmd),
         }
     }
 
@@ -37,12 +46,16 @@ impl ConnectionLike for Connection {
             Self::Multiplexed(connection) => {
                 connection.req_packed_commands(pipeline, offset, count)
             }
+            #[cfg(feature = "cluster")]
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Self::Multiplexed(connection) => connection.get_db(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(connection) => connection.get_db(),
         }
     }
 }
@@ -64,6 +77,9 @@ pub(crate) enum Connector {
     /// The master the sentinels name, asked anew for every new connection.
     #[cfg(feature = "sentinel")]
     Sentinel(Sentinel),
+    /// A Redis Cluster, through a connection that routes by key and heals itself.
+    #[cfg(feature = "cluster")]
+    Cluster(Cluster),
 }
 
 impl Connector {
@@ -73,6 +89,8 @@ impl Connector {
             Self::Single(single) => single.connect().await,
             #[cfg(feature = "sentinel")]
             Self::Sentinel(sentinel) => sentinel.connect().await,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(cluster) => cluster.connect().await,
         }
     }
 
@@ -82,6 +100,8 @@ impl Connector {
             Self::Single(single) => single.pubsub_client(),
             #[cfg(feature = "sentinel")]
             Self::Sentinel(sentinel) => sentinel.pubsub_client().await,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(cluster) => cluster.pubsub_client(),
         }
     }
 
@@ -91,6 +111,18 @@ impl Connector {
             Self::Single(single) => Some(single.pool_status()),
             #[cfg(feature = "sentinel")]
             Self::Sentinel(_) => None,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(_) => None,
+        }
+    }
+
+    /// Whether a connection that broke should be kept: a cluster connection reconnects
+    /// to a failed node by itself, and replacing it would reconnect to every node.
+    pub(crate) fn heals_itself(&self) -> bool {
+        match self {
+            #[cfg(feature = "cluster")]
+            Self::Cluster(_) => true,
+            _ => false,
         }
     }
 
@@ -101,6 +133,8 @@ impl Connector {
             // Nothing is pooled: the adapter drops its connection.
             #[cfg(feature = "sentinel")]
             Self::Sentinel(sentinel) => sentinel.close(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(_) => {}
         }
     }
 
@@ -111,6 +145,8 @@ impl Connector {
             Self::Single(_) => None,
             #[cfg(feature = "sentinel")]
             Self::Sentinel(sentinel) => Some(sentinel.switches()),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(_) => None,
         }
     }
 }

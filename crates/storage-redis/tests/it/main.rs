@@ -9,6 +9,8 @@
 )]
 
 mod beyond;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod conformance;
 mod errors;
 mod faults;
