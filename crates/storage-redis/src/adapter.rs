@@ -1,7 +1,9 @@
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
+use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -152,8 +154,24 @@ impl RedisAdapter {
         if prefix.is_empty() {
             Cow::Borrowed(key)
         } else {
-            Cow::Owned(format!("{prefix}{key}"))
+            let mut full = String::with_capacity(prefix.len() + key.len());
+            full.push_str(prefix);
+            full.push_str(key);
+            Cow::Owned(full)
         }
+    }
+
+    /// `key` with the prefix, as one command argument, without building the string.
+    fn key_arg<'a>(&'a self, key: &'a str) -> KeyArg<'a> {
+        KeyArg {
+            prefix: &self.inner.config.key_prefix,
+            key,
+        }
+    }
+
+    /// The length of `key` with the prefix.
+    fn key_len(&self, key: &str) -> usize {
+        self.inner.config.key_prefix.len() + key.len()
     }
 
     /// Where the data lives, without passwords.
@@ -440,6 +458,58 @@ pub(crate) async fn query<T: FromRedisValue>(
         .map_err(|error| classify(error, operation, key))
 }
 
+/// Room for a small JSON document and `PX` with its milliseconds in a `SET` command's
+/// buffer: larger ones grow it once.
+const SMALL_DOCUMENT: usize = 192;
+
+/// A key with the key prefix, written into a command as one argument.
+struct KeyArg<'a> {
+    prefix: &'a str,
+    key: &'a str,
+}
+
+impl redis::ToRedisArgs for KeyArg<'_> {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + redis::RedisWrite,
+    {
+        let mut argument = out.writer_for_next_arg();
+        // Writing into the command's `Vec` cannot fail.
+        let _ = argument.write_all(self.prefix.as_bytes());
+        let _ = argument.write_all(self.key.as_bytes());
+    }
+}
+
+/// A JSON value, written into a command as one argument.
+struct JsonArg<'a>(&'a Value);
+
+/// The most a thread keeps of the buffer `JsonArg` serializes into.
+const KEPT_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    /// Where `JsonArg` serializes: serde_json writes a document in many small pieces, which
+    /// a `Vec` takes inline, while the command's own writer is a call per piece.
+    static JSON_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl redis::ToRedisArgs for JsonArg<'_> {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + redis::RedisWrite,
+    {
+        JSON_BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            // A `Value` always serializes (its map keys are strings, its numbers finite),
+            // and writing into a `Vec` cannot fail.
+            let _ = serde_json::to_writer(&mut *buffer, self.0);
+            out.write_arg(buffer);
+            if buffer.capacity() > KEPT_BUFFER {
+                *buffer = Vec::new();
+            }
+        });
+    }
+}
+
 /// Milliseconds for `PX` / `PEXPIRE`, rounded up so a short expiry never becomes zero.
 fn expiry_millis(operation: Operation, ttl: Duration) -> Result<u64> {
     let millis = ttl.as_nanos().div_ceil(1_000_000);
@@ -534,8 +604,8 @@ impl Storage for RedisAdapter {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>> {
-        let full_key = self.full_key(key);
-        let command = redis::Cmd::get(&*full_key);
+        let mut command = redis::Cmd::with_capacity(2, 3 + self.key_len(key));
+        command.arg("GET").arg(self.key_arg(key));
         let bytes: Option<Vec<u8>> = self
             .run(Operation::Get, true, |connection| {
                 query(connection, &command, Operation::Get, Some(key))
@@ -545,22 +615,25 @@ impl Storage for RedisAdapter {
     }
 
     async fn set(&self, key: &str, value: Value, expire: Option<Duration>) -> Result<()> {
-        let payload =
-            serde_json::to_vec(&value).map_err(|error| StorageError::serialization(key, error))?;
-        let full_key = self.full_key(key);
-        let mut command = redis::cmd("SET");
-        command.arg(&*full_key).arg(payload);
-        match expire {
+        let millis = match expire {
             Some(ttl) if ttl.is_zero() => {
                 return Err(StorageError::invalid_argument(
                     Operation::Set,
                     "expiry must be greater than zero",
                 ));
             }
-            Some(ttl) => {
-                command.arg("PX").arg(expiry_millis(Operation::Set, ttl)?);
-            }
-            None => {}
+            Some(ttl) => Some(expiry_millis(Operation::Set, ttl)?),
+            None => None,
+        };
+        // `SET key value [PX ms]` in one buffer, sized once for a small document, the
+        // value serialized straight into it.
+        let mut command = redis::Cmd::with_capacity(5, self.key_len(key) + SMALL_DOCUMENT);
+        command
+            .arg("SET")
+            .arg(self.key_arg(key))
+            .arg(JsonArg(&value));
+        if let Some(millis) = millis {
+            command.arg("PX").arg(millis);
         }
         self.run(Operation::Set, true, |connection| {
             query::<()>(connection, &command, Operation::Set, Some(key))
@@ -569,8 +642,8 @@ impl Storage for RedisAdapter {
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let full_key = self.full_key(key);
-        let command = redis::Cmd::del(&*full_key);
+        let mut command = redis::cmd("DEL");
+        command.arg(self.key_arg(key));
         let removed: u64 = self
             .run(Operation::Delete, true, |connection| {
                 query(connection, &command, Operation::Delete, Some(key))
@@ -580,8 +653,8 @@ impl Storage for RedisAdapter {
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
-        let full_key = self.full_key(key);
-        let command = redis::Cmd::exists(&*full_key);
+        let mut command = redis::cmd("EXISTS");
+        command.arg(self.key_arg(key));
         let found: u64 = self
             .run(Operation::Exists, true, |connection| {
                 query(connection, &command, Operation::Exists, Some(key))
@@ -646,9 +719,8 @@ impl Storage for RedisAdapter {
 
     async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
         let millis = expiry_millis(Operation::Expire, ttl)?;
-        let full_key = self.full_key(key);
         let mut command = redis::cmd("PEXPIRE");
-        command.arg(&*full_key).arg(millis);
+        command.arg(self.key_arg(key)).arg(millis);
         let applied: u64 = self
             .run(Operation::Expire, true, |connection| {
                 query(connection, &command, Operation::Expire, Some(key))
@@ -658,9 +730,8 @@ impl Storage for RedisAdapter {
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
-        let full_key = self.full_key(key);
         let mut command = redis::cmd("PTTL");
-        command.arg(&*full_key);
+        command.arg(self.key_arg(key));
         let millis: i64 = self
             .run(Operation::Ttl, true, |connection| {
                 query(connection, &command, Operation::Ttl, Some(key))
@@ -674,9 +745,8 @@ impl Storage for RedisAdapter {
     }
 
     async fn increment(&self, key: &str, amount: i64) -> Result<i64> {
-        let full_key = self.full_key(key);
         let mut command = redis::cmd("INCRBY");
-        command.arg(&*full_key).arg(amount);
+        command.arg(self.key_arg(key)).arg(amount);
         // Not idempotent: retried only when the command cannot have reached the server.
         let result = self
             .run(Operation::Increment, false, |connection| {
