@@ -1,22 +1,28 @@
 //! `storage-redis` provides [`RedisAdapter`], the [`storage::Storage`] trait over Redis,
-//! built on deadpool-redis.
+//! built on redis-rs and deadpool-redis.
 //!
 //! It passes the same conformance suite as `MemoryStorage`, so code written against the
 //! trait behaves the same on both. Beyond the trait it adds what a network backend
 //! needs: a per-attempt timeout, retries with backoff and jitter for transient failures
-//! only, recovery after a server restart without reconnecting by hand, passwords kept out
-//! of logs, and an optional key prefix for sharing a database. For crates that need
-//! Redis beyond the trait it runs raw commands and Lua scripts
-//! ([`RedisAdapter::command`], [`RedisAdapter::script`], retried as their
-//! [`Idempotence`] allows), publishes, and subscribes ([`Subscription`]), under the same
-//! rules. With the `tls` feature it reaches servers over TLS (`rediss://` URLs, a CA
-//! bundle and a client certificate in [`TlsConfig`]; certificate problems are a final
-//! [`StorageError::Tls`](storage::StorageError::Tls), never retried). With the
-//! `sentinel` feature it finds the master through Redis Sentinel ([`SentinelConfig`]) and
-//! follows failovers; with the `cluster` feature it spreads keys over a Redis Cluster
-//! ([`ClusterConfig`]), following redirects while slots move. It does not do
-//! transactions (`MULTI`), multi-key operations across cluster slots, reads from
-//! replicas, or blocking commands longer than the per-attempt timeout.
+//! only (never re-sending a non-idempotent command that may have run), recovery after a
+//! server restart or failover without reconnecting by hand, passwords and keys kept out
+//! of logs, and an optional key prefix for sharing a database.
+//!
+//! **Deployments** ([`RedisConfig`]): one server (`redis_url`, the original's keys); over
+//! TLS with `rediss://` and an optional [`TlsConfig`] (feature `tls`; a certificate
+//! problem is a final [`StorageError::Tls`](storage::StorageError::Tls), never retried);
+//! a master found and followed through Redis Sentinel ([`SentinelConfig`], feature
+//! `sentinel`); or a Redis Cluster ([`ClusterConfig`], feature `cluster`), each command
+//! sent to the master of its key's slot and `keys` scanning every master.
+//!
+//! **Beyond the trait**, for crates that need more of Redis: raw commands and Lua scripts
+//! ([`RedisAdapter::command`], [`RedisAdapter::script`], retried as their [`Idempotence`]
+//! allows), `PUBLISH` and subscriptions ([`Subscription`]), under the same rules and on
+//! every deployment.
+//!
+//! What it deliberately does not do: transactions (`MULTI`), multi-key operations across
+//! cluster slots, reads from replicas, blocking commands longer than the per-attempt
+//! timeout, and certificate checks that can be switched off.
 //!
 //! ```no_run
 //! # #[tokio::main]
