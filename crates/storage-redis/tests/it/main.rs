@@ -15,6 +15,7 @@ mod conformance;
 mod errors;
 mod faults;
 mod glob;
+mod redaction;
 #[cfg(feature = "sentinel")]
 mod sentinel;
 #[cfg(feature = "tls")]
