@@ -1,6 +1,10 @@
 //! Test support (feature `testing`): a private `redis-server` a test starts, freezes,
 //! kills and restarts itself (in clear or over TLS, with certificates made by
-//! [`TestCertificates`]), and adapters on the shared test server named by `REDIS_URL`.
+//! [`TestCertificates`]), adapters on the shared test server named by `REDIS_URL`, and
+//! [`HostedAdapter`], an adapter that owns the servers it talks to. With the `sentinel`
+//! feature, `testing::sentinel` starts a master, a replica and three sentinels; with the
+//! `cluster` feature, `testing::cluster` starts a Redis Cluster and moves slots in it. All
+//! on free 127.0.0.1 ports, so tests run in parallel; every server stops on drop.
 //!
 //! The skip policy is the workspace's: when a server is unavailable a test fails if the
 //! environment variable `RESILIENCE_CI=1` is set (as `cargo xtask ci` does) and otherwise
