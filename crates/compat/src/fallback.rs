@@ -10,4 +10,7 @@ pub use ::condition::{
     Condition, ConditionParser, Context, Error as ConditionError, Value as ContextValue, evaluate,
     parse_condition,
 };
+pub use ::fallback::detection::*;
+pub use ::fallback::metrics::*;
+pub use ::fallback::rules::*;
 pub use ::fallback::*;

@@ -18,6 +18,7 @@
 //! | Old path | Use instead |
 //! |----------|-------------|
 //! | [`backend::redis_client`](crate::redis_client)`::{Storage, RedisAdapter, MemoryStorage}` | `backend::storage::*` |
+//! | [`backend::redis_client::RedisClient`](crate::redis_client::RedisClient) | `cluster::Coordinator`, or `cluster::legacy::RedisClient` for the old calls |
 //! | [`backend::fallback_manager`](crate::fallback_manager)`::FallbackManager` (no storage argument: `FallbackManager::in_memory()`) | `backend::fallback::FallbackManager::new(storage)` |
 //! | [`backend::health_monitor`](crate::health_monitor)`::HealthMonitor` | `backend::health::HealthMonitor` |
 //! | [`backend::monitoring_integrations`](crate::monitoring_integrations)`::{DatadogAdapter, NewRelicAdapter, MonitoringAdapter, AdapterParseError}` | `backend::health::integrations::*` |

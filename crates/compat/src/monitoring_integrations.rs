@@ -55,52 +55,52 @@
     reason = "constants named like the unit structs they stand for"
 )]
 
-/// The old name of [`DatadogAdapter`](::health::DatadogAdapter), as a type.
+/// The old name of [`DatadogAdapter`](::health::alerts::DatadogAdapter), as a type.
 #[deprecated(
     since = "0.1.0",
     note = "use `backend::health::integrations::DatadogAdapter`"
 )]
-pub type DatadogAdapter = ::health::DatadogAdapter;
+pub type DatadogAdapter = ::health::alerts::DatadogAdapter;
 
-/// The old name of [`DatadogAdapter`](::health::DatadogAdapter), as a value.
+/// The old name of [`DatadogAdapter`](::health::alerts::DatadogAdapter), as a value.
 #[deprecated(
     since = "0.1.0",
     note = "use `backend::health::integrations::DatadogAdapter`"
 )]
-pub const DatadogAdapter: ::health::DatadogAdapter = ::health::DatadogAdapter;
+pub const DatadogAdapter: ::health::alerts::DatadogAdapter = ::health::alerts::DatadogAdapter;
 
-/// The old name of [`NewRelicAdapter`](::health::NewRelicAdapter), as a type.
+/// The old name of [`NewRelicAdapter`](::health::alerts::NewRelicAdapter), as a type.
 #[deprecated(
     since = "0.1.0",
     note = "use `backend::health::integrations::NewRelicAdapter`"
 )]
-pub type NewRelicAdapter = ::health::NewRelicAdapter;
+pub type NewRelicAdapter = ::health::alerts::NewRelicAdapter;
 
-/// The old name of [`NewRelicAdapter`](::health::NewRelicAdapter), as a value.
+/// The old name of [`NewRelicAdapter`](::health::alerts::NewRelicAdapter), as a value.
 #[deprecated(
     since = "0.1.0",
     note = "use `backend::health::integrations::NewRelicAdapter`"
 )]
-pub const NewRelicAdapter: ::health::NewRelicAdapter = ::health::NewRelicAdapter;
+pub const NewRelicAdapter: ::health::alerts::NewRelicAdapter = ::health::alerts::NewRelicAdapter;
 
-/// The old name of the [`MonitoringAdapter`](::health::MonitoringAdapter) trait: a
+/// The old name of the [`MonitoringAdapter`](::health::alerts::MonitoringAdapter) trait: a
 /// deprecated subtrait every adapter implements. Use it as a bound or behind `dyn`;
 /// implement the new trait.
 #[deprecated(
     since = "0.1.0",
     note = "use `backend::health::integrations::MonitoringAdapter`"
 )]
-pub trait MonitoringAdapter: ::health::MonitoringAdapter {}
+pub trait MonitoringAdapter: ::health::alerts::MonitoringAdapter {}
 
 #[allow(deprecated, reason = "the blanket impl of the deprecated name itself")]
-impl<T: ::health::MonitoringAdapter + ?Sized> MonitoringAdapter for T {}
+impl<T: ::health::alerts::MonitoringAdapter + ?Sized> MonitoringAdapter for T {}
 
 /// Brings the new trait's methods into scope for `use backend::monitoring_integrations::*`.
-pub use ::health::MonitoringAdapter as _;
+pub use ::health::alerts::MonitoringAdapter as _;
 
-/// The old name of [`AdapterParseError`](::health::AdapterParseError).
+/// The old name of [`AdapterParseError`](::health::alerts::AdapterParseError).
 #[deprecated(
     since = "0.1.0",
     note = "use `backend::health::integrations::AdapterParseError`"
 )]
-pub type AdapterParseError = ::health::AdapterParseError;
+pub type AdapterParseError = ::health::alerts::AdapterParseError;

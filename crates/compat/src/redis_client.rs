@@ -1,7 +1,10 @@
 //! The original's `backend.redis_client`, deprecated: use [`crate::storage`].
 //!
-//! Every name here warns when used. The legacy `RedisClient` coordination client is not
-//! ported yet (it arrives with cluster coordination).
+//! Every name here warns when used. The legacy [`RedisClient`] coordination client is
+//! `cluster::legacy::RedisClient`: the original's method names and semantics on the same
+//! keys (`astra:resilience:leader`, `astra:resilience:vote:{id}`, `astra:health:{id}`) that
+//! the `cluster` crate's `Coordinator` uses, so Python and Rust replicas interoperate
+//! during a migration; new code runs a `cluster::Coordinator`.
 //!
 //! ```
 //! # #![allow(deprecated)]
@@ -17,6 +20,14 @@
 //! // An old-path handle goes wherever the new trait is expected.
 //! let manager = backend::fallback::FallbackManager::new(storage);
 //! # let _ = manager;
+//!
+//! // The legacy coordination client: the old calls, neutral answers while disconnected
+//! // (as the original: `False`, `None`, `{}`), the original's keys.
+//! let client = backend::redis_client::RedisClient::new("redis://127.0.0.1:6379")?;
+//! assert!(!client.connected());
+//! assert!(!client.leader_election("instance-a", 30).await);
+//! assert_eq!(client.get_leader().await, None);
+//! assert!(client.get_cluster_votes(None).await.is_empty());
 //! # Ok(())
 //! # }
 //! ```
@@ -35,6 +46,10 @@
 //! ```compile_fail
 //! #![deny(deprecated)]
 //! let _: Option<std::sync::Arc<dyn backend::redis_client::Storage>> = None;
+//! ```
+//! ```compile_fail
+//! #![deny(deprecated)]
+//! let _ = backend::redis_client::RedisClient::new("redis://127.0.0.1:6379");
 //! ```
 
 /// The old name of the [`Storage`](::storage::Storage) trait: a deprecated subtrait that
@@ -57,3 +72,12 @@ pub type RedisAdapter = ::storage_redis::RedisAdapter;
 /// The old name of [`MemoryStorage`](::storage::MemoryStorage).
 #[deprecated(since = "0.1.0", note = "use `backend::storage::MemoryStorage`")]
 pub type MemoryStorage = ::storage::MemoryStorage;
+
+/// The original's legacy coordination client, [`cluster::legacy::RedisClient`]: leader
+/// election, votes, instance health and state over pub/sub with the original's method
+/// names, keys and JSON payloads (each with a `timestamp`).
+#[deprecated(
+    since = "0.1.0",
+    note = "use `cluster::Coordinator` (fenced leases, quorum decisions); `cluster::legacy::RedisClient` keeps the old calls"
+)]
+pub type RedisClient = ::cluster::legacy::RedisClient;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fallback::{FallbackManager, Hysteresis};
-use health::{CircuitState, HealthState};
+use health_model::{CircuitState, HealthState};
 use storage::MemoryStorage;
 
 fn healthy() -> HealthState {

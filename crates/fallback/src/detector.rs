@@ -133,7 +133,7 @@ impl DetectionRule {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 /// use condition::ConditionParser;
-/// use fallback::{AnomalyDetector, RuleBasedDetector};
+/// use fallback::detection::{AnomalyDetector, RuleBasedDetector};
 /// use serde_json::json;
 ///
 /// let parser = ConditionParser::new().variables(["cpu_percent", "error_rate", "status"])?;

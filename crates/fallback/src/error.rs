@@ -14,8 +14,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// [`FallbackRun`].
 ///
 /// [`FallbackManager::detect_anomaly`]: crate::FallbackManager::detect_anomaly
-/// [`Detection`]: crate::Detection
-/// [`FallbackRun`]: crate::FallbackRun
+/// [`Detection`]: crate::detection::Detection
+/// [`FallbackRun`]: crate::rules::FallbackRun
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -1,8 +1,8 @@
-use health::Timestamp;
+use health_model::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::Outcome;
+use crate::rules::Outcome;
 
 /// A registered fallback as stored under `<namespace>:definition:<name>`:
 /// `{"name", "condition", "metadata", "registered_at"}`, a JSON object.

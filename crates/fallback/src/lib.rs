@@ -1,5 +1,5 @@
 //! `fallback` degrades a service step by step as its health worsens, and brings it back:
-//! the [`FallbackManager`] turns a [`health::HealthState`] into a [`FallbackMode`]
+//! the [`FallbackManager`] turns a [`health_model::HealthState`] into a [`FallbackMode`]
 //! (PRIMARY, then HEURISTIC, then SAFE), explains and keeps every change, runs the
 //! callbacks registered for the mode entered, and lets operators override the mode, once
 //! or with a hold that no cascade undoes.
@@ -26,18 +26,19 @@
 //! - **Isolated user code.** Mode callbacks, fallback actions and detectors may fail,
 //!   panic or hang (per-call timeout): it is logged, counted and contained.
 //! - **Detectors and fallbacks.** [`FallbackManager::detect_anomaly`] asks the detector of
-//!   the current mode ([`RuleBasedDetector`] is a heuristic one whose rules are
+//!   the current mode ([`detection::RuleBasedDetector`] is a heuristic one whose rules are
 //!   [`condition`] expressions); [`FallbackManager::register_fallback`] stores a named
 //!   condition and action, and [`FallbackManager::evaluate_fallbacks`] runs the actions
 //!   whose conditions hold. [`FallbackManager::register_fallback_or_queue`] waits out a
 //!   storage outage: the fallback becomes active once its definition is stored.
 //! - **Metrics** through an optional [`health_sinks::MetricsSink`]: the mode gauge
-//!   ([`MODE_METRIC`], 0/1/2), transitions by `from`/`to` ([`TRANSITIONS_METRIC`]) and time
-//!   spent in each mode ([`TIME_IN_MODE_METRIC`]); [`METRIC_DESCRIPTIONS`] holds the help
+//!   ([`metrics::MODE_METRIC`], 0/1/2), transitions by `from`/`to`
+//!   ([`metrics::TRANSITIONS_METRIC`]) and time spent in each mode
+//!   ([`metrics::TIME_IN_MODE_METRIC`]); [`metrics::METRIC_DESCRIPTIONS`] holds the help
 //!   text of each.
 //!
 //! What it deliberately does not do: gather health (the `health` crate's `HealthMonitor`
-//! builds the [`health::HealthState`], circuit breaker included, and is the one source
+//! builds the [`health_model::HealthState`], circuit breaker included, and is the one source
 //! of it), coordinate the mode across replicas, or persist the current mode or a hold
 //! (a restarted manager starts in PRIMARY, unheld, and the next cascade decides).
 //!
@@ -46,7 +47,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! use std::sync::Arc;
 //! use fallback::{FallbackManager, FallbackMode};
-//! use health::HealthState;
+//! use health_model::HealthState;
 //! use storage::{MemoryStorage, Storage};
 //!
 //! let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
@@ -92,26 +93,11 @@
 mod config;
 pub use config::{FallbackConfig, Hysteresis};
 
-mod detector;
-pub use detector::{AnomalyDetector, Detection, DetectionRule, RuleBasedDetector};
-
 mod error;
 pub use error::{BoxError, Error, Result};
 
-mod fallbacks;
-pub use fallbacks::{
-    FallbackDefinition, FallbackReport, FallbackRun, Registration, SkippedFallback,
-};
-
-mod isolate;
-pub use isolate::Outcome;
-
 mod manager;
-pub use manager::{
-    CALLBACK_FAILURES_METRIC, DROPPED_RECORDS_METRIC, FallbackManager, FallbackManagerBuilder,
-    METRIC_DESCRIPTIONS, MODE_METRIC, ManagerMetrics, ModeHold, PERSIST_FAILURES_METRIC,
-    RECENT_TRANSITIONS, TIME_IN_MODE_METRIC, TRANSITIONS_METRIC,
-};
+pub use manager::{FallbackManager, FallbackManagerBuilder, ManagerMetrics, ModeHold};
 
 mod mode;
 pub use mode::FallbackMode;
@@ -121,3 +107,34 @@ pub use policy::{CascadePolicy, ThresholdPolicy};
 
 mod transition;
 pub use transition::{MANUAL_REASON, Transition};
+
+mod detector;
+mod fallbacks;
+mod isolate;
+
+/// Anomaly detection per mode: the [`AnomalyDetector`](detection::AnomalyDetector) trait
+/// and [`RuleBasedDetector`](detection::RuleBasedDetector), whose rules are `condition`
+/// expressions; [`FallbackManager::detect_anomaly`] asks the detector of the current mode.
+pub mod detection {
+    pub use crate::detector::{AnomalyDetector, Detection, DetectionRule, RuleBasedDetector};
+}
+
+/// Registered fallbacks: named `condition` rules with actions, what
+/// [`FallbackManager::register_fallback`] stores and
+/// [`FallbackManager::evaluate_fallbacks`] reports.
+pub mod rules {
+    pub use crate::fallbacks::{
+        FallbackDefinition, FallbackReport, FallbackRun, Registration, SkippedFallback,
+    };
+    pub use crate::isolate::Outcome;
+}
+
+/// The metric names the manager emits through its [`health_sinks::MetricsSink`], with the
+/// help text of each in [`METRIC_DESCRIPTIONS`](metrics::METRIC_DESCRIPTIONS), and the
+/// size of [`ManagerMetrics::recent_transitions`].
+pub mod metrics {
+    pub use crate::manager::{
+        CALLBACK_FAILURES_METRIC, DROPPED_RECORDS_METRIC, METRIC_DESCRIPTIONS, MODE_METRIC,
+        PERSIST_FAILURES_METRIC, RECENT_TRANSITIONS, TIME_IN_MODE_METRIC, TRANSITIONS_METRIC,
+    };
+}

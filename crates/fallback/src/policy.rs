@@ -1,6 +1,6 @@
 use std::fmt;
 
-use health::{CircuitState, HealthState, ResourceLevel};
+use health_model::{CircuitState, HealthState, ResourceLevel};
 use serde::{Deserialize, Serialize};
 
 use crate::FallbackMode;
@@ -37,7 +37,7 @@ pub trait CascadePolicy: Send + Sync + fmt::Debug {
 ///
 /// ```
 /// use fallback::{CascadePolicy, FallbackMode, ThresholdPolicy};
-/// use health::HealthState;
+/// use health_model::HealthState;
 ///
 /// let state: HealthState = serde_json::from_value(serde_json::json!({
 ///     "circuit_breaker": {"state": "OPEN", "open_duration_seconds": 15.4},

@@ -2,7 +2,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use health::Timestamp;
+use health_model::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::FallbackMode;

@@ -1,9 +1,14 @@
+//! [`DogStatsdMetricsSink`]: DogStatsD datagrams to a Datadog Agent over UDP, with its
+//! builder and defaults (feature `dogstatsd`).
+
 use std::fmt::{self, Write as _};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
 
 use crate::report::Reporter;
 use crate::tags::SortedTags;
@@ -151,7 +156,7 @@ impl DogStatsdMetricsSink {
         let failed = match &inner.buffer {
             None => inner.send_datagram(line.as_bytes(), 1),
             Some(buffer) => {
-                let mut buffer = buffer.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut buffer = buffer.lock();
                 let failed = if !buffer.is_empty()
                     && buffer.len() + 1 + line.len() > inner.max_datagram_size
                 {
@@ -290,7 +295,7 @@ impl Inner {
     fn flush(&self) {
         if let Some(buffer) = &self.buffer {
             let failed = {
-                let mut buffer = buffer.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut buffer = buffer.lock();
                 self.send_buffer(&mut buffer)
             };
             if let Some(error) = failed {

@@ -67,7 +67,7 @@ pub enum SinkError {
     },
 
     /// The operating system refused a socket or thread the sink needs.
-    #[error("could not {operation}: {source}")]
+    #[error("could not {operation}")]
     Io {
         /// What was being set up, e.g. `"bind a UDP socket"`.
         operation: &'static str,
@@ -78,7 +78,37 @@ pub enum SinkError {
 }
 
 impl SinkError {
+    #[cfg(feature = "dogstatsd")]
     pub(crate) fn io(operation: &'static str, source: io::Error) -> Self {
         Self::Io { operation, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_cause_is_returned_by_source_never_repeated_in_the_message() {
+        let error = SinkError::Io {
+            operation: "bind a UDP socket",
+            source: io::Error::other("permission denied"),
+        };
+        assert_eq!(error.to_string(), "could not bind a UDP socket");
+        assert_eq!(
+            error.source().map(ToString::to_string).as_deref(),
+            Some("permission denied")
+        );
+        let unresolved = SinkError::InvalidAddress {
+            address: "nowhere:8125".to_owned(),
+            source: Some(io::Error::other("no such host")),
+        };
+        assert_eq!(
+            unresolved.to_string(),
+            "cannot resolve DogStatsD address \"nowhere:8125\""
+        );
+        assert!(unresolved.source().is_some());
     }
 }

@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::{MetricsSink, Tag};
 
@@ -52,13 +52,6 @@ impl MetricsSink for FanoutMetricsSink {
     fn emit_histogram(&self, name: &str, value: f64, tags: &[Tag<'_>]) {
         for sink in &self.sinks {
             sink.emit_histogram(name, value, tags);
-        }
-    }
-
-    // Forwarded as a whole so a sink that overrides it keeps its own behaviour.
-    fn emit_health_check(&self, check_name: &str, status: &str, latency: Duration) {
-        for sink in &self.sinks {
-            sink.emit_health_check(check_name, status, latency);
         }
     }
 }

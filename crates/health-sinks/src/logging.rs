@@ -1,3 +1,5 @@
+//! [`LoggingMetricsSink`]: one `tracing` event per metric, and the target it logs to.
+
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,4 +1,4 @@
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::{MetricsSink, Tag};
 
@@ -25,7 +25,4 @@ impl MetricsSink for NoOpMetricsSink {
 
     #[inline]
     fn emit_histogram(&self, _name: &str, _value: f64, _tags: &[Tag<'_>]) {}
-
-    #[inline]
-    fn emit_health_check(&self, _check_name: &str, _status: &str, _latency: Duration) {}
 }

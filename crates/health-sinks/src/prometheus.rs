@@ -1,10 +1,13 @@
+//! [`PrometheusMetricsSink`]: a private Prometheus registry rendered as the text
+//! exposition format, with its builder and defaults (feature `prometheus`).
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use hashbrown::HashTable;
@@ -12,13 +15,13 @@ use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Metadata, Recorder
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+use parking_lot::RwLock;
 
 use crate::names::{normalize_label_key, normalize_metric_name, prepare_for_exporter_escaping};
 use crate::report::Reporter;
 use crate::tags::SortedTags;
 use crate::{
-    DropReason, HEALTH_CHECK_LATENCY_METRIC, HEALTH_CHECK_STATUS_METRIC, MetricsSink, Result,
-    SinkError, SinkStats, Tag,
+    DROPPED_METRIC, DropReason, METRIC_DESCRIPTIONS, MetricsSink, Result, SinkError, SinkStats, Tag,
 };
 
 /// The `Content-Type` of [`PrometheusMetricsSink::render`]'s output: the Prometheus text
@@ -33,10 +36,6 @@ pub const DEFAULT_BUCKETS: [f64; 14] = [
 
 /// Default for [`PrometheusSinkBuilder::max_series`].
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
-
-/// The counter, labelled `reason`, in which a [`PrometheusMetricsSink`] exports what it
-/// dropped (see [`DropReason`]).
-pub const DROPPED_METRIC: &str = "health_sinks_dropped_total";
 
 /// Histogram samples wait in lock-free buffers until drained; draining every this many
 /// records bounds that memory even if nobody scrapes.
@@ -237,11 +236,7 @@ impl PrometheusMetricsSink {
     /// [`run_upkeep`](Self::run_upkeep) for why draining is exclusive.
     #[must_use]
     pub fn render(&self) -> String {
-        let _exclusive = self
-            .inner
-            .state
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _exclusive = self.inner.state.write();
         self.inner.handle.render()
     }
 
@@ -297,7 +292,7 @@ impl PrometheusMetricsSink {
         let tags = SortedTags::new(tags);
         let hash = inner.hash(kind, name, &tags);
         let seen = {
-            let state = inner.state.read().unwrap_or_else(PoisonError::into_inner);
+            let state = inner.state.read();
             match state
                 .series
                 .find(hash, |series| series.is(kind, name, &tags))
@@ -334,13 +329,7 @@ impl Default for PrometheusMetricsSink {
 
 impl fmt::Debug for PrometheusMetricsSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let series = self
-            .inner
-            .state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .series
-            .len();
+        let series = self.inner.state.read().series.len();
         f.debug_struct("PrometheusMetricsSink")
             .field("series", &series)
             .field("max_series", &self.inner.max_series)
@@ -367,7 +356,7 @@ impl Inner {
     /// Drains histogram buffers with no sample push in flight (see
     /// [`PrometheusMetricsSink::run_upkeep`]).
     fn drain(&self) {
-        let _exclusive = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let _exclusive = self.state.write();
         self.handle.run_upkeep();
     }
 
@@ -420,7 +409,7 @@ impl Inner {
         tags: &SortedTags<'_, '_>,
         sample: Sample,
     ) {
-        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.write();
         // Another thread may have added it between our read and write locks.
         if let Some(series) = state
             .series
@@ -696,21 +685,10 @@ impl PrometheusSinkBuilder {
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
 
-        let mut descriptions = HashMap::from([
-            (
-                HEALTH_CHECK_STATUS_METRIC.to_owned(),
-                "Health check status by check: 1 healthy, 0.5 degraded, 0 unhealthy, -1 unknown"
-                    .to_owned(),
-            ),
-            (
-                HEALTH_CHECK_LATENCY_METRIC.to_owned(),
-                "Health check latency by check, in seconds".to_owned(),
-            ),
-            (
-                DROPPED_METRIC.to_owned(),
-                "Metric emissions the sink dropped instead of exporting, by reason".to_owned(),
-            ),
-        ]);
+        let mut descriptions: HashMap<String, String> = METRIC_DESCRIPTIONS
+            .iter()
+            .map(|(name, help)| ((*name).to_owned(), (*help).to_owned()))
+            .collect();
         for (name, help) in self.descriptions {
             descriptions.insert(normalize_metric_name(&name).into_owned(), help);
         }
@@ -738,17 +716,15 @@ impl PrometheusSinkBuilder {
             reporter: Reporter::new("prometheus"),
         };
         {
-            // Reserve the names this crate gives meaning to, so they keep their kind.
-            let mut state = inner.state.write().unwrap_or_else(PoisonError::into_inner);
-            let reserved = [
-                (Kind::Counter, DROPPED_METRIC),
-                (Kind::Gauge, HEALTH_CHECK_STATUS_METRIC),
-                (Kind::Histogram, HEALTH_CHECK_LATENCY_METRIC),
-            ];
-            for (kind, name) in reserved {
-                // Fresh state: nothing is claimed yet, so these cannot conflict.
-                let _ = inner.claim(&mut state.claimed, kind, name, name);
-            }
+            // Reserve the name this crate gives meaning to, so it keeps its kind.
+            let mut state = inner.state.write();
+            // Fresh state: nothing is claimed yet, so this cannot conflict.
+            let _ = inner.claim(
+                &mut state.claimed,
+                Kind::Counter,
+                DROPPED_METRIC,
+                DROPPED_METRIC,
+            );
         }
         PrometheusMetricsSink {
             inner: Arc::new(inner),

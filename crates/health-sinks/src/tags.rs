@@ -44,6 +44,7 @@ impl<'t, 'a> SortedTags<'t, 'a> {
         Self { tags, order }
     }
 
+    #[cfg(feature = "prometheus")]
     pub(crate) fn len(&self) -> usize {
         self.tags.len()
     }

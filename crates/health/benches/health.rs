@@ -8,7 +8,7 @@
 //! - `health/state/cached-10`: the same with the default 1 s TTL, so calls reuse the
 //!   cached results (the steady state of a polling cascade).
 //! - `health/state/cached-10-resources`: as `cached-10`, with resources sampled (in the
-//!   background) and cached, as a default monitor does.
+//!   background) and cached, as a default monitor does (features `resources` and `disk`).
 //! - `health/cached-state/10`: `cached_state`, the whole state from the cache.
 //! - `health/cached-summary/10`: `cached_summary`, the readiness-probe read.
 #![allow(missing_docs, reason = "criterion generates the entry points")]
@@ -22,7 +22,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use health::{CheckOutcome, HealthMonitor, HealthMonitorBuilder, check_fn};
+use health::checks::check_fn;
+use health::monitor::HealthMonitorBuilder;
+use health::{CheckOutcome, HealthMonitor};
 use tokio::runtime::Runtime;
 
 fn runtime() -> Runtime {
@@ -75,8 +77,10 @@ fn state(c: &mut Criterion) {
             .without_resources(),
     );
     let cached = instant_checks(HealthMonitor::builder().without_resources());
+    #[cfg(all(feature = "resources", feature = "disk"))]
     let with_resources = instant_checks(HealthMonitor::builder());
     // Take the first resource sample (it waits ~200 ms for a CPU figure) up front.
+    #[cfg(all(feature = "resources", feature = "disk"))]
     runtime.block_on(with_resources.get_comprehensive_state());
 
     let mut group = c.benchmark_group("health/state");
@@ -88,6 +92,7 @@ fn state(c: &mut Criterion) {
         b.to_async(&runtime)
             .iter(|| async { black_box(cached.get_comprehensive_state().await) });
     });
+    #[cfg(all(feature = "resources", feature = "disk"))]
     group.bench_function("cached-10-resources", |b| {
         b.to_async(&runtime)
             .iter(|| async { black_box(with_resources.get_comprehensive_state().await) });

@@ -1,12 +1,22 @@
+//! The circuit breaker: [`CircuitBreaker`] with bounded half-open admission,
+//! [`BreakerStatus`], through which the monitor reads any breaker (yours included), and
+//! [`BreakerFeed`], which feeds a breaker and a retry tracker from check results.
+
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
+use health_model::{BreakerSnapshot, CircuitState};
+use parking_lot::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
 use crate::error::{HealthError, positive};
-use crate::{BreakerSnapshot, CircuitState};
+use crate::groups::HealthGroup;
+use crate::monitor::CheckObserver;
+use crate::probe::CheckOptions;
+use crate::retry::RetryTracker;
+use health_model::{HealthCheckResult, HealthCheckStatus};
 
 /// Anything the monitor can read a circuit breaker's state from.
 ///
@@ -71,7 +81,8 @@ impl Default for CircuitBreakerConfig {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use health::{CircuitBreaker, CircuitState};
+/// use health::CircuitBreaker;
+/// use health::model::CircuitState;
 ///
 /// let breaker = CircuitBreaker::default();
 /// for _ in 0..5 {
@@ -238,9 +249,7 @@ impl CircuitBreaker {
 impl Inner {
     /// The state, after applying the time-based open → half-open transition.
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update is a handful of integer stores; a panic cannot interleave with one,
-        // so a poisoned lock still holds a consistent state.
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         if let Phase::Open { since } = state.phase
             && since.elapsed() >= self.config.recovery_timeout
         {
@@ -361,6 +370,134 @@ impl fmt::Debug for BreakerPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BreakerPermit")
             .field("half_open", &self.half_open)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Feeds a [`CircuitBreaker`] (and optionally a [`RetryTracker`]) from the results of
+/// the checks a [`HealthGroup`] selects, so a failing dependency opens the breaker and
+/// the cascade goes HEURISTIC, and its recovery closes it again: a
+/// [`CheckObserver`] to hand to
+/// [`HealthMonitorBuilder::observer`](crate::monitor::HealthMonitorBuilder::observer).
+///
+/// Each run of a selected check is one call through the breaker: `healthy` and
+/// `degraded` results are successes, `unhealthy` ones failures, `unknown` ones nothing.
+/// While the breaker is open the checks still run (they are how recovery is seen), but
+/// their results are not recorded until it lets trial calls through. Each run of a
+/// check that failed its previous run too counts one retry attempt: probing a failing
+/// dependency again is retrying it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), health::HealthError> {
+/// use std::sync::Arc;
+/// use health::breaker::{BreakerFeed, CircuitBreaker, CircuitBreakerConfig};
+/// use health::checks::check_fn;
+/// use health::groups::{HealthGroup, Member};
+/// use health::model::CircuitState;
+/// use health::probe::CheckOptions;
+/// use health::retry::RetryTracker;
+/// use health::HealthMonitor;
+///
+/// let breaker = CircuitBreaker::new(CircuitBreakerConfig {
+///     failure_threshold: 2,
+///     ..CircuitBreakerConfig::default()
+/// })?;
+/// let retries = RetryTracker::new();
+/// let downstream = HealthGroup::new("breaker").include(Member::Tag("downstream".into()));
+/// let monitor = HealthMonitor::builder()
+///     .circuit_breaker(Arc::new(breaker.clone()))
+///     .retry_tracker(Arc::new(retries.clone()))
+///     .observer(Arc::new(BreakerFeed::new(breaker.clone(), downstream).with_retry_tracker(retries)))
+///     .without_resources()
+///     .build()?;
+/// monitor.register_check_with(
+///     Arc::new(check_fn("billing", || async { Err("connection refused".into()) })),
+///     CheckOptions::new().with_tag("downstream"),
+/// )?;
+/// monitor.run_checks().await;
+/// monitor.run_checks().await;
+/// let state = monitor.cached_state();
+/// assert_eq!(state.circuit_breaker.state, CircuitState::Open);
+/// assert_eq!(state.retry.total_attempts, 1);
+/// # Ok(())
+/// # }
+/// ```
+pub struct BreakerFeed {
+    breaker: CircuitBreaker,
+    retry: Option<RetryTracker>,
+    group: HealthGroup,
+    /// The selected checks whose last run failed.
+    failing: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl BreakerFeed {
+    /// Feeds `breaker` from the checks `group` selects.
+    #[must_use]
+    pub fn new(breaker: CircuitBreaker, group: HealthGroup) -> Self {
+        Self {
+            breaker,
+            retry: None,
+            group,
+            failing: Mutex::default(),
+        }
+    }
+
+    /// Also counts retry attempts into `retry`.
+    #[must_use]
+    pub fn with_retry_tracker(mut self, retry: RetryTracker) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The breaker fed.
+    #[must_use]
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+}
+
+impl CheckObserver for BreakerFeed {
+    fn observe(&self, check: &str, options: &CheckOptions, result: &HealthCheckResult) {
+        if !self.group.includes(check, &options.tags) {
+            return;
+        }
+        let failed = match result.status {
+            HealthCheckStatus::Healthy | HealthCheckStatus::Degraded => false,
+            HealthCheckStatus::Unhealthy => true,
+            HealthCheckStatus::Unknown => return,
+        };
+        let failed_before = {
+            let mut failing = self.failing.lock();
+            if failed {
+                !failing.insert(check.to_owned())
+            } else {
+                failing.remove(check);
+                false
+            }
+        };
+        if failed
+            && failed_before
+            && let Some(retry) = &self.retry
+        {
+            retry.record_attempt();
+        }
+        if let Some(permit) = self.breaker.try_acquire() {
+            if failed {
+                permit.record_failure();
+            } else {
+                permit.record_success();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for BreakerFeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerFeed")
+            .field("breaker", &self.breaker)
+            .field("group", &self.group)
+            .field("retry_tracker", &self.retry.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -24,8 +24,8 @@ pub enum HealthError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A URL uses a scheme the HTTP check does not speak (only `http` is supported).
-    #[error("unsupported url scheme {scheme:?} in {url:?}: only plain http is supported")]
+    /// A URL uses a scheme the HTTP check does not speak (only `http` and `https`).
+    #[error("unsupported url scheme {scheme:?} in {url:?}: only http and https are supported")]
     UnsupportedScheme {
         /// The URL as given.
         url: String,
@@ -39,8 +39,9 @@ pub enum HealthError {
         operation: &'static str,
     },
     /// A webhook payload was not understood.
+    #[cfg(feature = "alerts")]
     #[error(transparent)]
-    AdapterParse(#[from] crate::AdapterParseError),
+    AdapterParse(#[from] crate::alerts::AdapterParseError),
 }
 
 impl HealthError {

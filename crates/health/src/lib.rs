@@ -4,45 +4,47 @@
 //! it into a [`HealthState`], the input of the fallback cascade, and exports every check
 //! result through a [`MetricsSink`](health_sinks::MetricsSink).
 //!
-//! - [`HealthCheck`] is the one trait a check implements: a name, a timeout (default
-//!   5 s) and the probing logic. [`run_check`] adds the rest once, for every check: the
-//!   timeout (a timed-out check is cancelled), latency on a monotonic clock, and an
-//!   `unhealthy` result for an error or a panic.
-//! - Built-in checks: [`StorageHealthCheck`] (any `storage::Storage`, Redis included;
-//!   [`RedisHealthCheck`] is the original's name), [`DownstreamServiceCheck`] (HTTP
-//!   `GET`), [`DiskSpaceCheck`], [`ComponentHealthCheck`].
-//! - [`ComponentRegistry`]: components marked healthy, degraded or failed; an ordinary
-//!   value, never a singleton, whose reads never register anything.
-//! - [`CircuitBreaker`] with bounded half-open admission; the monitor reads any breaker
-//!   through [`BreakerStatus`] and any retry policy through [`RetryStatus`].
-//! - [`HealthMonitor`]: runs checks concurrently (bounded), caches results with a TTL and
-//!   a staleness bound, refreshes them in the background on request, tells
-//!   [`StatusListener`]s about changes, and samples resources off the event loop.
-//! - Alert webhooks: [`DatadogAdapter`] and [`NewRelicAdapter`] turn payloads into
-//!   [`Alert`]s ([`MonitoringAdapter`]) and apply them to the registry.
+//! The root holds the headline types; the rest lives in a module per concept:
+//!
+//! | Module | What |
+//! |--------|------|
+//! | [`checks`] | the [`HealthCheck`] trait, [`run_check`](checks::run_check) (timeout, latency and panic isolation, once for every check), [`check_fn`](checks::check_fn), and the built-in checks: storage (Redis included), components, HTTP, disk |
+//! | [`probe`] | what a check is for and how it is probed: [`Criticality`](probe::Criticality), tags, [`ProbeSchedule`](probe::ProbeSchedule) (interval, timeout, initial delay, failure and success thresholds), [`CheckOptions`](probe::CheckOptions) |
+//! | [`groups`] | [`HealthGroup`](groups::HealthGroup): liveness, readiness, start-up and named groups of checks, by tag or name |
+//! | [`registry`] | the [`ComponentRegistry`]: components marked healthy, degraded or failed; an ordinary value, never a singleton |
+//! | [`breaker`] | the [`CircuitBreaker`] with bounded half-open admission, and [`BreakerStatus`](breaker::BreakerStatus) to report any breaker |
+//! | [`retry`] | [`RetryStatus`](retry::RetryStatus) to report any retry policy, and a [`RetryTracker`](retry::RetryTracker) |
+//! | [`resources`] | how CPU, memory and disk are sampled and judged |
+//! | [`monitor`] | the [`HealthMonitor`], its builder, status listeners and background refresher |
+//! | `alerts` | Datadog and New Relic alert webhooks, turned into alerts that mark components (feature `alerts`) |
+//! | [`metrics`] | the metrics health emits, their help texts, and [`emit_health_check`](metrics::MetricsSinkExt::emit_health_check) |
+//! | [`model`] | the data model ([`HealthState`], statuses, results, [`Timestamp`](model::Timestamp)), re-exported from `health-model` |
 //!
 //! What it deliberately does not do: keep a fallback mode (the `fallback` crate owns the
-//! mode and reads the [`HealthState`]), serve HTTP (the `server` crate does), speak TLS
-//! (the HTTP check probes `http://` only), deduplicate webhook deliveries (alerts carry a
-//! `dedup_key` for the receiver that wants to), or install any global state.
+//! mode and reads the [`HealthState`]), serve HTTP (the `server` crate does), or install
+//! any global state.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
+//! use health::checks::{StorageHealthCheck, check_fn};
+//! use health::metrics::METRIC_DESCRIPTIONS;
 //! use health::{
-//!     CheckOutcome, CircuitBreaker, ComponentRegistry, ComponentStatus, DatadogAdapter,
-//!     HealthCheckStatus, HealthMonitor, MonitoringAdapter, StorageHealthCheck, check_fn,
+//!     CheckOutcome, CircuitBreaker, ComponentRegistry, ComponentStatus, HealthCheckStatus,
+//!     HealthMonitor,
 //! };
-//! use health_sinks::PrometheusMetricsSink;
-//! use serde_json::json;
+//! use health_sinks::prometheus::PrometheusSinkBuilder;
 //! use storage::{MemoryStorage, Storage};
 //!
 //! let storage = Arc::new(MemoryStorage::new());
 //! storage.connect().await?;
 //! let registry = ComponentRegistry::new();
 //! let breaker = CircuitBreaker::default();
-//! let prometheus = PrometheusMetricsSink::new();
+//! let prometheus = METRIC_DESCRIPTIONS
+//!     .iter()
+//!     .fold(PrometheusSinkBuilder::new(), |sink, (name, help)| sink.describe(name, help))
+//!     .build()?;
 //!
 //! let monitor = HealthMonitor::builder()
 //!     .registry(registry.clone())
@@ -61,10 +63,15 @@
 //! assert_eq!(state.health_checks["payments"].status, HealthCheckStatus::Degraded);
 //! assert_eq!(state.system.degraded_components, 1);
 //! assert_eq!(state.circuit_breaker.state.as_str(), "CLOSED");
-//! assert!(prometheus.render().contains("health_check_status{check=\"payments\"} 0.5"));
+//! let text = prometheus.render();
+//! assert!(text.contains("health_check_status{check=\"payments\"} 0.5"));
+//! assert!(text.contains("# HELP health_check_status Health check status by check"));
 //!
 //! // An alert webhook fails the component it names...
-//! let alerts = DatadogAdapter.parse_payload(&json!({
+//! # #[cfg(feature = "alerts")]
+//! # {
+//! use health::alerts::{DatadogAdapter, MonitoringAdapter};
+//! let alerts = DatadogAdapter.parse_payload(&serde_json::json!({
 //!     "alert_transition": "Triggered",
 //!     "title": "[Triggered] Model latency above 2s",
 //!     "tags": "env:prod,service:model",
@@ -74,69 +81,55 @@
 //!
 //! // ... which the next state shows, read from the cache without running any check.
 //! assert_eq!(monitor.cached_state().system.failed_components, 1);
+//! # }
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! The crate has no cargo features. It needs a Tokio runtime with the time driver.
+//! It needs a Tokio runtime with the time driver.
+//!
+//! # Feature flags
+//!
+//! The default features add no package to the dependency tree; each feature that would
+//! (an HTTP client, system probes) is off until asked for, so a service that only needs
+//! the monitor, its own checks and the storage check builds lean. A resource that is not
+//! measured reads `unknown`, and the `resources` section reads `available: false` when
+//! nothing is.
+//!
+//! | Name | Default | Enables | Adds |
+//! |------|---------|---------|------|
+//! | `alerts` | yes | the `alerts` module: Datadog and New Relic webhook adapters, `HealthError::AdapterParse` | nothing (serde_json is already in) |
+//! | `http-check` | no | `checks::DownstreamServiceCheck`, an HTTP/1 request to an `http://` or `https://` URL | hyper, hyper-util, http-body-util, tokio's `net`, rustls (`ring` provider), tokio-rustls, rustls-native-certs, rustls-pki-types |
+//! | `disk` | no | `checks::DiskSpaceCheck`, `resources::DiskUsage`, and the disk part of the `resources` section | rustix (`statvfs(2)`) |
+//! | `resources` | no | CPU, memory and process memory in the `resources` section | sysinfo |
 
 mod error;
 pub use error::{HealthError, Result};
 
-mod check;
-pub use check::{
-    CheckError, CheckOutcome, DEFAULT_CHECK_TIMEOUT, FnHealthCheck, HealthCheck, check_fn,
-    run_check,
-};
+pub mod checks;
+pub use checks::{CheckError, CheckOutcome, HealthCheck};
 
-mod checks;
-pub use checks::{
-    ComponentHealthCheck, DiskSpaceCheck, DownstreamServiceCheck, HEALTH_CHECK_KEY,
-    RedisHealthCheck, StorageHealthCheck,
-};
+pub mod probe;
 
-mod registry;
-pub use registry::{ComponentCounts, ComponentRegistry};
+pub mod groups;
 
-mod breaker;
-pub use breaker::{BreakerPermit, BreakerStatus, CallError, CircuitBreaker, CircuitBreakerConfig};
+pub mod registry;
+pub use registry::ComponentRegistry;
 
-mod retry;
-pub use retry::{
-    MAX_TRACKED_RETRY_FAILURES, RETRY_CRITICAL_AT, RETRY_ELEVATED_AT, RetryStatus, RetryTracker,
-};
+pub mod breaker;
+pub use breaker::CircuitBreaker;
 
-mod resources;
-pub use resources::{DiskUsage, ResourceConfig, ResourceThresholds, Thresholds};
+pub mod retry;
 
-mod integrations;
-pub use integrations::{
-    AdapterParseError, Alert, AlertImpact, DEFAULT_ALERT_COMPONENT, DatadogAdapter,
-    MAX_ALERT_COMPONENT_CHARS, MAX_ALERT_METADATA_ENTRIES, MAX_ALERT_TEXT_CHARS,
-    MAX_ALERTS_PER_PAYLOAD, MonitoringAdapter, NewRelicAdapter, PROVIDERS, adapter_for,
-    ingest_alerts,
-};
+pub mod resources;
 
-mod monitor;
-pub use monitor::{
-    DEFAULT_CACHE_TTL, DEFAULT_FAILURE_WINDOW, DEFAULT_LISTENER_TIMEOUT,
-    DEFAULT_MAX_CONCURRENT_CHECKS, DEFAULT_MAX_STALENESS, HealthMonitor, HealthMonitorBuilder,
-    LISTENER_QUEUE_CAPACITY, METRIC_DESCRIPTIONS, RETRY_FAILURES_METRIC, RefresherHandle,
-    STATE_DURATION_METRIC, StatusChange, StatusListener,
-};
+pub mod monitor;
+pub use monitor::HealthMonitor;
 
-mod result;
-pub use result::HealthCheckResult;
+#[cfg(feature = "alerts")]
+pub mod alerts;
 
-mod state;
-pub use state::{
-    BreakerSnapshot, CircuitState, ComponentHealth, HealthState, HealthSummary, ResourceHealth,
-    ResourceLevel, ResourceLevels, ResourceMetrics, RetryHealth, RetryState, SystemHealth,
-    SystemStatus,
-};
+pub mod metrics;
 
-mod status;
-pub use status::{ComponentStatus, HealthCheckStatus, UnknownStatus};
-
-mod time;
-pub use time::{Timestamp, TimestampParseError};
+pub mod model;
+pub use model::{ComponentStatus, HealthCheckResult, HealthCheckStatus, HealthState};

@@ -1,9 +1,12 @@
+//! The component registry: [`ComponentRegistry`], where the code reports its components
+//! healthy, degraded or failed, and [`ComponentCounts`], how many are in each status.
+
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
+use health_model::{ComponentHealth, ComponentStatus, SystemHealth, SystemStatus, Timestamp};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde_json::{Map, Value};
-
-use crate::{ComponentHealth, ComponentStatus, SystemHealth, SystemStatus, Timestamp};
 
 /// The health of the service's components (a model loader, a cache, an external API),
 /// as the code using them reports it: the original's `SystemHealthMonitor`, but an
@@ -18,7 +21,8 @@ use crate::{ComponentHealth, ComponentStatus, SystemHealth, SystemStatus, Timest
 /// re-registering a component keeps them.
 ///
 /// ```
-/// use health::{ComponentRegistry, ComponentStatus, SystemStatus};
+/// use health::{ComponentRegistry, ComponentStatus};
+/// use health::model::SystemStatus;
 ///
 /// let registry = ComponentRegistry::new();
 /// registry.register("model", None);
@@ -254,6 +258,7 @@ impl ComponentRegistry {
 
     /// Applies an external alert: like the `mark_*` methods, but `fallback_active` is
     /// left alone (an alert says nothing about the service's own fallbacks).
+    #[cfg(feature = "alerts")]
     pub(crate) fn apply_alert(
         &self,
         name: &str,
@@ -281,17 +286,11 @@ impl ComponentRegistry {
 
     /// Every component, borrowed under the read lock (for counting without copying).
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, ComponentHealth>> {
-        // A panic while holding the lock cannot leave a half-written entry behind (every
-        // edit is a few field stores), so a poisoned lock is still consistent.
-        self.components
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.components.read()
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, ComponentHealth>> {
-        self.components
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.components.write()
     }
 }
 

@@ -1,11 +1,15 @@
+//! Retry signals: [`RetryStatus`], through which the monitor reads any retry policy's
+//! attempt count, [`RetryTracker`] for code without one, and the bound on the retry
+//! failures the monitor remembers. The verdict for a number of failures is
+//! [`RetryState::for_failures`].
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use health_model::{RetryHealth, RetryState};
 use tokio::time::Instant;
-
-use crate::{RetryHealth, RetryState};
 
 /// Anything the monitor can read a retry policy's attempt count from.
 ///
@@ -48,30 +52,9 @@ impl RetryStatus for RetryTracker {
     }
 }
 
-/// Failures fewer than this are [`RetryState::Stable`].
-pub const RETRY_ELEVATED_AT: u64 = 5;
-/// Failures fewer than this (and at least [`RETRY_ELEVATED_AT`]) are
-/// [`RetryState::Elevated`]; this many or more are [`RetryState::Critical`].
-pub const RETRY_CRITICAL_AT: u64 = 20;
-
 /// The most failures a window remembers; beyond it the oldest are forgotten, so a flood
 /// of failures costs bounded memory (the count saturates here, far above critical).
 pub const MAX_TRACKED_RETRY_FAILURES: usize = 100_000;
-
-impl RetryState {
-    /// The state for `failures` in the window: stable below 5, elevated below 20,
-    /// critical from 20.
-    #[must_use]
-    pub const fn for_failures(failures: u64) -> Self {
-        if failures < RETRY_ELEVATED_AT {
-            Self::Stable
-        } else if failures < RETRY_CRITICAL_AT {
-            Self::Elevated
-        } else {
-            Self::Critical
-        }
-    }
-}
 
 /// Retry failures in a sliding time window.
 #[derive(Debug)]
@@ -119,19 +102,6 @@ impl FailureWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn states_follow_the_originals_thresholds() {
-        fn check(failures: u64, expected: RetryState) {
-            assert_eq!(RetryState::for_failures(failures), expected, "{failures}");
-        }
-        check(0, RetryState::Stable);
-        check(4, RetryState::Stable);
-        check(5, RetryState::Elevated);
-        check(19, RetryState::Elevated);
-        check(20, RetryState::Critical);
-        check(10_000, RetryState::Critical);
-    }
 
     #[test]
     fn the_window_slides_and_the_rate_uses_its_real_length() {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -13,10 +13,14 @@ use axum::http::HeaderName;
 use condition::Context;
 use fallback::{BoxError, FallbackManager, FallbackMode};
 use futures_util::FutureExt as _;
-use health::{
-    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthMonitor, RefresherHandle,
-    StorageHealthCheck,
-};
+use health::alerts::AlertBook;
+use health::breaker::{BreakerFeed, CircuitBreaker};
+use health::checks::StorageHealthCheck;
+use health::groups::HealthGroup;
+use health::monitor::RefresherHandle;
+use health::probe::CheckOptions;
+use health::retry::RetryTracker;
+use health::{HealthCheck, HealthCheckResult, HealthCheckStatus, HealthMonitor};
 use health_sinks::{
     DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, PrometheusMetricsSink,
 };
@@ -27,7 +31,8 @@ use tokio::time::MissedTickBehavior;
 use crate::auth::Secret;
 use crate::config::Plan;
 use crate::config::plan::{
-    AuthPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan, SinksPlan,
+    AuthPlan, BreakerPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, RulePlan,
+    ShowDetails, SinksPlan,
 };
 use crate::error::{Chain, ServerError};
 use crate::telemetry::{REQUEST_DURATION_METRIC, REQUESTS_METRIC};
@@ -48,19 +53,28 @@ pub(crate) struct App {
     pub(crate) access_log: bool,
     /// Set when shutdown starts: readiness fails first, so balancers stop sending.
     pub(crate) shutting_down: AtomicBool,
+    /// Set, for good, once start-up has completed: every start-up check passed once and
+    /// every critical readiness check produced a result.
+    pub(crate) started: AtomicBool,
+    /// Alert webhooks, within bounds.
+    pub(crate) alerts: AlertBook,
+    /// The named groups of `/health/group/{name}`.
+    pub(crate) groups: Vec<HealthGroup>,
+    /// Who sees check messages, metadata and alert texts.
+    pub(crate) show_details: ShowDetails,
 }
 
 /// The credentials the routes check.
 #[derive(Debug)]
 pub(crate) struct Auth {
     pub(crate) admin: Secret,
-    /// The shared secret of each of `health::PROVIDERS`.
+    /// The shared secret of each of `health::alerts::PROVIDERS`.
     webhook_secrets: Vec<(&'static str, Secret)>,
     pub(crate) webhook_header: HeaderName,
 }
 
 impl Auth {
-    /// The shared secret of `provider` (one of `health::PROVIDERS`, as its adapter names
+    /// The shared secret of `provider` (one of `health::alerts::PROVIDERS`, as its adapter names
     /// it).
     pub(crate) fn webhook_secret(&self, provider: &str) -> Option<&Secret> {
         self.webhook_secrets
@@ -87,9 +101,9 @@ fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
             REQUEST_DURATION_METRIC,
             "HTTP request latency in seconds, by route pattern",
         );
-    for (name, help) in fallback::METRIC_DESCRIPTIONS
+    for (name, help) in fallback::metrics::METRIC_DESCRIPTIONS
         .iter()
-        .chain(health::METRIC_DESCRIPTIONS)
+        .chain(health::metrics::METRIC_DESCRIPTIONS)
     {
         prometheus = prometheus.describe(name, help);
     }
@@ -110,40 +124,58 @@ fn build_sinks(plan: SinksPlan) -> Result<Sinks, ServerError> {
     })
 }
 
-/// The checks of the plan, the storage check around `storage`, in the plan's order.
-fn checks(checks: ChecksPlan, storage: &Arc<dyn Storage>) -> Vec<Arc<dyn HealthCheck>> {
+/// The checks of the plan with their options, the storage check around `storage`, in
+/// the plan's order.
+fn checks(
+    checks: ChecksPlan,
+    storage: &Arc<dyn Storage>,
+) -> Vec<(Arc<dyn HealthCheck>, CheckOptions)> {
     let ChecksPlan {
         disk,
         storage: storage_check,
         http,
     } = checks;
-    let mut all: Vec<Arc<dyn HealthCheck>> = Vec::new();
+    let mut all: Vec<(Arc<dyn HealthCheck>, CheckOptions)> = Vec::new();
     all.extend(
         disk.into_iter()
-            .map(|check| Arc::new(check) as Arc<dyn HealthCheck>),
+            .map(|(check, options)| (Arc::new(check) as Arc<dyn HealthCheck>, options)),
     );
     all.extend(storage_check.map(|check| {
-        Arc::new(
-            StorageHealthCheck::new(storage.clone())
-                .with_name(check.name)
-                .with_timeout(check.timeout),
-        ) as Arc<dyn HealthCheck>
+        (
+            Arc::new(
+                StorageHealthCheck::new(storage.clone())
+                    .with_name(check.name)
+                    .with_timeout(check.timeout),
+            ) as Arc<dyn HealthCheck>,
+            check.options,
+        )
     }));
     all.extend(
         http.into_iter()
-            .map(|check| Arc::new(check) as Arc<dyn HealthCheck>),
+            .map(|(check, options)| (Arc::new(check) as Arc<dyn HealthCheck>, options)),
     );
     all
 }
 
+/// The monitor, reporting `breaker` and the retry tracker, both fed by the checks
+/// `plan.feed` selects.
 fn build_monitor(
     plan: MonitorPlan,
+    breaker_plan: BreakerPlan,
     sink: Arc<dyn MetricsSink>,
 ) -> Result<HealthMonitor, ServerError> {
+    let breaker = CircuitBreaker::new(breaker_plan.config)
+        .map_err(|error| ServerError::startup("the circuit breaker", Chain(&error)))?;
+    let retries = RetryTracker::new();
+    let feed =
+        BreakerFeed::new(breaker.clone(), breaker_plan.feed).with_retry_tracker(retries.clone());
     HealthMonitor::builder()
         .metrics_sink(sink)
         .resources(plan.resources)
         .max_staleness(plan.max_staleness)
+        .circuit_breaker(Arc::new(breaker))
+        .retry_tracker(Arc::new(retries))
+        .observer(Arc::new(feed))
         .build()
         .map_err(|error| ServerError::startup("the health monitor", Chain(&error)))
 }
@@ -267,6 +299,9 @@ impl App {
             cascade,
             fallbacks,
             sinks,
+            health,
+            alerts,
+            breaker,
         } = plan;
         let auth = auth(auth_plan)?;
         let sinks = build_sinks(sinks)?;
@@ -283,10 +318,15 @@ impl App {
             );
         }
         let refresh_interval = monitor.refresh_interval;
-        let monitor = build_monitor(monitor, sinks.all.clone())?;
-        for check in checks(checks_plan, &storage) {
-            monitor.register_shared_check(check);
+        let monitor = build_monitor(monitor, breaker, sinks.all.clone())?;
+        for (check, options) in checks(checks_plan, &storage) {
+            monitor
+                .register_check_with(check, options)
+                .map_err(|error| ServerError::startup("a health check", Chain(&error)))?;
         }
+        let alerts = AlertBook::new(monitor.registry().clone(), alerts)
+            .map_err(|error| ServerError::startup("the alert book", Chain(&error)))?
+            .with_metrics_sink(sinks.all.clone());
         let fallback = Arc::new(build_fallback(
             &cascade,
             &fallbacks,
@@ -312,6 +352,10 @@ impl App {
             max_body_bytes: server.max_body_bytes,
             access_log: server.access_log,
             shutting_down: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+            alerts,
+            groups: health.groups,
+            show_details: health.show_details,
         });
         let refresher = app
             .monitor
@@ -319,6 +363,22 @@ impl App {
             .map_err(|error| ServerError::startup("the health refresher", Chain(&error)))?;
         let cascade = AbortOnDrop(tokio::spawn(cascade_every(app.clone(), cascade.interval)));
         Ok((app, Background { refresher, cascade }))
+    }
+
+    /// Whether start-up has completed: every start-up check passed once and every
+    /// critical readiness check has produced a result. Once true, true for good.
+    pub(crate) fn startup_complete(&self) -> bool {
+        if self.started.load(Ordering::Relaxed) {
+            return true;
+        }
+        let startup = self.monitor.group_health(&HealthGroup::startup());
+        let readiness = self.monitor.group_health(&HealthGroup::readiness());
+        let complete = startup.is_up() && readiness.pending.is_empty();
+        if complete {
+            self.started.store(true, Ordering::Relaxed);
+            tracing::info!("start-up complete: readiness now follows the readiness checks");
+        }
+        complete
     }
 
     /// The storage check's status: from `snapshot` when the caller already holds the
@@ -331,7 +391,7 @@ impl App {
         let name = self.storage_check.as_deref()?;
         match snapshot {
             Some(results) => results.get(name).map(|result| result.status),
-            None => self.monitor.cached_status(name),
+            None => self.monitor.cached_summary().checks.get(name).copied(),
         }
     }
 
@@ -378,6 +438,7 @@ async fn cascade_every(app: Arc<App>, interval: Duration) {
     every(interval, move || {
         let app = app.clone();
         async move {
+            app.alerts.expire();
             let state = app.monitor.cached_state();
             app.fallback.cascade(&state).await;
             if let Err(error) = app.fallback.flush_pending().await {

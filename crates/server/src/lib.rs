@@ -7,10 +7,12 @@
 //!
 //! | Route | Answer |
 //! |-------|--------|
-//! | `GET /health/live` | 200 `{status: "alive", timestamp}` |
-//! | `GET /health/ready` | 200 `{status: "ready"}` in PRIMARY with no failed component, else 503 with the mode and the failed components |
-//! | `GET /health/state` | the monitor's cached state, `fallback: {mode, hold, cascade_log}`, `storage` |
-//! | `GET /health/checks` | the latest check results |
+//! | `GET /health/live`, `/livez` | 200 `{status: "alive", timestamp}` unless a critical check tagged `live` fails (none by default) |
+//! | `GET /health/ready`, `/readyz` | 200 in every mode (`{status: "ready"}` when all is well, else with the mode and the degraded checks); 503 only while starting, while shutting down, or when a critical readiness check fails past its threshold |
+//! | `GET /health/startup`, `/startupz` | 200 once every `startup` check passed and every critical readiness check ran, for good; 503 before |
+//! | `GET /health/group/{name}` | a `[health.groups]` group: its members' statuses (their results with details shown), 503 when a critical member fails |
+//! | `GET /health/state` | the monitor's cached state, `fallback: {mode, hold, cascade_log}`, `storage` (check messages and metadata, component errors and metadata hidden unless details are shown) |
+//! | `GET /health/checks` | the latest check results (details as for the state) |
 //! | `GET /health/cascade` | cascade now on the cached state (one tick of the loop): `{fallback_mode, previous_mode, changed, held, timestamp}` |
 //! | `POST /health/cascade` | admin: re-run expired checks, cascade; the same answer |
 //! | `GET /metrics`, `GET /health/metrics` | Prometheus text exposition |
@@ -29,12 +31,17 @@
 //! shape 422. A storage outage never fails a read route: answers come from memory and
 //! say `storage: {status: "degraded"}`.
 //!
+//! Details (check messages and metadata with URLs and paths, alert texts) follow
+//! `[health] show_details`, as Spring Boot's `show-details`: `never`, `when_authorized`
+//! (the default: with the admin token) or `always`.
+//!
 //! An operator's hold (`POST /fallback/mode`) outranks everything automatic: no cascade
 //! (the loop, a webhook's, `/health/cascade`) and no fallback rule changes a held mode.
 //!
 //! What it deliberately does not do: health, fallback or alert logic of its own (that
-//! lives in the libraries; the server only wires them), TLS (put it behind a proxy or a
-//! mesh), or coordinating the mode across replicas.
+//! lives in the libraries; the server only wires them), TLS on its own listener (put it
+//! behind a proxy or a mesh; it does speak TLS to `https://` downstream checks), or
+//! coordinating the mode across replicas.
 //!
 //! The binary is `cargo run --release -p server` (see `server --help`); tests and
 //! embedders read a [`Config`], [validate](Config::validate) it once into a [`Plan`],

@@ -15,13 +15,17 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use condition::Context;
-use fallback::{FallbackMode, ManagerMetrics, ModeHold, RECENT_TRANSITIONS};
-use health::{HealthCheckResult, HealthCheckStatus, HealthState, Timestamp};
+use fallback::metrics::RECENT_TRANSITIONS;
+use fallback::{FallbackMode, ManagerMetrics, ModeHold};
+use health::groups::HealthGroup;
+use health::model::{GroupHealth, SystemStatus, Timestamp};
+use health::{HealthCheckResult, HealthCheckStatus, HealthState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
 use crate::auth::bearer;
+use crate::config::plan::ShowDetails;
 use crate::error::Chain;
 use crate::http::{ApiError, ok, read_json, read_json_value, with_status};
 
@@ -45,10 +49,19 @@ const WEBHOOK_CHALLENGE: &str = "Bearer realm=\"webhooks\"";
 /// The readiness probe's success body, its most frequent answer: a constant, built once.
 const READY_BODY: &str = r#"{"status":"ready"}"#;
 
+/// How many names a probe's body lists at most (with their count): bodies stay small
+/// however many checks or components fail.
+const MAX_NAMES: usize = 20;
+
 pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health/live", get(live))
+        .route("/livez", get(live))
         .route("/health/ready", get(ready))
+        .route("/readyz", get(ready))
+        .route("/health/startup", get(startup))
+        .route("/startupz", get(startup))
+        .route("/health/group/{name}", get(group))
         .route("/health/state", get(state))
         .route("/health/checks", get(checks))
         .route("/health/cascade", get(cascade_cached).post(cascade_now))
@@ -97,14 +110,38 @@ struct LiveBody {
     timestamp: Timestamp,
 }
 
-/// Serialized straight from a struct: the probe most often called builds no JSON tree.
-async fn live() -> axum::Json<LiveBody> {
+/// `GET /health/live`, `/livez`: 200 while no critical check of the liveness group
+/// (tagged `live`; none by default) is unhealthy. Serialized straight from a struct: the
+/// probe most often called builds no JSON tree.
+async fn live(State(app): State<Arc<App>>) -> Response {
+    let liveness = app.monitor.group_health(&HealthGroup::liveness());
+    if liveness.status == SystemStatus::Failed {
+        return with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "status": "not_alive",
+                "failed": first_names(&liveness.failed),
+                "failed_count": liveness.failed.len(),
+            }),
+        );
+    }
     axum::Json(LiveBody {
         status: "alive",
         timestamp: Timestamp::now(),
     })
+    .into_response()
 }
 
+/// `GET /health/ready`, `/readyz`: whether this instance can serve, in whatever mode.
+///
+/// 503 only while start-up has not completed, while shutting down, or when a critical
+/// check of the readiness group is unhealthy (after its failure threshold). 200 in
+/// PRIMARY, HEURISTIC and SAFE alike, and with non-critical checks failing: a degraded
+/// mode still serves (Kubernetes: readiness says whether to send traffic here; ASP.NET
+/// answers `Degraded` with 200), and when every replica goes SAFE at once, failing
+/// readiness would take the whole service out of the load balancer, the outage SAFE
+/// exists to avoid. Failed components (alerts, the code's own marks) drive the mode,
+/// not readiness. The body is bounded: counts plus the first 20 names.
 async fn ready(State(app): State<Arc<App>>) -> Response {
     let mode = app.fallback.get_current_mode();
     if app.shutting_down.load(Ordering::Relaxed) {
@@ -113,34 +150,150 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
             json!({
                 "status": "not_ready",
                 "mode": mode,
-                "failed_components": [],
+                "failed_checks": [],
                 "detail": "Service not ready: shutting down",
             }),
         );
     }
-    // Probed every few seconds: the summary copies no component and no check result.
-    let summary = app.monitor.cached_summary();
-    let failed = summary.failed_names();
-    if mode == FallbackMode::Primary && failed.is_empty() && summary.system.failed_components == 0 {
+    if !app.startup_complete() {
+        let startup = app.monitor.group_health(&HealthGroup::startup());
+        let readiness = app.monitor.group_health(&HealthGroup::readiness());
+        let waiting: Vec<String> = startup
+            .checks
+            .iter()
+            .filter(|(_, member)| member.status != HealthCheckStatus::Healthy)
+            .map(|(name, _)| name.clone())
+            .chain(readiness.pending.iter().cloned())
+            .collect();
+        return with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "status": "starting",
+                "mode": mode,
+                "waiting_for": first_names(&waiting),
+                "waiting_count": waiting.len(),
+                "detail": "Service not ready: start-up has not completed",
+            }),
+        );
+    }
+    let readiness = app.monitor.group_health(&HealthGroup::readiness());
+    if readiness.status == SystemStatus::Failed {
+        return with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "status": "not_ready",
+                "mode": mode,
+                "failed_checks": first_names(&readiness.failed),
+                "failed_count": readiness.failed.len(),
+                "detail": format!(
+                    "Service not ready: critical checks failing: {}",
+                    first_names(&readiness.failed).join(", ")
+                ),
+                "storage": storage_json(&app, None),
+            }),
+        );
+    }
+    if mode == FallbackMode::Primary && readiness.status == SystemStatus::Healthy {
         return ([(header::CONTENT_TYPE, "application/json")], READY_BODY).into_response();
     }
-    let mut reasons = Vec::new();
-    if mode != FallbackMode::Primary {
-        reasons.push(format!("{mode} mode"));
+    let degraded: Vec<String> = readiness
+        .checks
+        .iter()
+        .filter(|(_, member)| member.status != HealthCheckStatus::Healthy)
+        .map(|(name, _)| name.clone())
+        .collect();
+    ok(json!({
+        "status": "ready",
+        "mode": mode,
+        "health": readiness.status,
+        "degraded_checks": first_names(&degraded),
+        "degraded_count": degraded.len(),
+    }))
+}
+
+/// `GET /health/startup`, `/startupz`: 200 once start-up has completed (every check
+/// tagged `startup` passed once, every critical readiness check ran), for good; 503
+/// before.
+async fn startup(State(app): State<Arc<App>>) -> Response {
+    if app.startup_complete() {
+        return ok(json!({"status": "started"}));
     }
-    if !failed.is_empty() {
-        reasons.push(format!("failed components: {}", failed.join(", ")));
-    }
+    let startup = app.monitor.group_health(&HealthGroup::startup());
     with_status(
         StatusCode::SERVICE_UNAVAILABLE,
         json!({
-            "status": "not_ready",
-            "mode": mode,
-            "failed_components": failed,
-            "detail": format!("Service not ready: {}", reasons.join("; ")),
-            "storage": storage_json(&app, None),
+            "status": "starting",
+            "pending": first_names(&startup.pending),
+            "failed": first_names(&startup.failed),
         }),
     )
+}
+
+/// `GET /health/group/{name}`: a named group of `[health.groups]`: 200 unless a critical
+/// member is unhealthy or has not run yet (503); the members' statuses, and with
+/// details shown, their results.
+async fn group(
+    State(app): State<Arc<App>>,
+    name: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let group = name
+        .ok()
+        .and_then(|Path(name)| app.groups.iter().find(|group| group.name() == name))
+        .ok_or_else(|| {
+            let names: Vec<&str> = app.groups.iter().map(HealthGroup::name).collect();
+            ApiError::not_found("no such health group").with("groups", names)
+        })?;
+    let health: GroupHealth = app.monitor.group_health(group);
+    let status = if health.is_up() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut body = serde_json::to_value(&health).unwrap_or(Value::Null);
+    if shows_details(&app, &headers) {
+        let state = app.monitor.cached_state();
+        let results: BTreeMap<&String, &HealthCheckResult> = state
+            .health_checks
+            .iter()
+            .filter(|(name, _)| health.checks.contains_key(*name))
+            .collect();
+        body["results"] = serde_json::to_value(results).unwrap_or(Value::Null);
+    }
+    Ok(with_status(status, body))
+}
+
+/// At most [`MAX_NAMES`] of `names`.
+fn first_names(names: &[String]) -> Vec<&str> {
+    names.iter().take(MAX_NAMES).map(String::as_str).collect()
+}
+
+/// Whether this request may see check messages and metadata (URLs, paths) and alert
+/// texts: `[health] show_details`, `when_authorized` asking for the admin token.
+fn shows_details(app: &App, headers: &HeaderMap) -> bool {
+    match app.show_details {
+        ShowDetails::Never => false,
+        ShowDetails::Always => true,
+        ShowDetails::WhenAuthorized => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(bearer)
+            .is_some_and(|token| app.auth.admin.matches(token)),
+    }
+}
+
+/// `state` without what may tell an outsider too much: each check's message and
+/// metadata (URLs, paths, status codes) and each component's last error and metadata
+/// (alert texts, links).
+fn hide_details(state: &mut HealthState) {
+    for result in state.health_checks.values_mut() {
+        result.message.clear();
+        result.metadata.clear();
+    }
+    for component in state.components.values_mut() {
+        component.last_error = None;
+        component.metadata.clear();
+    }
 }
 
 /// The `storage` section: which backend, and whether it answers (degraded when its
@@ -165,10 +318,15 @@ struct StateBody<'a> {
     state: &'a HealthState,
     fallback: Value,
     storage: Value,
+    details: &'static str,
 }
 
-async fn state(State(app): State<Arc<App>>) -> Response {
-    let state = app.monitor.cached_state();
+async fn state(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let mut state = app.monitor.cached_state();
+    let shown = shows_details(&app, &headers);
+    if !shown {
+        hide_details(&mut state);
+    }
     let fallback = json!({
         "mode": app.fallback.get_current_mode(),
         "hold": app.fallback.current_hold(),
@@ -178,14 +336,24 @@ async fn state(State(app): State<Arc<App>>) -> Response {
         state: &state,
         fallback,
         storage: storage_json(&app, Some(&state.health_checks)),
+        details: if shown { "shown" } else { "hidden" },
     };
     axum::Json(body).into_response()
 }
 
-async fn checks(State(app): State<Arc<App>>) -> Response {
-    let checks = app.monitor.cached_results();
-    let storage = storage_json(&app, Some(&checks));
-    ok(json!({"checks": checks, "timestamp": Timestamp::now(), "storage": storage}))
+async fn checks(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let mut state = app.monitor.cached_state();
+    let shown = shows_details(&app, &headers);
+    if !shown {
+        hide_details(&mut state);
+    }
+    let storage = storage_json(&app, Some(&state.health_checks));
+    ok(json!({
+        "checks": state.health_checks,
+        "timestamp": Timestamp::now(),
+        "storage": storage,
+        "details": if shown { "shown" } else { "hidden" },
+    }))
 }
 
 /// `GET /health/cascade`: cascades now on the monitor's cached state, exactly as one
@@ -427,15 +595,15 @@ async fn register_integration(
         name,
         config,
     } = read_json(&headers, body, app.max_body_bytes).await?;
-    let Some(adapter) = health::adapter_for(provider.trim()) else {
+    let Some(adapter) = health::alerts::adapter_for(provider.trim()) else {
         return Err(ApiError::bad_request(
             "unknown_provider",
             format!(
                 "not a supported provider: expected {}, got {provider:?}",
-                health::PROVIDERS.join(" or ")
+                health::alerts::PROVIDERS.join(" or ")
             ),
         )
-        .with("valid_providers", health::PROVIDERS));
+        .with("valid_providers", health::alerts::PROVIDERS));
     };
     let name = name.trim();
     if name.is_empty()
@@ -478,13 +646,13 @@ async fn webhook(
 ) -> Result<Response, ApiError> {
     let adapter = provider
         .ok()
-        .and_then(|Path(provider)| health::adapter_for(&provider))
+        .and_then(|Path(provider)| health::alerts::adapter_for(&provider))
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "provider not supported: expected {}",
-                health::PROVIDERS.join(" or ")
+                health::alerts::PROVIDERS.join(" or ")
             ))
-            .with("valid_providers", health::PROVIDERS)
+            .with("valid_providers", health::alerts::PROVIDERS)
         })?;
     let provider = adapter.provider();
     let secret = app
@@ -509,8 +677,15 @@ async fn webhook(
     let alerts = adapter
         .parse_payload(&payload)
         .map_err(|error| ApiError::unprocessable(error.to_string()).with("provider", provider))?;
-    let ingested = adapter.ingest(&alerts, app.monitor.registry());
-    tracing::info!(provider, ingested, "webhook alerts ingested");
+    let report = app.alerts.ingest(&alerts);
+    let ingested = report.applied;
+    tracing::info!(
+        provider,
+        ingested,
+        deduplicated = report.deduplicated,
+        dropped = report.dropped,
+        "webhook alerts ingested"
+    );
     if ingested > 0 {
         // The components just changed: cascade now rather than at the next tick, off the
         // request so the provider gets its answer at once.
@@ -520,5 +695,10 @@ async fn webhook(
             app.fallback.cascade(&state).await;
         });
     }
-    Ok(ok(json!({"ingested": ingested})))
+    Ok(ok(json!({
+        "ingested": ingested,
+        "deduplicated": report.deduplicated,
+        "dropped": report.dropped,
+        "ignored": report.ignored,
+    })))
 }

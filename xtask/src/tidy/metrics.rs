@@ -11,15 +11,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Library crates whose metric constants have no table yet, and why; tidy says so on
-/// every run and fails once such a crate has a table, so the entry cannot outlive its
-/// reason.
-const PENDING: &[(&str, &str)] = &[(
-    "health-sinks",
-    "its Prometheus sink describes its metrics in an inline map; the health-sinks part of \
-     issue 10 moves health's metric names out and gives it a METRIC_DESCRIPTIONS table",
-)];
-
 /// A `const <NAME>_METRIC` declaration.
 #[derive(Debug, PartialEq, Eq)]
 struct Constant {
@@ -61,20 +52,10 @@ pub(super) fn problems(name: &str, sources: &[(PathBuf, String)]) -> Vec<String>
         constants.extend(find_constants(path, text));
         tables.extend(find_tables(path, text));
     }
-    let pending = PENDING
-        .iter()
-        .find(|(crate_name, _)| *crate_name == name)
-        .map(|(_, why)| *why);
     let mut problems = Vec::new();
-    let table = match (tables.as_slice(), pending) {
-        ([], _) if constants.is_empty() => return problems,
-        ([], Some(why)) => {
-            println!(
-                "tidy: note: `{name}` has metric constants but no METRIC_DESCRIPTIONS table yet: {why}"
-            );
-            return problems;
-        }
-        ([], None) => {
+    let table = match tables.as_slice() {
+        [] if constants.is_empty() => return problems,
+        [] => {
             let names: Vec<&str> = constants.iter().map(|c| c.name.as_str()).collect();
             problems.push(format!(
                 "`{name}` declares {} but no `METRIC_DESCRIPTIONS: &[(&str, &str)]` table describing them",
@@ -82,8 +63,8 @@ pub(super) fn problems(name: &str, sources: &[(PathBuf, String)]) -> Vec<String>
             ));
             return problems;
         }
-        ([table], _) => table,
-        ([first, rest @ ..], _) => {
+        [table] => table,
+        [first, rest @ ..] => {
             for other in rest {
                 problems.push(format!(
                     "`{name}` has a second METRIC_DESCRIPTIONS table at {} (the first is at {}): one table per crate",
@@ -93,11 +74,6 @@ pub(super) fn problems(name: &str, sources: &[(PathBuf, String)]) -> Vec<String>
             first
         }
     };
-    if pending.is_some() {
-        problems.push(format!(
-            "`{name}` now has a METRIC_DESCRIPTIONS table: remove it from PENDING in xtask/src/tidy/metrics.rs"
-        ));
-    }
     let entries = match &table.entries {
         Ok(entries) => entries,
         Err(why) => {
@@ -427,22 +403,6 @@ pub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[
             ],
             &[
                 "`health` has a second METRIC_DESCRIPTIONS table at b.rs:1 (the first is at a.rs:2): one table per crate",
-            ],
-        );
-    }
-
-    #[test]
-    fn a_pending_crate_is_let_off_until_it_has_a_table() {
-        let constant = "pub const DROPPED_METRIC: &str = \"dropped\";";
-        check("health-sinks", &[("sink.rs", constant)], &[]);
-        let table = format!(
-            "{constant}\npub const METRIC_DESCRIPTIONS: &[(&str, &str)] = &[(DROPPED_METRIC, \"d\")];"
-        );
-        check(
-            "health-sinks",
-            &[("sink.rs", &table)],
-            &[
-                "`health-sinks` now has a METRIC_DESCRIPTIONS table: remove it from PENDING in xtask/src/tidy/metrics.rs",
             ],
         );
     }

@@ -13,9 +13,8 @@ use super::{
     Callbacks, Clock, Detectors, Emitter, FallbackManager, HoldCell, Journal, ModeState, Registry,
     Store,
 };
-use crate::{
-    AnomalyDetector, CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy,
-};
+use crate::detection::AnomalyDetector;
+use crate::{CascadePolicy, FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy};
 
 /// Configures a [`FallbackManager`]; made by [`FallbackManager::builder`].
 pub struct FallbackManagerBuilder {
@@ -99,7 +98,7 @@ impl FallbackManagerBuilder {
         self
     }
 
-    /// The detector asked in HEURISTIC mode, e.g. a [`RuleBasedDetector`](crate::RuleBasedDetector).
+    /// The detector asked in HEURISTIC mode, e.g. a [`RuleBasedDetector`](crate::detection::RuleBasedDetector).
     #[must_use]
     pub fn heuristic_detector(mut self, detector: Arc<dyn AnomalyDetector>) -> Self {
         self.heuristic_detector = Some(detector);

@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::FallbackManager;
-use crate::{AnomalyDetector, Detection, FallbackMode, isolate};
+use crate::detection::{AnomalyDetector, Detection};
+use crate::{FallbackMode, isolate};
 
 /// The detector asked in PRIMARY (the original's ML anomaly detector) and the one asked
-/// in HEURISTIC (for example a [`RuleBasedDetector`](crate::RuleBasedDetector)); in SAFE
+/// in HEURISTIC (for example a [`RuleBasedDetector`](crate::detection::RuleBasedDetector)); in SAFE
 /// none is asked. Each call is isolated: an error, a panic (while building the call's
 /// future too) or running longer than the timeout becomes a [`Detection::error`].
 #[derive(Debug)]

@@ -248,7 +248,7 @@ impl FallbackManager {
 mod tests {
     use std::sync::Arc;
 
-    use health::Timestamp;
+    use health_model::Timestamp;
     use health_sinks::testing::{Emitted, RecordingSink};
     use storage::Storage;
 

@@ -9,7 +9,8 @@ use health_sinks::MetricsSink;
 use serde::Serialize;
 
 use super::FallbackManager;
-use crate::{FallbackMode, ModeHold, Outcome, Transition};
+use crate::rules::Outcome;
+use crate::{FallbackMode, ModeHold, Transition};
 
 /// The gauge holding the current mode's level (0 primary, 1 heuristic, 2 safe).
 pub const MODE_METRIC: &str = "fallback_mode";
@@ -189,7 +190,7 @@ impl std::fmt::Debug for Emitter {
 mod tests {
     use std::time::Duration;
 
-    use health::Timestamp;
+    use health_model::Timestamp;
     use health_sinks::testing::{Emitted, RecordingSink};
 
     use super::*;

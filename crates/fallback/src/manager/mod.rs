@@ -35,7 +35,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use health::{HealthState, Timestamp};
+use health_model::{HealthState, Timestamp};
 use storage::{MemoryStorage, Storage};
 
 use crate::{
@@ -513,7 +513,7 @@ impl fmt::Debug for FallbackManager {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use health::CircuitState;
+    use health_model::CircuitState;
 
     fn open() -> HealthState {
         let mut state = HealthState::default();

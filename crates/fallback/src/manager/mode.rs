@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use health::HealthState;
+use health_model::HealthState;
 
 use super::clock::Clock;
 use crate::{CascadePolicy, FallbackMode, Hysteresis};
@@ -220,7 +220,7 @@ impl Streak {
 
 #[cfg(test)]
 mod tests {
-    use health::CircuitState;
+    use health_model::CircuitState;
 
     use super::*;
     use crate::ThresholdPolicy;

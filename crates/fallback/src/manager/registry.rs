@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use condition::{Condition, ConditionParser, Context};
-use health::Timestamp;
+use health_model::Timestamp;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Map, Value};
 use storage::StorageError;
@@ -16,10 +16,10 @@ use super::FallbackManager;
 use super::store::{Store, refused_for_good};
 use crate::error::json_kind;
 use crate::isolate::{self, BoxFuture};
-use crate::{
-    BoxError, Error, FallbackConfig, FallbackDefinition, FallbackReport, FallbackRun, Registration,
-    Result, SkippedFallback,
+use crate::rules::{
+    FallbackDefinition, FallbackReport, FallbackRun, Registration, SkippedFallback,
 };
+use crate::{BoxError, Error, FallbackConfig, Result};
 
 /// A fallback action: gets the context its condition held on.
 type Action = Arc<dyn Fn(Context) -> BoxFuture<Result<(), BoxError>> + Send + Sync>;
@@ -450,8 +450,8 @@ mod tests {
     use storage::Storage;
 
     use super::*;
-    use crate::Outcome;
     use crate::manager::store::testing::{Scripted, Writes};
+    use crate::rules::Outcome;
 
     fn registry(writes: Writes) -> (Registry, Arc<Scripted>) {
         let config = FallbackConfig {

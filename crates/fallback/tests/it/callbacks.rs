@@ -1,10 +1,13 @@
 //! Mode callbacks: several per mode, in order, isolated from each other's errors, panics
 //! and hangs, and refused when they try to change the mode under themselves.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
-use fallback::{CALLBACK_FAILURES_METRIC, Error, FallbackManager, FallbackMode};
+use fallback::metrics::CALLBACK_FAILURES_METRIC;
+use fallback::{Error, FallbackManager, FallbackMode};
 use storage::MemoryStorage;
 
 use crate::support::{Emitted, RecordingSink, failed, healthy, open};
@@ -19,7 +22,7 @@ async fn errors_panics_and_hangs_are_contained_and_the_rest_still_run() {
     let ran: Arc<Mutex<Vec<&'static str>>> = Arc::default();
     let mark = |name: &'static str| {
         let ran = ran.clone();
-        move || ran.lock().unwrap().push(name)
+        move || ran.lock().push(name)
     };
     let first = mark("first");
     manager.register_mode_callback(FallbackMode::Safe, move |_| {
@@ -51,7 +54,7 @@ async fn errors_panics_and_hangs_are_contained_and_the_rest_still_run() {
         Duration::from_secs(2),
         "only the hang cost its timeout"
     );
-    assert_eq!(*ran.lock().unwrap(), ["first", "second", "third", "fourth"]);
+    assert_eq!(*ran.lock(), ["first", "second", "third", "fourth"]);
     assert_eq!(manager.total_transitions(), 1);
 
     let failures: Vec<String> = sink
@@ -80,7 +83,7 @@ async fn callbacks_run_only_on_entry_to_their_mode() {
         manager.register_mode_callback(mode, move |transition| {
             let entered = entered.clone();
             async move {
-                entered.lock().unwrap().push(transition.to);
+                entered.lock().push(transition.to);
                 Ok(())
             }
         });
@@ -91,7 +94,7 @@ async fn callbacks_run_only_on_entry_to_their_mode() {
     manager.set_mode("primary").await.unwrap();
     manager.set_mode("primary").await.unwrap();
     assert_eq!(
-        *entered.lock().unwrap(),
+        *entered.lock(),
         [
             FallbackMode::Heuristic,
             FallbackMode::Safe,
@@ -117,10 +120,10 @@ async fn a_callback_that_changes_its_own_managers_mode_is_refused_not_deadlocked
                     operation: "set_mode"
                 }
             ));
-            seen.lock().unwrap().push(refused.to_string());
+            seen.lock().push(refused.to_string());
             // A cascade from inside changes nothing either.
             let mode = manager.cascade(&healthy()).await;
-            seen.lock().unwrap().push(mode.to_string());
+            seen.lock().push(mode.to_string());
             Ok(())
         }
     });
@@ -137,7 +140,7 @@ async fn a_callback_that_changes_its_own_managers_mode_is_refused_not_deadlocked
 
     assert_eq!(manager.cascade(&failed(2)).await, FallbackMode::Safe);
     assert_eq!(
-        *answers.lock().unwrap(),
+        *answers.lock(),
         [
             "set_mode called from a mode callback of the same manager: refused, it would wait for itself",
             "safe"
@@ -161,13 +164,13 @@ async fn a_callback_that_panics_before_returning_its_future_is_contained() {
     let ran: Arc<Mutex<bool>> = Arc::default();
     let later = ran.clone();
     manager.register_mode_callback(FallbackMode::Safe, move |_| {
-        *later.lock().unwrap() = true;
+        *later.lock() = true;
         async { Ok(()) }
     });
     sink.clear();
 
     assert_eq!(manager.cascade(&failed(2)).await, FallbackMode::Safe);
-    assert!(*ran.lock().unwrap(), "the next callback still ran");
+    assert!(*ran.lock(), "the next callback still ran");
     assert_eq!(manager.pending_records(), 0, "the record was persisted");
     assert!(sink.take().contains(&Emitted::Counter(
         CALLBACK_FAILURES_METRIC.to_owned(),
@@ -188,13 +191,13 @@ async fn a_change_whose_caller_gives_up_still_runs_every_callback() {
         let slow = slow.clone();
         async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            slow.lock().unwrap().push("slow");
+            slow.lock().push("slow");
             Ok(())
         }
     });
     let pager = ran.clone();
     manager.register_mode_callback(FallbackMode::Safe, move |_| {
-        pager.lock().unwrap().push("pager");
+        pager.lock().push("pager");
         async { Ok(()) }
     });
 
@@ -204,6 +207,6 @@ async fn a_change_whose_caller_gives_up_still_runs_every_callback() {
     assert_eq!(manager.get_current_mode(), FallbackMode::Safe);
     // The change still finishes: every callback runs, then the next change may go.
     assert!(manager.set_mode("primary").await.unwrap());
-    assert_eq!(*ran.lock().unwrap(), ["slow", "pager"]);
+    assert_eq!(*ran.lock(), ["slow", "pager"]);
     assert_eq!(manager.total_transitions(), 2);
 }

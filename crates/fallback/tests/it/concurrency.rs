@@ -3,10 +3,12 @@
 //! they were called for.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 
 use fallback::{FallbackManager, FallbackMode, Transition};
-use health::HealthState;
+use health_model::HealthState;
 use storage::{MemoryStorage, Storage};
 use tokio::sync::Barrier;
 
@@ -120,10 +122,7 @@ fn observe_every_mode(manager: &Arc<FallbackManager>) -> Observations {
                 // Give other tasks every chance to change the mode meanwhile.
                 tokio::task::yield_now().await;
                 let current = weak.upgrade().ok_or("manager gone")?.get_current_mode();
-                observations
-                    .lock()
-                    .unwrap()
-                    .push((mode, transition.to, current));
+                observations.lock().push((mode, transition.to, current));
                 Ok(())
             }
         });
@@ -170,7 +169,7 @@ async fn random_concurrent_churn_keeps_log_storage_and_callbacks_consistent() {
         log.len()
     );
 
-    let observations = observations.lock().unwrap().clone();
+    let observations = observations.lock().clone();
     assert_eq!(
         observations.len(),
         log.len(),

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fallback::{Detection, FallbackManager, RuleBasedDetector};
+use fallback::FallbackManager;
+use fallback::detection::{Detection, RuleBasedDetector};
 use serde_json::json;
 use storage::MemoryStorage;
 
@@ -60,7 +61,7 @@ async fn the_rule_based_detector_judges_in_heuristic_mode() {
 #[derive(Debug)]
 struct EagerPanic;
 
-impl fallback::AnomalyDetector for EagerPanic {
+impl fallback::detection::AnomalyDetector for EagerPanic {
     fn detect_anomaly<'detector, 'data, 'future>(
         &'detector self,
         _data: &'data serde_json::Value,

@@ -1,11 +1,14 @@
 //! Registered fallbacks are really used: their conditions decide, their actions run
 //! isolated, and what fired is reported.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use condition::{ConditionParser, Context};
-use fallback::{FallbackManager, FallbackReport, Outcome};
+use fallback::FallbackManager;
+use fallback::rules::{FallbackReport, Outcome};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 
@@ -27,7 +30,7 @@ async fn register(
                 let calls = calls.clone();
                 async move {
                     let severity = context.get("severity");
-                    calls.lock().unwrap().push(format!("{name} {severity:?}"));
+                    calls.lock().push(format!("{name} {severity:?}"));
                     result.map_err(Into::into)
                 }
             },
@@ -77,7 +80,7 @@ async fn every_action_whose_condition_holds_runs_in_registration_order() {
     );
     assert!(report.skipped.is_empty());
     assert_eq!(
-        *calls.lock().unwrap(),
+        *calls.lock(),
         ["cache Some(Float(0.95))", "static_page Some(Float(0.95))"]
     );
 
@@ -283,7 +286,7 @@ async fn a_slow_action_does_not_hold_back_the_others() {
                     let finished = finished.clone();
                     async move {
                         tokio::time::sleep(Duration::from_secs(seconds)).await;
-                        finished.lock().unwrap().push((name, started.elapsed()));
+                        finished.lock().push((name, started.elapsed()));
                         Ok(())
                     }
                 },
@@ -296,7 +299,7 @@ async fn a_slow_action_does_not_hold_back_the_others() {
         .evaluate_fallbacks(&Context::new().with("severity", 1))
         .await;
     assert_eq!(
-        *finished.lock().unwrap(),
+        *finished.lock(),
         [("quick", Duration::ZERO), ("slow", Duration::from_secs(3))]
     );
     assert_eq!(

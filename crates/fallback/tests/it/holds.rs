@@ -9,7 +9,7 @@ use std::time::Duration;
 use fallback::{
     Error, FallbackManager, FallbackMode, Hysteresis, MANUAL_REASON, ModeHold, Transition,
 };
-use health::HealthState;
+use health_model::HealthState;
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 use tokio::sync::Barrier;
@@ -270,19 +270,19 @@ async fn set_mode_unless_held_changes_the_mode_when_nothing_is_held() {
 #[tokio::test]
 async fn a_mode_callback_cannot_take_a_hold_on_its_own_manager() {
     let manager = Arc::new(FallbackManager::in_memory());
-    let outcome = Arc::new(std::sync::Mutex::new(None));
+    let outcome = Arc::new(parking_lot::Mutex::new(None));
     let (weak, seen) = (Arc::downgrade(&manager), outcome.clone());
     manager.register_mode_callback(FallbackMode::Safe, move |_| {
         let (weak, seen) = (weak.clone(), seen.clone());
         async move {
             let manager = weak.upgrade().ok_or("manager gone")?;
             let result = manager.hold_mode(FallbackMode::Primary, None).await;
-            *seen.lock().unwrap() = Some(result);
+            *seen.lock() = Some(result);
             Ok(())
         }
     });
     manager.cascade(&failed(2)).await;
-    let result = outcome.lock().unwrap().take().unwrap();
+    let result = outcome.lock().take().unwrap();
     assert!(
         matches!(
             result,

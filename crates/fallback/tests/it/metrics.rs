@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fallback::{
-    FallbackManager, MODE_METRIC, PERSIST_FAILURES_METRIC, TIME_IN_MODE_METRIC, TRANSITIONS_METRIC,
+use fallback::FallbackManager;
+use fallback::metrics::{
+    MODE_METRIC, PERSIST_FAILURES_METRIC, TIME_IN_MODE_METRIC, TRANSITIONS_METRIC,
 };
 use health_sinks::PrometheusMetricsSink;
 use storage::MemoryStorage;

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use fallback::detection::Detection;
 use fallback::{
-    Detection, Error, FallbackConfig, FallbackManager, FallbackMode, MANUAL_REASON, ThresholdPolicy,
+    Error, FallbackConfig, FallbackManager, FallbackMode, MANUAL_REASON, ThresholdPolicy,
 };
-use health::Timestamp;
+use health_model::Timestamp;
 use serde_json::json;
 use storage::MemoryStorage;
 
@@ -203,7 +204,7 @@ async fn detect_uses_primary_detector_in_primary_mode() {
     let (manager, primary, heuristic) = with_detectors();
     let data = json!({"value": 42});
     let verdict = manager.detect_anomaly(&data).await;
-    assert_eq!(primary.seen.lock().unwrap().as_slice(), [data]);
+    assert_eq!(primary.seen.lock().as_slice(), [data]);
     assert_eq!(heuristic.calls(), 0);
     assert_eq!(verdict, Detection::new(true, 0.9, "primary"));
 }

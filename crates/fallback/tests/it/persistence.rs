@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use condition::Context;
-use fallback::{DROPPED_RECORDS_METRIC, Error, FallbackManager, FallbackMode, Registration};
+use fallback::metrics::DROPPED_RECORDS_METRIC;
+use fallback::rules::Registration;
+use fallback::{Error, FallbackManager, FallbackMode};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use fallback::{CascadePolicy, FallbackManager, FallbackMode, Hysteresis, ThresholdPolicy};
-use health::{CircuitState, HealthState, ResourceLevel};
+use health_model::{CircuitState, HealthState, ResourceLevel};
 use proptest::prelude::*;
 use storage::MemoryStorage;
 

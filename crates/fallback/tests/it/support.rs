@@ -2,13 +2,16 @@
 //! metrics sink and scripted detectors.
 
 use std::future::pending;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fallback::{AnomalyDetector, BoxError, Detection, FallbackManager, Hysteresis, Transition};
-use health::HealthState;
+use fallback::detection::{AnomalyDetector, Detection};
+use fallback::{BoxError, FallbackManager, Hysteresis, Transition};
+use health_model::HealthState;
 use serde_json::{Value, json};
 use storage::{MemoryStorage, Operation, Storage, StorageError};
 
@@ -216,14 +219,14 @@ impl ScriptedDetector {
     }
 
     pub(crate) fn calls(&self) -> usize {
-        self.seen.lock().unwrap().len()
+        self.seen.lock().len()
     }
 }
 
 #[async_trait]
 impl AnomalyDetector for ScriptedDetector {
     async fn detect_anomaly(&self, data: &Value) -> Result<Detection, BoxError> {
-        self.seen.lock().unwrap().push(data.clone());
+        self.seen.lock().push(data.clone());
         match &self.script {
             Script::Answer(detection) => Ok(detection.clone()),
             Script::Fail(message) => Err((*message).into()),

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use health_sinks::{DogStatsdMetricsSink, DropReason, MetricsSink, SinkError};
 
+use crate::support::emit_check;
+
 /// A fake Agent listening on an ephemeral loopback port.
 struct Agent {
     socket: UdpSocket,
@@ -88,13 +90,13 @@ fn each_kind_is_sent_in_the_datagram_format() {
 }
 
 #[test]
-fn health_checks_send_a_status_gauge_and_a_latency_histogram() {
+fn tagged_gauges_and_latency_histograms_keep_values_and_tag_values_intact() {
     let agent = Agent::new();
     let sink = DogStatsdMetricsSink::new(&agent.address()).unwrap();
-    sink.emit_health_check("redis", "healthy", Duration::from_millis(12));
-    sink.emit_health_check("db primary", "degraded", Duration::from_micros(1500));
-    sink.emit_health_check("queue", "unhealthy", Duration::ZERO);
-    sink.emit_health_check("disk", "unknown", Duration::from_secs(2));
+    emit_check(&sink, "redis", 1.0, Duration::from_millis(12));
+    emit_check(&sink, "db primary", 0.5, Duration::from_micros(1500));
+    emit_check(&sink, "queue", 0.0, Duration::ZERO);
+    emit_check(&sink, "disk", -1.0, Duration::from_secs(2));
     agent.expect(&[
         "health_check_status:1|g|#check:redis",
         "health_check_latency_seconds:0.012|h|#check:redis",

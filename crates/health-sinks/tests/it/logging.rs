@@ -2,10 +2,11 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use health_sinks::{LOG_TARGET, LoggingMetricsSink, MetricsSink};
+use health_sinks::logging::LOG_TARGET;
+use health_sinks::{LoggingMetricsSink, MetricsSink};
 use tracing::Level;
 
-use crate::support::capture_events;
+use crate::support::{capture_events, emit_check};
 
 /// Emits with `emit` into a sink logging at `sink_level`, captured at `capture_level`,
 /// and asserts the messages logged.
@@ -59,11 +60,11 @@ fn each_kind_logs_one_line_in_the_original_shape() {
 }
 
 #[test]
-fn health_checks_log_their_status_and_latency() {
+fn tagged_gauges_and_latency_histograms_log_their_values() {
     check(
         Level::WARN,
         Level::WARN,
-        |sink| sink.emit_health_check("redis", "degraded", Duration::from_millis(12)),
+        |sink| emit_check(sink, "redis", 0.5, Duration::from_millis(12)),
         &[
             "METRIC gauge health_check_status=0.5 check=redis",
             "METRIC histogram health_check_latency_seconds=0.012 check=redis",

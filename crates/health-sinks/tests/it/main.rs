@@ -7,8 +7,10 @@
     reason = "a test fails by panicking"
 )]
 
+#[cfg(feature = "dogstatsd")]
 mod dogstatsd;
 mod logging;
+#[cfg(feature = "prometheus")]
 mod prometheus;
 mod sinks;
 mod support;

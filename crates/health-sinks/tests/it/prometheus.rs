@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, SystemTime};
 
-use health_sinks::{
-    CONTENT_TYPE, DROPPED_METRIC, DropReason, MetricsSink, PrometheusMetricsSink, SinkError,
-};
+use health_sinks::prometheus::{CONTENT_TYPE, PrometheusSinkBuilder};
+use health_sinks::{DROPPED_METRIC, DropReason, MetricsSink, PrometheusMetricsSink, SinkError};
 use proptest::prelude::*;
 
-use crate::support::{Promtool, assert_promtool, helps, sample, samples, types};
+use crate::support::{Promtool, assert_promtool, emit_check, helps, sample, samples, types};
 
 /// Renders `sink`, checks it with promtool, and returns the text.
 fn render_checked(sink: &PrometheusMetricsSink, strictness: Promtool) -> String {
@@ -108,19 +107,19 @@ fn histograms_have_second_buckets_sum_and_count() {
 }
 
 #[test]
-fn health_checks_are_labelled_by_check_with_latency_in_seconds() {
-    // Original: test_prometheus_sink_emit_health_check and
-    // test_metrics_sink_health_check_status_mapping (whose values it never asserted).
+fn tag_values_label_series_and_latencies_fill_second_buckets() {
+    // Original: test_prometheus_sink_emit_health_check, the sink's side of it (the
+    // status mapping is the health crate's, tested there).
     let sink = PrometheusMetricsSink::new();
-    for (check, status) in [
-        ("redis", "healthy"),
-        ("db-primary", "degraded"),
-        ("payments api", "unhealthy"),
-        ("disk", "unknown"),
+    for (check, value) in [
+        ("redis", 1.0),
+        ("db-primary", 0.5),
+        ("payments api", 0.0),
+        ("disk", -1.0),
     ] {
-        sink.emit_health_check(check, status, Duration::from_millis(30));
+        emit_check(&sink, check, value, Duration::from_millis(30));
     }
-    sink.emit_health_check("redis", "healthy", Duration::from_millis(70));
+    emit_check(&sink, "redis", 1.0, Duration::from_millis(70));
     let text = render_checked(&sink, Promtool::LintClean);
     for (check, value) in [
         ("redis", "1"),
@@ -155,11 +154,13 @@ fn health_checks_are_labelled_by_check_with_latency_in_seconds() {
         ),
         "2"
     );
-    assert!(
-        helps(&text)["health_check_status"].contains("0.5 degraded"),
+    // Undescribed, a metric gets the generic help text: the sink gives no name a meaning.
+    assert_eq!(
+        helps(&text)["health_check_status"],
+        "Gauge metric: health_check_status",
         "{text}"
     );
-    // Never a metric name built from a check name, as the original did.
+    // Never a metric name built from a tag value.
     assert!(!text.contains("health_check_redis"), "{text}");
 }
 
@@ -414,20 +415,19 @@ fn adversarial_names_and_labels_render_valid_exposition() {
         },
     );
     check(
-        "names the sink gives meaning to keep their kind",
+        "the name the sink gives meaning to keeps its kind",
         |sink| {
-            sink.emit_counter("health_check_status", 1, &[]);
-            sink.emit("health_check_latency_seconds", 1.0, &[], None);
             sink.emit(DROPPED_METRIC, 1.0, &[], None);
+            sink.emit_histogram(DROPPED_METRIC, 1.0, &[]);
         },
         &Expect {
             samples: &[],
             absent: &[
-                "health_check_status_total",
-                "health_check_latency_seconds 1",
+                "health_sinks_dropped_total 1",
+                "health_sinks_dropped_total_bucket",
             ],
             normalized: 0,
-            dropped: &[(DropReason::NameConflict, 3)],
+            dropped: &[(DropReason::NameConflict, 2)],
         },
     );
     check(
@@ -607,7 +607,7 @@ fn builder_configures_buckets_help_and_limits() {
 
 #[test]
 fn builder_rejects_invalid_settings() {
-    fn check(builder: health_sinks::PrometheusSinkBuilder, expected: &str) {
+    fn check(builder: PrometheusSinkBuilder, expected: &str) {
         let error: SinkError = builder.build().unwrap_err();
         assert_eq!(error.to_string(), expected);
     }
@@ -683,7 +683,7 @@ fn concurrent_emitters_render_consistent_totals() {
                     sink.emit_counter("requests", 1, &tags);
                     sink.emit_histogram("request_seconds", 0.02, &tags);
                     sink.emit("in_flight", i as f64, &[("thread", &own)], None);
-                    sink.emit_health_check(&format!("check-{}", i % 4), "healthy", Duration::ZERO);
+                    emit_check(sink, &format!("check-{}", i % 4), 1.0, Duration::ZERO);
                 }
             });
         }

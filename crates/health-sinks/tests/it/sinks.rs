@@ -1,19 +1,16 @@
 //! The trait as the health monitor uses it: every sink behind `dyn MetricsSink`,
 //! forwarding through pointers, and fan-out.
 
-use std::net::UdpSocket;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use health_sinks::{
-    DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, MetricsSink, NoOpMetricsSink,
-    PrometheusMetricsSink, Tag,
-};
+use health_sinks::{MetricsSink, NoOpMetricsSink, Tag};
+use parking_lot::Mutex;
 
-use crate::support::{Promtool, assert_promtool, sample};
+use crate::support::emit_check;
 
-/// A sink recording calls as text, with its own `emit_health_check`, to check that
-/// pointers and fan-out forward the override instead of the provided method.
+/// A sink recording calls as text, to check that pointers and fan-out forward every
+/// method.
 #[derive(Debug, Default)]
 struct Recording {
     calls: Mutex<Vec<String>>,
@@ -21,33 +18,26 @@ struct Recording {
 
 impl Recording {
     fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.calls.lock().unwrap())
+        std::mem::take(&mut *self.calls.lock())
     }
 }
 
 impl MetricsSink for Recording {
     fn emit(&self, name: &str, value: f64, tags: &[Tag<'_>], timestamp: Option<SystemTime>) {
         let call = format!("gauge {name} {value} {tags:?} {}", timestamp.is_some());
-        self.calls.lock().unwrap().push(call);
+        self.calls.lock().push(call);
     }
 
     fn emit_counter(&self, name: &str, value: u64, tags: &[Tag<'_>]) {
         self.calls
             .lock()
-            .unwrap()
             .push(format!("counter {name} {value} {tags:?}"));
     }
 
     fn emit_histogram(&self, name: &str, value: f64, tags: &[Tag<'_>]) {
         self.calls
             .lock()
-            .unwrap()
             .push(format!("histogram {name} {value} {tags:?}"));
-    }
-
-    fn emit_health_check(&self, check_name: &str, status: &str, latency: Duration) {
-        let call = format!("health {check_name} {status} {latency:?}");
-        self.calls.lock().unwrap().push(call);
     }
 }
 
@@ -55,17 +45,18 @@ fn emit_all(sink: &dyn MetricsSink) {
     sink.emit("g", 1.0, &[("k", "v")], Some(SystemTime::now()));
     sink.emit_counter("c", 2, &[]);
     sink.emit_histogram("h_seconds", 0.5, &[]);
-    sink.emit_health_check("redis", "healthy", Duration::from_millis(5));
+    emit_check(sink, "redis", 1.0, Duration::from_millis(5));
 }
 
 #[test]
-fn pointers_forward_every_method_including_overrides() {
+fn pointers_forward_every_method() {
     let recording = Arc::new(Recording::default());
     let expected = [
         "gauge g 1 [(\"k\", \"v\")] true",
         "counter c 2 []",
         "histogram h_seconds 0.5 []",
-        "health redis healthy 5ms",
+        "gauge health_check_status 1 [(\"check\", \"redis\")] false",
+        "histogram health_check_latency_seconds 0.005 [(\"check\", \"redis\")]",
     ];
     let as_arc: Arc<dyn MetricsSink> = recording.clone();
     emit_all(&as_arc);
@@ -78,9 +69,18 @@ fn pointers_forward_every_method_including_overrides() {
     assert_eq!(recording.take(), expected);
 }
 
+#[cfg(all(feature = "prometheus", feature = "dogstatsd"))]
 #[test]
 fn fanout_reaches_every_sink_in_order() {
     // Original: test_metrics_sink_interface_methods, for every sink at once.
+    use std::net::UdpSocket;
+
+    use health_sinks::{
+        DogStatsdMetricsSink, FanoutMetricsSink, LoggingMetricsSink, PrometheusMetricsSink,
+    };
+
+    use crate::support::{Promtool, assert_promtool, sample};
+
     let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
     agent
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -96,8 +96,11 @@ fn fanout_reaches_every_sink_in_order() {
     let sink: Arc<dyn MetricsSink> = Arc::new(fanout);
     emit_all(&sink);
 
-    // The recording sink's own emit_health_check ran, not the provided one.
-    assert_eq!(recording.take().last().unwrap(), "health redis healthy 5ms");
+    // Every sink got every emission, the recording one included.
+    assert_eq!(
+        recording.take().last().unwrap(),
+        "histogram health_check_latency_seconds 0.005 [(\"check\", \"redis\")]"
+    );
 
     let text = prometheus.render();
     assert_promtool(&text, Promtool::LintClean);
@@ -124,8 +127,13 @@ fn fanout_reaches_every_sink_in_order() {
     assert!(datagrams[0].starts_with("g:1|g|#k:v|T"), "{}", datagrams[0]);
 }
 
+#[cfg(feature = "prometheus")]
 #[test]
 fn a_sink_dropping_a_metric_does_not_stop_the_others() {
+    use health_sinks::{FanoutMetricsSink, PrometheusMetricsSink};
+
+    use crate::support::sample;
+
     let prometheus = PrometheusMetricsSink::new();
     let recording = Arc::new(Recording::default());
     let fanout = FanoutMetricsSink::default()

@@ -2,16 +2,31 @@
 //! events.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
+
+use health_sinks::MetricsSink;
+use parking_lot::Mutex;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
+#[cfg(feature = "prometheus")]
 pub(crate) use health_sinks::testing::{Promtool, assert_promtool, sample, samples};
 
+/// A gauge `health_check_status` set to `value` and a histogram
+/// `health_check_latency_seconds` recording `latency`, both tagged `check=<check>`: the
+/// pair the `health` crate emits per check run, a realistic tagged gauge and histogram.
+pub(crate) fn emit_check(sink: &dyn MetricsSink, check: &str, value: f64, latency: Duration) {
+    let tags = [("check", check)];
+    sink.emit("health_check_status", value, &tags, None);
+    sink.emit_histogram("health_check_latency_seconds", latency.as_secs_f64(), &tags);
+}
+
 /// `# TYPE` lines: family name → type, asserting each family is typed once.
+#[cfg(feature = "prometheus")]
 pub(crate) fn types(exposition: &str) -> BTreeMap<String, String> {
     let mut types = BTreeMap::new();
     for line in exposition.lines() {
@@ -28,6 +43,7 @@ pub(crate) fn types(exposition: &str) -> BTreeMap<String, String> {
 }
 
 /// `# HELP` lines: family name → help text.
+#[cfg(feature = "prometheus")]
 pub(crate) fn helps(exposition: &str) -> BTreeMap<String, String> {
     exposition
         .lines()
@@ -74,7 +90,7 @@ pub(crate) fn capture_events(max_level: Level, f: impl FnOnce()) -> Vec<Captured
         let mut fields = BTreeMap::new();
         event.record(&mut FieldVisitor(&mut fields));
         let message = fields.remove("message").unwrap_or_default();
-        recorded.lock().unwrap().push(Captured {
+        recorded.lock().push(Captured {
             level: *event.metadata().level(),
             target: event.metadata().target().to_owned(),
             message,
@@ -82,7 +98,7 @@ pub(crate) fn capture_events(max_level: Level, f: impl FnOnce()) -> Vec<Captured
         });
     });
     tracing::subscriber::with_default(capture, f);
-    std::mem::take(&mut *events.lock().unwrap())
+    std::mem::take(&mut *events.lock())
 }
 
 struct FieldVisitor<'a>(&'a mut BTreeMap<String, String>);
@@ -126,8 +142,9 @@ impl<F: Fn(&Event<'_>) + Send + Sync + 'static> Subscriber for OnEvent<F> {
 
 /// Runs `f` on a thread whose `tracing` warnings are counted into `sink`, and asserts it
 /// finishes within 5 s: a sink that logs while holding its own lock deadlocks here.
+#[cfg(any(feature = "prometheus", feature = "dogstatsd"))]
 pub(crate) fn run_with_warnings_counted_into(
-    sink: Arc<dyn health_sinks::MetricsSink>,
+    sink: Arc<dyn MetricsSink>,
     f: impl FnOnce() + Send + 'static,
 ) {
     let (done, finished) = std::sync::mpsc::channel();
@@ -140,6 +157,6 @@ pub(crate) fn run_with_warnings_counted_into(
         let _ = done.send(());
     });
     finished
-        .recv_timeout(std::time::Duration::from_secs(5))
+        .recv_timeout(Duration::from_secs(5))
         .expect("deadlocked: the sink logged while holding a lock its own emit needs");
 }

@@ -1,13 +1,14 @@
 //! Beyond the original: cached results with a TTL, the staleness bound, the background
 //! refresher, and status-change listeners that cannot hurt the monitor.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use health::{
-    HealthCheckStatus, HealthError, HealthMonitor, StatusChange, StatusListener, SystemStatus,
-};
+use health::model::SystemStatus;
+use health::monitor::{StatusChange, StatusListener};
+use health::{HealthCheckStatus, HealthError, HealthMonitor};
+use parking_lot::Mutex;
 
 use crate::support::{Knob, quiet};
 
@@ -106,18 +107,18 @@ async fn cached_state_runs_nothing_and_stale_results_read_unknown() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn cached_status_is_the_cached_results_status_without_running_anything() {
+async fn the_summarys_check_status_is_the_cached_states_without_running_anything() {
     let monitor = monitor(Duration::from_secs(1), Duration::from_secs(5));
     let knob = Knob::healthy("db");
     monitor.register_check(knob.clone());
     let check = |expected: HealthCheckStatus| {
-        assert_eq!(monitor.cached_status("db"), Some(expected));
-        assert_eq!(monitor.cached_results()["db"].status, expected);
+        assert_eq!(monitor.cached_summary().checks.get("db"), Some(&expected));
+        assert_eq!(monitor.cached_state().health_checks["db"].status, expected);
     };
 
     check(HealthCheckStatus::Unknown); // never ran
-    assert_eq!(knob.runs(), 0, "cached_status never runs a check");
-    assert_eq!(monitor.cached_status("nope"), None);
+    assert_eq!(knob.runs(), 0, "the summary never runs a check");
+    assert_eq!(monitor.cached_summary().checks.get("nope"), None);
 
     monitor.run_checks().await;
     check(HealthCheckStatus::Healthy);
@@ -133,7 +134,7 @@ async fn cached_status_is_the_cached_results_status_without_running_anything() {
     assert_eq!(knob.runs(), 2);
 
     monitor.unregister_check("db");
-    assert_eq!(monitor.cached_status("db"), None);
+    assert_eq!(monitor.cached_summary().checks.get("db"), None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -227,7 +228,6 @@ impl StatusListener for Recorder {
         assert_eq!(change.result.status, change.current);
         self.0
             .lock()
-            .unwrap()
             .push((change.check.clone(), change.previous, change.current));
     }
 }
@@ -282,7 +282,7 @@ async fn listeners_hear_changes_in_order_and_bad_ones_change_nothing() {
     ];
     let delivered = async {
         loop {
-            if recorder.0.lock().unwrap().len() >= expected.len() {
+            if recorder.0.lock().len() >= expected.len() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -291,7 +291,7 @@ async fn listeners_hear_changes_in_order_and_bad_ones_change_nothing() {
     tokio::time::timeout(Duration::from_secs(5), delivered)
         .await
         .expect("changes were not delivered");
-    assert_eq!(*recorder.0.lock().unwrap(), expected);
+    assert_eq!(*recorder.0.lock(), expected);
     // The monitor still works after its listeners panicked and hung.
     assert_eq!(
         monitor.get_comprehensive_state().await.health_checks["db"].status,
@@ -327,13 +327,13 @@ fn listeners_outlive_the_runtime_that_first_told_them() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     });
     drop(startup);
-    assert_eq!(recorder.0.lock().unwrap().len(), 1);
+    assert_eq!(recorder.0.lock().len(), 1);
 
     runtime().block_on(async {
         knob.set(HealthCheckStatus::Unhealthy);
         monitor.run_checks().await;
         let delivered = async {
-            while recorder.0.lock().unwrap().len() < 2 {
+            while recorder.0.lock().len() < 2 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         };
@@ -342,7 +342,7 @@ fn listeners_outlive_the_runtime_that_first_told_them() {
             .expect("the change after the first runtime ended was never delivered");
     });
     assert_eq!(
-        recorder.0.lock().unwrap()[1],
+        recorder.0.lock()[1],
         (
             "db".to_owned(),
             Some(HealthCheckStatus::Healthy),

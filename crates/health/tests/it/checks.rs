@@ -1,21 +1,26 @@
 //! The built-in checks (the original's `test_checks.py`, re-expressed), against real
 //! backends: MemoryStorage, a real Redis, a local HTTP server, the real disk.
 
+#[cfg(feature = "disk")]
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use health::{
-    ComponentHealthCheck, ComponentRegistry, DiskSpaceCheck, DiskUsage, DownstreamServiceCheck,
-    HealthCheck, HealthCheckResult, HealthCheckStatus, HealthError, RedisHealthCheck,
-    StorageHealthCheck, run_check,
-};
+#[cfg(feature = "http-check")]
+use health::HealthError;
+#[cfg(feature = "http-check")]
+use health::checks::DownstreamServiceCheck;
+use health::checks::{ComponentHealthCheck, RedisHealthCheck, StorageHealthCheck, run_check};
+use health::{ComponentRegistry, HealthCheck, HealthCheckResult, HealthCheckStatus};
+#[cfg(feature = "disk")]
+use health::{checks::DiskSpaceCheck, resources::DiskUsage};
 use serde_json::json;
 use storage::{MemoryStorage, Storage};
 use storage_redis::testing::{RedisServer, shared_adapter};
 use storage_redis::{RedisAdapter, RedisConfig};
 
-use crate::support::TestServer;
+#[cfg(feature = "http-check")]
+use crate::http_server::TestServer;
 
 #[test]
 fn results_serialize_as_the_originals_to_dict() {
@@ -32,7 +37,7 @@ fn results_serialize_as_the_originals_to_dict() {
     assert_eq!(json["metadata"]["pool"]["size"], 4);
     let timestamp = json["timestamp"].as_str().unwrap();
     assert!(timestamp.ends_with('Z'), "RFC 3339 UTC: {timestamp}");
-    assert!(timestamp.parse::<health::Timestamp>().is_ok());
+    assert!(timestamp.parse::<health::model::Timestamp>().is_ok());
     for (status, text) in [
         (HealthCheckStatus::Healthy, "healthy"),
         (HealthCheckStatus::Degraded, "degraded"),
@@ -114,6 +119,7 @@ async fn storage_check_on_a_dead_or_frozen_redis_is_unhealthy() {
     );
 }
 
+#[cfg(feature = "http-check")]
 #[tokio::test]
 async fn downstream_check_maps_status_codes_and_records_url_and_code() {
     let server = TestServer::start().await;
@@ -147,6 +153,7 @@ async fn downstream_check_maps_status_codes_and_records_url_and_code() {
     );
 }
 
+#[cfg(feature = "http-check")]
 #[tokio::test]
 async fn downstream_check_that_hangs_times_out_and_hangs_up() {
     let server = TestServer::start().await;
@@ -177,6 +184,7 @@ async fn downstream_check_that_hangs_times_out_and_hangs_up() {
         .expect("the client never closed the timed-out connection");
 }
 
+#[cfg(feature = "http-check")]
 #[tokio::test]
 async fn downstream_check_without_a_server_is_unhealthy_with_the_error() {
     let port = {
@@ -202,11 +210,12 @@ async fn downstream_check_without_a_server_is_unhealthy_with_the_error() {
     assert!(result.metadata.get("status_code").is_none());
 }
 
+#[cfg(feature = "http-check")]
 #[test]
-fn downstream_check_refuses_https_and_bad_urls_when_built() {
+fn downstream_check_refuses_other_schemes_and_bad_urls_when_built() {
     assert!(matches!(
-        DownstreamServiceCheck::new("https://example.com/health"),
-        Err(HealthError::UnsupportedScheme { scheme, .. }) if scheme == "https"
+        DownstreamServiceCheck::new("ftp://example.com/health"),
+        Err(HealthError::UnsupportedScheme { scheme, .. }) if scheme == "ftp"
     ));
     assert!(matches!(
         DownstreamServiceCheck::new("not a url"),
@@ -214,6 +223,66 @@ fn downstream_check_refuses_https_and_bad_urls_when_built() {
     ));
 }
 
+#[cfg(feature = "http-check")]
+#[tokio::test]
+async fn downstream_check_speaks_https_with_a_configured_ca_method_headers_and_a_bounded_body() {
+    use std::sync::atomic::Ordering;
+
+    use crate::tls_server::{TlsServer, certificate};
+
+    let Some(pki) = certificate("check") else {
+        return;
+    };
+    let server = TlsServer::start(&pki).await;
+    let check = |path: &str| {
+        DownstreamServiceCheck::new(server.url(path))
+            .unwrap()
+            .with_ca_file(&pki.ca)
+            .unwrap()
+    };
+
+    let ok = run_check(
+        &check("/ok")
+            .with_method(hyper::Method::POST)
+            .with_header("x-probe", "resilience")
+            .unwrap()
+            .with_max_body_bytes(4096),
+    )
+    .await;
+    assert_eq!(ok.status, HealthCheckStatus::Healthy, "{ok:?}");
+    assert_eq!(ok.metadata["status_code"], 200);
+    assert_eq!(ok.metadata["body_bytes"], 4096, "the body read is bounded");
+    let head = server.heads.lock()[0].to_ascii_lowercase();
+    assert!(head.starts_with("post /ok http/1.1\r\n"), "{head}");
+    assert!(head.contains("x-probe: resilience\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("host: localhost:{}\r\n", server.addr.port())),
+        "{head}"
+    );
+
+    let whole = run_check(&check("/ok")).await;
+    assert_eq!(whole.metadata["body_bytes"], 64 * 1024, "the default bound");
+
+    let failing = run_check(&check("/fail")).await;
+    assert_eq!(failing.status, HealthCheckStatus::Degraded);
+    let accepted = run_check(&check("/fail").with_accepted_status(500..=599)).await;
+    assert_eq!(accepted.status, HealthCheckStatus::Healthy);
+
+    // Without the CA, the self-signed certificate is refused.
+    let untrusted = run_check(&DownstreamServiceCheck::new(server.url("/ok")).unwrap()).await;
+    assert_eq!(untrusted.status, HealthCheckStatus::Unhealthy);
+    assert!(
+        untrusted.message.contains("certificate") || untrusted.message.contains("CA"),
+        "{}",
+        untrusted.message
+    );
+
+    server.down.store(true, Ordering::SeqCst);
+    let down = run_check(&check("/ok")).await;
+    assert_eq!(down.status, HealthCheckStatus::Unhealthy, "{down:?}");
+}
+
+#[cfg(feature = "disk")]
 #[test]
 fn disk_verdicts_follow_the_originals_thresholds() {
     fn check(used_percent: u64, status: HealthCheckStatus, word: &str) {
@@ -251,6 +320,7 @@ fn disk_verdicts_follow_the_originals_thresholds() {
     check(97, HealthCheckStatus::Unhealthy, "critical");
 }
 
+#[cfg(feature = "disk")]
 #[tokio::test]
 async fn disk_check_reads_the_real_disk_and_a_missing_path_is_unhealthy() {
     let check = DiskSpaceCheck::new("/");
@@ -331,6 +401,7 @@ async fn component_check_on_an_unknown_component_reads_without_registering() {
     assert!(!registry.contains("ghost"));
 }
 
+#[cfg(all(feature = "http-check", feature = "disk"))]
 #[tokio::test]
 async fn every_built_in_check_is_a_health_check() {
     let registry = ComponentRegistry::new();

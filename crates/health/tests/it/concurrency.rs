@@ -5,9 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use health::breaker::CircuitBreakerConfig;
+use health::checks::check_fn;
+use health::model::CircuitState;
 use health::{
-    CheckOutcome, CircuitBreaker, CircuitBreakerConfig, CircuitState, ComponentRegistry,
-    ComponentStatus, HealthCheckStatus, HealthMonitor, check_fn,
+    CheckOutcome, CircuitBreaker, ComponentRegistry, ComponentStatus, HealthCheckStatus,
+    HealthMonitor,
 };
 use tokio::sync::Barrier;
 use tokio::time::Instant;

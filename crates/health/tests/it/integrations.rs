@@ -1,11 +1,12 @@
 //! Alert webhooks (the original's `test_integrations.py` and webhook tests,
 //! re-expressed), plus the real payloads of the research fixtures.
 
-use health::{
-    AdapterParseError, Alert, AlertImpact, ComponentRegistry, ComponentStatus, DatadogAdapter,
-    MAX_ALERT_COMPONENT_CHARS, MAX_ALERT_METADATA_ENTRIES, MAX_ALERT_TEXT_CHARS,
-    MAX_ALERTS_PER_PAYLOAD, MonitoringAdapter, NewRelicAdapter, adapter_for,
+use health::alerts::{
+    AdapterParseError, Alert, AlertImpact, DatadogAdapter, MAX_ALERT_COMPONENT_CHARS,
+    MAX_ALERT_METADATA_ENTRIES, MAX_ALERT_TEXT_CHARS, MAX_ALERTS_PER_PAYLOAD, MonitoringAdapter,
+    NewRelicAdapter, adapter_for,
 };
+use health::{ComponentRegistry, ComponentStatus};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -9,12 +9,20 @@
     reason = "a test fails by panicking"
 )]
 
+#[cfg(feature = "alerts")]
+mod alert_book;
 mod cache;
 mod checks;
 mod concurrency;
+#[cfg(feature = "http-check")]
+mod http_server;
+#[cfg(feature = "alerts")]
 mod integrations;
 mod monitor;
+mod probes;
 mod registry;
 mod runner;
 mod sinks;
 mod support;
+#[cfg(feature = "http-check")]
+mod tls_server;

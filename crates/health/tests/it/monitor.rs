@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use health::{
-    BreakerSnapshot, BreakerStatus, CircuitBreaker, CircuitBreakerConfig, CircuitState,
-    ComponentHealthCheck, ComponentRegistry, HealthCheckStatus, HealthError, HealthMonitor,
-    ResourceConfig, ResourceLevel, RetryState, RetryTracker, STATE_DURATION_METRIC, SystemStatus,
-    check_fn,
-};
+use health::breaker::{BreakerStatus, CircuitBreakerConfig};
+use health::checks::{ComponentHealthCheck, check_fn};
+use health::metrics::STATE_DURATION_METRIC;
+use health::model::{BreakerSnapshot, CircuitState, ResourceLevel, RetryState, SystemStatus};
+use health::resources::ResourceConfig;
+use health::retry::RetryTracker;
+use health::{CircuitBreaker, ComponentRegistry, HealthCheckStatus, HealthError, HealthMonitor};
 use health_sinks::{LoggingMetricsSink, MetricsSink, NoOpMetricsSink};
 use serde_json::json;
 
@@ -71,7 +72,7 @@ async fn registering_and_unregistering_checks() {
     assert!(monitor.register_check(replacement.clone()));
     assert_eq!(replacement.runs(), 0);
     assert_eq!(
-        monitor.cached_results()["cache"].status,
+        monitor.cached_state().health_checks["cache"].status,
         HealthCheckStatus::Unknown
     );
     assert_eq!(
@@ -299,7 +300,10 @@ async fn the_summary_counts_as_the_state_does_and_names_what_failed() {
         ["database", "database-check", "model", "payments"]
     );
 
-    assert_eq!(quiet().cached_summary(), health::HealthSummary::default());
+    assert_eq!(
+        quiet().cached_summary(),
+        health::model::HealthSummary::default()
+    );
 }
 
 #[tokio::test]
@@ -506,6 +510,7 @@ async fn retry_state_and_rate_follow_the_configured_window() {
     assert_eq!(retry.total_attempts, 0, "no tracker plugged in");
 }
 
+#[cfg(all(feature = "resources", feature = "disk"))]
 #[tokio::test]
 async fn resources_are_measured_with_the_originals_shape() {
     let monitor = HealthMonitor::new();
@@ -544,6 +549,7 @@ async fn resources_are_measured_with_the_originals_shape() {
     assert!(json["available"].as_bool().unwrap());
 }
 
+#[cfg(feature = "resources")]
 #[tokio::test]
 async fn an_unmeasurable_disk_reads_unknown_without_hiding_the_rest() {
     let monitor = HealthMonitor::builder()
@@ -564,16 +570,31 @@ async fn an_unmeasurable_disk_reads_unknown_without_hiding_the_rest() {
     assert_eq!(none.status.overall, ResourceLevel::Unknown);
 }
 
+#[cfg(feature = "disk")]
 #[tokio::test]
 async fn critical_thresholds_make_resources_critical() {
     let mut config = ResourceConfig::default();
-    config.thresholds.disk = health::Thresholds::new(0.0, 0.0).unwrap();
+    config.thresholds.disk = health::resources::Thresholds::new(0.0, 0.0).unwrap();
+    // One sample covers a window of one sample interval: judged at once.
+    config.window = config.sample_interval;
     let monitor = HealthMonitor::builder().resources(config).build().unwrap();
     let status = monitor.get_comprehensive_state().await.resources.status;
     assert_eq!(status.disk, ResourceLevel::Critical);
     assert_eq!(status.overall, ResourceLevel::Critical);
 }
 
+#[cfg(not(any(feature = "resources", feature = "disk")))]
+#[tokio::test]
+async fn without_a_measuring_feature_resources_read_unavailable() {
+    // The default configuration asks for resources; this build cannot measure any.
+    let monitor = HealthMonitor::new();
+    let resources = monitor.get_comprehensive_state().await.resources;
+    assert!(!resources.available);
+    assert_eq!(resources.status.overall, ResourceLevel::Unknown);
+    assert_eq!(monitor.cached_state().resources, resources);
+}
+
+#[cfg(feature = "resources")]
 #[test]
 fn sampling_resources_never_blocks_the_event_loop() {
     // One thread runs everything: if sampling (which waits ~200 ms for a first CPU

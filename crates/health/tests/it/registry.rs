@@ -1,7 +1,8 @@
 //! The component registry (the original's `test_component_health.py`, re-expressed),
 //! with reads that never mutate and no singleton.
 
-use health::{ComponentHealth, ComponentRegistry, ComponentStatus, SystemStatus};
+use health::model::{ComponentHealth, SystemStatus};
+use health::{ComponentRegistry, ComponentStatus};
 use serde_json::json;
 
 #[test]

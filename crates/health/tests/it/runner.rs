@@ -6,10 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use health::{
-    CheckError, CheckOutcome, DEFAULT_CHECK_TIMEOUT, HealthCheck, HealthCheckStatus, check_fn,
-    run_check,
-};
+use health::checks::{DEFAULT_CHECK_TIMEOUT, check_fn, run_check};
+use health::{CheckError, CheckOutcome, HealthCheck, HealthCheckStatus};
 
 use crate::support::{DropFlag, quiet};
 
@@ -31,7 +29,7 @@ impl HealthCheck for Minimal {
 async fn a_check_writes_only_its_logic_and_gets_name_latency_and_timestamp() {
     assert_eq!(Minimal.timeout(), DEFAULT_CHECK_TIMEOUT);
     assert_eq!(DEFAULT_CHECK_TIMEOUT, Duration::from_secs(5));
-    let before = health::Timestamp::now();
+    let before = health::model::Timestamp::now();
     let result = run_check(&Minimal).await;
     assert_eq!(result.name, "minimal");
     assert_eq!(result.status, HealthCheckStatus::Healthy);

@@ -1,11 +1,16 @@
 //! The monitor through real sinks (the original's `test_sinks.py` usage, re-expressed):
-//! what it emits renders as Prometheus exposition that `promtool` accepts.
+//! what it emits renders as Prometheus exposition that `promtool` accepts, and
+//! `emit_health_check` on the Prometheus and DogStatsD sinks.
 
+use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::Duration;
 
-use health::{CheckOutcome, HealthCheckStatus, HealthMonitor, check_fn};
-use health_sinks::{FanoutMetricsSink, MetricsSink, PrometheusMetricsSink};
+use health::checks::check_fn;
+use health::metrics::{METRIC_DESCRIPTIONS, MetricsSinkExt};
+use health::{CheckOutcome, HealthCheckStatus, HealthMonitor};
+use health_sinks::prometheus::PrometheusSinkBuilder;
+use health_sinks::{DogStatsdMetricsSink, FanoutMetricsSink, MetricsSink, PrometheusMetricsSink};
 
 use crate::support::{Emitted, Knob, RecordingSink, assert_promtool_clean, recorded, sample};
 
@@ -108,4 +113,113 @@ async fn the_monitors_metrics_render_and_pass_promtool() {
     assert!(duration >= 0.0);
     assert_eq!(prometheus.stats().dropped_total(), 0);
     assert!(!recorder.all().is_empty(), "the fan-out reached both sinks");
+}
+
+/// A Prometheus sink described with health's help texts, as a service sets one up.
+fn described_prometheus() -> PrometheusMetricsSink {
+    METRIC_DESCRIPTIONS
+        .iter()
+        .fold(PrometheusSinkBuilder::new(), |sink, (name, help)| {
+            sink.describe(name, help)
+        })
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn health_checks_are_labelled_by_check_with_latency_in_seconds() {
+    // Original: test_prometheus_sink_emit_health_check and
+    // test_metrics_sink_health_check_status_mapping (whose values it never asserted).
+    let sink = described_prometheus();
+    for (check, status) in [
+        ("redis", "healthy"),
+        ("db-primary", "degraded"),
+        ("payments api", "unhealthy"),
+        ("disk", "unknown"),
+    ] {
+        sink.emit_health_check(check, status, Duration::from_millis(30));
+    }
+    sink.emit_health_check("redis", "healthy", Duration::from_millis(70));
+    let text = sink.render();
+    assert_promtool_clean(&text);
+    for (check, value) in [
+        ("redis", "1"),
+        ("db-primary", "0.5"),
+        ("payments api", "0"),
+        ("disk", "-1"),
+    ] {
+        assert_eq!(
+            sample(&text, &format!(r#"health_check_status{{check="{check}"}}"#)),
+            value,
+            "{check}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &text,
+            r#"health_check_latency_seconds_count{check="redis"}"#
+        ),
+        "2"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"health_check_latency_seconds_bucket{check="redis",le="0.05"}"#
+        ),
+        "1"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"health_check_latency_seconds_bucket{check="redis",le="0.075"}"#
+        ),
+        "2"
+    );
+    assert!(
+        text.contains(
+            "# HELP health_check_status Health check status by check: 1 healthy, 0.5 degraded, 0 unhealthy, -1 unknown\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "# HELP health_check_latency_seconds Health check latency by check, in seconds\n"
+        ),
+        "{text}"
+    );
+    // Never a metric name built from a check name, as the original did.
+    assert!(!text.contains("health_check_redis"), "{text}");
+}
+
+#[test]
+fn health_checks_send_a_status_gauge_and_a_latency_histogram_to_dogstatsd() {
+    let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    agent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let sink = DogStatsdMetricsSink::new(&agent.local_addr().unwrap().to_string()).unwrap();
+    sink.emit_health_check("redis", "healthy", Duration::from_millis(12));
+    sink.emit_health_check("db primary", "degraded", Duration::from_micros(1500));
+    sink.emit_health_check("queue", "unhealthy", Duration::ZERO);
+    sink.emit_health_check("disk", "unknown", Duration::from_secs(2));
+    let mut buffer = [0_u8; 1024];
+    let datagrams: Vec<String> = (0..8)
+        .map(|_| {
+            let len = agent.recv(&mut buffer).unwrap();
+            String::from_utf8(buffer[..len].to_vec()).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        datagrams,
+        [
+            "health_check_status:1|g|#check:redis",
+            "health_check_latency_seconds:0.012|h|#check:redis",
+            "health_check_status:0.5|g|#check:db primary",
+            "health_check_latency_seconds:0.0015|h|#check:db primary",
+            "health_check_status:0|g|#check:queue",
+            "health_check_latency_seconds:0|h|#check:queue",
+            "health_check_status:-1|g|#check:disk",
+            "health_check_latency_seconds:2|h|#check:disk",
+        ]
+    );
 }

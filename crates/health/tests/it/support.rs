@@ -1,16 +1,13 @@
-//! Shared test helpers: quiet monitors, checks with knobs, a recording sink, a tiny HTTP
-//! server, `promtool`.
+//! Shared test helpers: quiet monitors, checks with knobs, a recording sink, `promtool`.
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use health::{CheckError, CheckOutcome, HealthCheck, HealthCheckStatus, HealthMonitor};
 use health_sinks::testing::{Promtool, assert_promtool};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use parking_lot::Mutex;
 
 /// A check whose status can be changed between runs, counting its runs and (optionally)
 /// sleeping first.
@@ -54,7 +51,7 @@ impl Knob {
     }
 
     pub(crate) fn set(&self, status: HealthCheckStatus) {
-        *self.status.lock().unwrap() = status;
+        *self.status.lock() = status;
     }
 
     pub(crate) fn runs(&self) -> usize {
@@ -80,7 +77,7 @@ impl HealthCheck for Knob {
             tokio::time::sleep(self.delay).await;
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let status = *self.status.lock().unwrap();
+        let status = *self.status.lock();
         Ok(CheckOutcome::new(status, format!("knob says {status}")))
     }
 }
@@ -115,93 +112,6 @@ impl Drop for DropFlag {
 }
 
 pub(crate) use health_sinks::testing::{Emitted, RecordingSink, sample};
-
-/// What the test HTTP server saw of one request.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SeenRequest {
-    pub head: String,
-    /// Whether the client closed the connection after the request.
-    pub closed_by_client: bool,
-}
-
-/// A tiny HTTP/1.1 server on 127.0.0.1: `/ok` → 200, `/fail` → 500, `/teapot` → 418,
-/// `/hang` → never answers. Records each request head and whether the client hung up.
-pub(crate) struct TestServer {
-    pub addr: SocketAddr,
-    seen: Arc<Mutex<Vec<SeenRequest>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl TestServer {
-    pub(crate) async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen: Arc<Mutex<Vec<SeenRequest>>> = Arc::default();
-        let log = Arc::clone(&seen);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let log = Arc::clone(&log);
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buffer = [0_u8; 1024];
-                    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
-                        match stream.read(&mut buffer).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(read) => head.extend_from_slice(&buffer[..read]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&head).into_owned();
-                    let index = {
-                        let mut log = log.lock().unwrap();
-                        log.push(SeenRequest {
-                            head: head.clone(),
-                            closed_by_client: false,
-                        });
-                        log.len() - 1
-                    };
-                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                    let status = match path.as_str() {
-                        "/ok" => "200 OK",
-                        "/fail" => "500 Internal Server Error",
-                        "/teapot" => "418 I'm a teapot",
-                        "/hang" => {
-                            // Wait for the client to give up and hang up.
-                            let closed = matches!(stream.read(&mut buffer).await, Ok(0) | Err(_));
-                            log.lock().unwrap()[index].closed_by_client = closed;
-                            return;
-                        }
-                        _ => "404 Not Found",
-                    };
-                    let body = "{\"status\": \"whatever\"}";
-                    let response = format!(
-                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = stream.write_all(response.as_bytes()).await;
-                    let _ = stream.shutdown().await;
-                });
-            }
-        });
-        Self { addr, seen, task }
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    pub(crate) fn seen(&self) -> Vec<SeenRequest> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 /// Asserts `promtool check metrics` finds `exposition` lint-clean (exit code 0); see
 /// [`health_sinks::testing::assert_promtool`] for where promtool comes from.

@@ -9,7 +9,13 @@ use std::time::Duration;
 use axum::http::HeaderName;
 use condition::{Condition, ConditionParser};
 use fallback::{FallbackMode, Hysteresis, ThresholdPolicy};
-use health::{DiskSpaceCheck, DownstreamServiceCheck, HealthCheck as _, ResourceConfig};
+use health::HealthCheck as _;
+use health::alerts::AlertLimits;
+use health::breaker::CircuitBreakerConfig;
+use health::checks::{DiskSpaceCheck, DownstreamServiceCheck};
+use health::groups::HealthGroup;
+use health::probe::CheckOptions;
+use health::resources::ResourceConfig;
 use health_sinks::DogStatsdMetricsSink;
 use serde_json::{Map, Value};
 use storage::Storage;
@@ -47,6 +53,36 @@ pub struct Plan {
     pub(crate) cascade: CascadePlan,
     pub(crate) fallbacks: FallbacksPlan,
     pub(crate) sinks: SinksPlan,
+    pub(crate) health: HealthPlan,
+    pub(crate) alerts: AlertLimits,
+    pub(crate) breaker: BreakerPlan,
+}
+
+/// `[health]`: what the health routes show, and the named groups.
+#[derive(Debug, Clone)]
+pub(crate) struct HealthPlan {
+    pub(crate) show_details: ShowDetails,
+    /// Named groups, by name.
+    pub(crate) groups: Vec<HealthGroup>,
+}
+
+/// Whether check messages and metadata (URLs, paths) and alert texts are shown, as
+/// Spring Boot's `show-details`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShowDetails {
+    /// To nobody.
+    Never,
+    /// To callers with the admin token (the default).
+    WhenAuthorized,
+    /// To everybody.
+    Always,
+}
+
+/// `[breaker]`: the breaker's settings and the checks that feed it.
+#[derive(Debug, Clone)]
+pub(crate) struct BreakerPlan {
+    pub(crate) config: CircuitBreakerConfig,
+    pub(crate) feed: HealthGroup,
 }
 
 /// `[server]` and `log.access_log`: how HTTP is served.
@@ -62,7 +98,7 @@ pub(crate) struct ServerPlan {
 #[derive(Debug, Clone)]
 pub(crate) struct AuthPlan {
     pub(crate) admin_token: SecretSlot,
-    /// One per `health::PROVIDERS`, in that order.
+    /// One per `health::alerts::PROVIDERS`, in that order.
     pub(crate) webhook_secrets: Vec<WebhookSecret>,
     pub(crate) webhook_header: HeaderName,
 }
@@ -70,7 +106,7 @@ pub(crate) struct AuthPlan {
 /// A provider's webhook secret.
 #[derive(Debug, Clone)]
 pub(crate) struct WebhookSecret {
-    /// The provider, as `health::PROVIDERS` names it.
+    /// The provider, as `health::alerts::PROVIDERS` names it.
     pub(crate) provider: &'static str,
     pub(crate) secret: SecretSlot,
 }
@@ -102,12 +138,13 @@ pub(crate) struct MonitorPlan {
     pub(crate) max_staleness: Duration,
 }
 
-/// The checks, built; the storage check is built at start-up around the storage.
+/// The checks, built with their options; the storage check is built at start-up around
+/// the storage.
 #[derive(Debug, Clone)]
 pub(crate) struct ChecksPlan {
-    pub(crate) disk: Vec<DiskSpaceCheck>,
+    pub(crate) disk: Vec<(DiskSpaceCheck, CheckOptions)>,
     pub(crate) storage: Option<StorageCheckPlan>,
-    pub(crate) http: Vec<DownstreamServiceCheck>,
+    pub(crate) http: Vec<(DownstreamServiceCheck, CheckOptions)>,
 }
 
 /// `[checks.storage]`, enabled.
@@ -115,16 +152,30 @@ pub(crate) struct ChecksPlan {
 pub(crate) struct StorageCheckPlan {
     pub(crate) name: String,
     pub(crate) timeout: Duration,
+    pub(crate) options: CheckOptions,
 }
 
 impl ChecksPlan {
     /// The names of the checks, in the order they are registered.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.tagged().map(|(name, _)| name)
+    }
+
+    /// The name and options of each check, in the order they are registered.
+    pub(crate) fn tagged(&self) -> impl Iterator<Item = (&str, &CheckOptions)> + Clone {
         self.disk
             .iter()
-            .map(|check| check.name())
-            .chain(self.storage.iter().map(|check| check.name.as_str()))
-            .chain(self.http.iter().map(|check| check.name()))
+            .map(|(check, options)| (check.name(), options))
+            .chain(
+                self.storage
+                    .iter()
+                    .map(|check| (check.name.as_str(), &check.options)),
+            )
+            .chain(
+                self.http
+                    .iter()
+                    .map(|(check, options)| (check.name(), options)),
+            )
     }
 }
 

@@ -271,6 +271,12 @@ pub(crate) struct ResourcesSection {
     pub(crate) memory: Option<[f64; 2]>,
     /// Disk warning and critical levels.
     pub(crate) disk: Option<[f64; 2]>,
+    /// The window levels are judged over (default 60 s).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) window: Option<Duration>,
+    /// The resources whose sustained critical level may force SAFE, among `cpu`,
+    /// `memory`, `disk` (default `["memory", "disk"]`).
+    pub(crate) force_safe: Option<Vec<String>>,
 }
 
 /// `[checks]`: which checks run.
@@ -295,6 +301,23 @@ impl Default for ChecksSection {
     }
 }
 
+/// A check's `probe` table; unset keys take the server's defaults (the refresh interval,
+/// no initial delay, 3 failures, 2 successes).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ProbeSection {
+    /// Time between two probes.
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) interval: Option<Duration>,
+    /// Time before the first probe.
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) initial_delay: Option<Duration>,
+    /// Unhealthy results in a row before the check counts as unhealthy.
+    pub(crate) failure_threshold: Option<u32>,
+    /// Good results in a row before an unhealthy check counts as healthy again.
+    pub(crate) success_threshold: Option<u32>,
+}
+
 /// `[[checks.disk]]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -310,6 +333,17 @@ pub(crate) struct DiskCheckSection {
     /// The check's timeout (default 2 s).
     #[serde(deserialize_with = "duration::required")]
     pub(crate) timeout: Duration,
+    /// Whether a failure means the service cannot serve (default true); a non-critical
+    /// check failing degrades, never fails readiness nor counts toward SAFE.
+    #[serde(default)]
+    pub(crate) critical: Option<bool>,
+    /// The tags groups select it by (default `["ready"]`, plus `"downstream"` for HTTP
+    /// checks); setting them replaces the defaults.
+    #[serde(default)]
+    pub(crate) tags: Option<Vec<String>>,
+    /// `probe = { interval, initial_delay, failure_threshold, success_threshold }`.
+    #[serde(default)]
+    pub(crate) probe: ProbeSection,
 }
 
 impl Default for DiskCheckSection {
@@ -320,6 +354,9 @@ impl Default for DiskCheckSection {
             warning_percent: 80.0,
             critical_percent: 95.0,
             timeout: Duration::from_secs(2),
+            critical: None,
+            tags: None,
+            probe: ProbeSection::default(),
         }
     }
 }
@@ -335,6 +372,17 @@ pub(crate) struct StorageCheckSection {
     /// The check's timeout (default 2 s).
     #[serde(deserialize_with = "duration::required")]
     pub(crate) timeout: Duration,
+    /// Whether a failure means the service cannot serve (default true); a non-critical
+    /// check failing degrades, never fails readiness nor counts toward SAFE.
+    #[serde(default)]
+    pub(crate) critical: Option<bool>,
+    /// The tags groups select it by (default `["ready"]`, plus `"downstream"` for HTTP
+    /// checks); setting them replaces the defaults.
+    #[serde(default)]
+    pub(crate) tags: Option<Vec<String>>,
+    /// `probe = { interval, initial_delay, failure_threshold, success_threshold }`.
+    #[serde(default)]
+    pub(crate) probe: ProbeSection,
 }
 
 impl Default for StorageCheckSection {
@@ -343,31 +391,56 @@ impl Default for StorageCheckSection {
             enabled: true,
             name: "storage".to_owned(),
             timeout: Duration::from_secs(2),
+            critical: None,
+            tags: None,
+            probe: ProbeSection::default(),
         }
     }
 }
 
-/// `[[checks.http]]`: a `GET` of a downstream service's health endpoint.
+/// `[[checks.http]]`: a request to a downstream service's health endpoint.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpCheckSection {
     /// The check's name (required, unique).
     pub(crate) name: String,
-    /// The URL, `http://` only.
+    /// The URL, `http://` or `https://`.
     pub(crate) url: String,
     /// The status that means healthy (default 200).
-    #[serde(default = "default_expected_status")]
-    pub(crate) expected_status: u16,
+    #[serde(default)]
+    pub(crate) expected_status: Option<u16>,
+    /// The statuses that mean healthy, `[lowest, highest]` (instead of `expected_status`).
+    #[serde(default)]
+    pub(crate) accepted_status: Option<[u16; 2]>,
+    /// The request method (default `GET`).
+    #[serde(default)]
+    pub(crate) method: Option<String>,
+    /// Request headers.
+    #[serde(default)]
+    pub(crate) headers: BTreeMap<String, String>,
+    /// How much of the body is read at most (default 64 KiB).
+    #[serde(default)]
+    pub(crate) max_body_bytes: Option<usize>,
+    /// A PEM CA bundle to verify an `https://` server with, instead of the system's.
+    #[serde(default)]
+    pub(crate) ca_file: Option<PathBuf>,
     /// The check's timeout (default 5 s).
     #[serde(
         default = "default_http_timeout",
         deserialize_with = "duration::required"
     )]
     pub(crate) timeout: Duration,
-}
-
-const fn default_expected_status() -> u16 {
-    200
+    /// Whether a failure means the service cannot serve (default true); a non-critical
+    /// check failing degrades, never fails readiness nor counts toward SAFE.
+    #[serde(default)]
+    pub(crate) critical: Option<bool>,
+    /// The tags groups select it by (default `["ready"]`, plus `"downstream"` for HTTP
+    /// checks); setting them replaces the defaults.
+    #[serde(default)]
+    pub(crate) tags: Option<Vec<String>>,
+    /// `probe = { interval, initial_delay, failure_threshold, success_threshold }`.
+    #[serde(default)]
+    pub(crate) probe: ProbeSection,
 }
 
 const fn default_http_timeout() -> Duration {
@@ -443,6 +516,53 @@ pub(crate) struct FallbackRuleSection {
     /// Free-form metadata kept with the stored definition.
     #[serde(default)]
     pub(crate) metadata: Map<String, Value>,
+}
+
+/// `[health]`: what the health routes show, and the named groups.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct HealthSection {
+    /// `never`, `when_authorized` (the default: with the admin token) or `always`:
+    /// whether check messages and metadata (URLs, paths) and alert texts are shown.
+    pub(crate) show_details: Option<String>,
+    /// Named groups served at `/health/group/<name>`.
+    pub(crate) groups: BTreeMap<String, GroupSection>,
+}
+
+/// `[health.groups.<name>]`: checks by name or `tag:<tag>`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct GroupSection {
+    /// Check names or `tag:<tag>` selectors to include.
+    pub(crate) include: Vec<String>,
+    /// Check names or `tag:<tag>` selectors to leave out.
+    pub(crate) exclude: Vec<String>,
+}
+
+/// `[alerts]`: the bounds of what webhooks may do to the components.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct AlertsSection {
+    /// How long a component keeps an alert's status without hearing again (default 1 h).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) quiet_time: Option<Duration>,
+    /// How many components alerts may create (default 100).
+    pub(crate) max_components: Option<usize>,
+}
+
+/// `[breaker]`: the circuit breaker fed by the downstream checks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct BreakerSection {
+    /// Failures in a row that open it (default 5).
+    pub(crate) failure_threshold: Option<u32>,
+    /// Trial successes that close it (default 2).
+    pub(crate) success_threshold: Option<u32>,
+    /// How long it stays open before trial calls (default 30 s).
+    #[serde(deserialize_with = "duration::optional")]
+    pub(crate) recovery_timeout: Option<Duration>,
+    /// The checks whose results feed it (default `["tag:downstream"]`: the HTTP checks).
+    pub(crate) feed: Option<Vec<String>>,
 }
 
 /// `[sinks]`: where metrics go besides `/metrics` (Prometheus is always on).

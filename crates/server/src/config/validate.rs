@@ -7,9 +7,13 @@ use std::time::Duration;
 use axum::http::HeaderName;
 use condition::ConditionParser;
 use fallback::{FallbackConfig, FallbackMode, Hysteresis, ThresholdPolicy};
-use health::{
-    DiskSpaceCheck, DownstreamServiceCheck, HealthCheck as _, ResourceConfig, Thresholds,
-};
+use health::HealthCheck as _;
+use health::alerts::AlertLimits;
+use health::breaker::CircuitBreakerConfig;
+use health::checks::{DiskSpaceCheck, DownstreamServiceCheck};
+use health::groups::{HealthGroup, Member};
+use health::probe::{CheckOptions, Criticality, LIVE_TAG, ProbeSchedule, READY_TAG, STARTUP_TAG};
+use health::resources::{ResourceConfig, ResourceSet, Thresholds};
 use health_sinks::{DogStatsdMetricsSink, SinkError};
 use storage::MemoryStorage;
 use storage_redis::{RedisAdapter, RedisConfig};
@@ -17,12 +21,14 @@ use storage_redis::{RedisAdapter, RedisConfig};
 use super::Config;
 use super::env::{ADMIN_TOKEN_VAR, DATADOG_SECRET_VAR, NEWRELIC_SECRET_VAR, REDIS_PASSWORD_VAR};
 use super::plan::{
-    AuthPlan, CascadePlan, ChecksPlan, FallbacksPlan, MonitorPlan, Plan, RulePlan, SecretSlot,
-    ServerPlan, SinksPlan, StorageCheckPlan, StoragePlan, WebhookSecret,
+    AuthPlan, BreakerPlan, CascadePlan, ChecksPlan, FallbacksPlan, HealthPlan, MonitorPlan, Plan,
+    RulePlan, SecretSlot, ServerPlan, ShowDetails, SinksPlan, StorageCheckPlan, StoragePlan,
+    WebhookSecret,
 };
 use super::sections::{
-    AuthSection, Backend, CascadeSection, ChecksSection, DogStatsdSection, FallbackRuleSection,
-    LogSection, MonitorSection, ServerSection, SinksSection, StorageSection,
+    AlertsSection, AuthSection, Backend, BreakerSection, CascadeSection, ChecksSection,
+    DogStatsdSection, FallbackRuleSection, HealthSection, LogSection, MonitorSection, ProbeSection,
+    ServerSection, SinksSection, StorageSection,
 };
 use crate::auth::{MIN_SECRET_LEN, Secret};
 use crate::error::{Chain, ServerError};
@@ -60,6 +66,9 @@ impl Config {
             cascade,
             fallbacks,
             sinks,
+            health,
+            alerts,
+            breaker,
         } = self;
         let storage = storage_plan(&storage)?;
         let (server, logging) = server_plan(&server, &log)?;
@@ -69,6 +78,9 @@ impl Config {
         let cascade = cascade_plan(&cascade)?;
         let fallbacks = fallbacks_plan(fallbacks)?;
         let sinks = sinks_plan(sinks)?;
+        let health = health_plan(health, &checks)?;
+        let alerts = alerts_plan(&alerts)?;
+        let breaker = breaker_plan(breaker, &checks)?;
         Ok(Plan {
             server,
             logging,
@@ -79,6 +91,9 @@ impl Config {
             cascade,
             fallbacks,
             sinks,
+            health,
+            alerts,
+            breaker,
         })
     }
 }
@@ -146,12 +161,48 @@ fn monitor_plan(monitor: &MonitorSection) -> Result<MonitorPlan, ServerError> {
     }
     // Resources are sampled as often as the checks are refreshed.
     resources.sample_interval = refresh;
+    if let Some(window) = section.window {
+        if window < refresh {
+            return Err(ServerError::config(
+                "monitor.resources.window",
+                format!(
+                    "must be at least monitor.refresh_interval ({}), the sample interval",
+                    humantime::format_duration(refresh)
+                ),
+            ));
+        }
+        resources.window = window;
+    }
+    resources.window = resources.window.max(refresh);
+    if let Some(names) = &section.force_safe {
+        let mut set = ResourceSet {
+            cpu: false,
+            memory: false,
+            disk: false,
+        };
+        for (index, name) in names.iter().enumerate() {
+            match name.as_str() {
+                "cpu" => set.cpu = true,
+                "memory" => set.memory = true,
+                "disk" => set.disk = true,
+                other => {
+                    return Err(ServerError::config(
+                        format!("monitor.resources.force_safe[{index}]"),
+                        format!("{other:?} is not a resource: expected cpu, memory or disk"),
+                    ));
+                }
+            }
+        }
+        resources.force_safe = set;
+    }
     Ok(MonitorPlan {
         refresh_interval: refresh,
         resources,
         // A result missing three refreshes in a row reads `unknown`; never less than
         // the library's default of a minute.
-        max_staleness: refresh.saturating_mul(3).max(health::DEFAULT_MAX_STALENESS),
+        max_staleness: refresh
+            .saturating_mul(3)
+            .max(health::monitor::DEFAULT_MAX_STALENESS),
     })
 }
 
@@ -179,7 +230,7 @@ fn auth_plan(auth: AuthSection) -> Result<AuthPlan, ServerError> {
         NEWRELIC_SECRET_VAR,
         webhook_secrets.newrelic,
     )?);
-    let webhook_secrets = health::PROVIDERS
+    let webhook_secrets = health::alerts::PROVIDERS
         .iter()
         .map(|&provider| {
             let slot = match provider {
@@ -363,14 +414,29 @@ fn checks_plan(checks: ChecksSection) -> Result<ChecksPlan, ServerError> {
             .map_err(|error| ServerError::config(&key, error.to_string()))?;
         positive(&format!("{key}.timeout"), section.timeout)?;
         names.push((format!("{key}.name"), check.name().to_owned()));
-        disk_checks.push(check);
+        let options = check_options(
+            &key,
+            section.critical,
+            section.tags.as_deref(),
+            &section.probe,
+            &[],
+        )?;
+        disk_checks.push((check, options));
     }
     let storage = if storage.enabled {
         positive("checks.storage.timeout", storage.timeout)?;
         names.push(("checks.storage.name".to_owned(), storage.name.clone()));
+        let options = check_options(
+            "checks.storage",
+            storage.critical,
+            storage.tags.as_deref(),
+            &storage.probe,
+            &[],
+        )?;
         Some(StorageCheckPlan {
             name: storage.name,
             timeout: storage.timeout,
+            options,
         })
     } else {
         None
@@ -379,21 +445,87 @@ fn checks_plan(checks: ChecksSection) -> Result<ChecksPlan, ServerError> {
     for (index, section) in http.into_iter().enumerate() {
         let key = format!("checks.http[{index}]");
         positive(&format!("{key}.timeout"), section.timeout)?;
-        let check = DownstreamServiceCheck::new(section.url)
+        let secure = section.url.starts_with("https://");
+        let mut check = DownstreamServiceCheck::new(section.url)
             .map_err(|error| ServerError::config(format!("{key}.url"), error.to_string()))?;
-        if !(100..=599).contains(&section.expected_status) {
-            return Err(ServerError::config(
-                format!("{key}.expected_status"),
-                format!("{} is not an HTTP status", section.expected_status),
-            ));
+        let status = |name: &str, code: u16| {
+            if (100..=599).contains(&code) {
+                Ok(code)
+            } else {
+                Err(ServerError::config(
+                    format!("{key}.{name}"),
+                    format!("{code} is not an HTTP status"),
+                ))
+            }
+        };
+        let accepted = match (section.expected_status, section.accepted_status) {
+            (Some(_), Some(_)) => {
+                return Err(ServerError::config(
+                    format!("{key}.accepted_status"),
+                    "set `expected_status` or `accepted_status`, not both",
+                ));
+            }
+            (Some(code), None) => {
+                let code = status("expected_status", code)?;
+                code..=code
+            }
+            (None, Some([low, high])) => {
+                let (low, high) = (
+                    status("accepted_status", low)?,
+                    status("accepted_status", high)?,
+                );
+                if low > high {
+                    return Err(ServerError::config(
+                        format!("{key}.accepted_status"),
+                        format!("[{low}, {high}] is empty: the lowest status comes first"),
+                    ));
+                }
+                low..=high
+            }
+            (None, None) => 200..=200,
+        };
+        check = check.with_accepted_status(accepted);
+        if let Some(method) = &section.method {
+            let method = axum::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                .map_err(|_| {
+                    ServerError::config(
+                        format!("{key}.method"),
+                        format!("{method:?} is not an HTTP method"),
+                    )
+                })?;
+            check = check.with_method(method);
+        }
+        for (name, value) in &section.headers {
+            check = check.with_header(name, value).map_err(|error| {
+                ServerError::config(format!("{key}.headers.{name}"), error.to_string())
+            })?;
+        }
+        if let Some(bytes) = section.max_body_bytes {
+            check = check.with_max_body_bytes(bytes);
+        }
+        if let Some(path) = &section.ca_file {
+            if !secure {
+                return Err(ServerError::config(
+                    format!("{key}.ca_file"),
+                    "is for https:// urls only",
+                ));
+            }
+            check = check.with_ca_file(path).map_err(|error| {
+                ServerError::config(format!("{key}.ca_file"), error.to_string())
+            })?;
         }
         names.push((format!("{key}.name"), section.name.clone()));
-        http_checks.push(
-            check
-                .with_name(section.name)
-                .with_timeout(section.timeout)
-                .with_expected_status(section.expected_status),
-        );
+        let options = check_options(
+            &key,
+            section.critical,
+            section.tags.as_deref(),
+            &section.probe,
+            &[DOWNSTREAM_TAG],
+        )?;
+        http_checks.push((
+            check.with_name(section.name).with_timeout(section.timeout),
+            options,
+        ));
     }
     for (index, (key, name)) in names.iter().enumerate() {
         if name.trim().is_empty() {
@@ -411,6 +543,216 @@ fn checks_plan(checks: ChecksSection) -> Result<ChecksPlan, ServerError> {
         storage,
         http: http_checks,
     })
+}
+
+/// The tag HTTP checks carry by default, which the breaker is fed from by default.
+pub(crate) const DOWNSTREAM_TAG: &str = "downstream";
+
+/// A check's options: critical unless `critical = false`, tagged `tags` (default
+/// `ready` and `extra_tags`), probed on [`ProbeSchedule::damped`] with the `probe` keys
+/// on top.
+fn check_options(
+    key: &str,
+    critical: Option<bool>,
+    tags: Option<&[String]>,
+    probe: &ProbeSection,
+    extra_tags: &[&str],
+) -> Result<CheckOptions, ServerError> {
+    let mut options = CheckOptions::new().with_schedule(ProbeSchedule::damped());
+    if critical == Some(false) {
+        options = options.with_criticality(Criticality::NonCritical);
+    }
+    match tags {
+        Some(tags) => {
+            for (index, tag) in tags.iter().enumerate() {
+                if tag.trim().is_empty() || tag.contains(char::is_whitespace) {
+                    return Err(ServerError::config(
+                        format!("{key}.tags[{index}]"),
+                        format!("{tag:?} is not a tag (no spaces, not empty)"),
+                    ));
+                }
+            }
+            options = options.with_tags(tags.iter().cloned());
+        }
+        None => {
+            for tag in extra_tags {
+                options = options.with_tag(*tag);
+            }
+        }
+    }
+    if let Some(interval) = probe.interval {
+        positive(&format!("{key}.probe.interval"), interval)?;
+        options = options.with_interval(interval);
+    }
+    if let Some(delay) = probe.initial_delay {
+        options = options.with_initial_delay(delay);
+    }
+    for (name, value) in [
+        ("failure_threshold", probe.failure_threshold),
+        ("success_threshold", probe.success_threshold),
+    ] {
+        if value == Some(0) {
+            return Err(ServerError::config(
+                format!("{key}.probe.{name}"),
+                "must be at least 1",
+            ));
+        }
+    }
+    if let Some(failures) = probe.failure_threshold {
+        options = options.with_failure_threshold(failures);
+    }
+    if let Some(successes) = probe.success_threshold {
+        options = options.with_success_threshold(successes);
+    }
+    Ok(options)
+}
+
+/// Group names the server routes itself: a named group may not take them.
+const RESERVED_GROUPS: [&str; 6] = [
+    "liveness",
+    "readiness",
+    "startup",
+    LIVE_TAG,
+    READY_TAG,
+    STARTUP_TAG,
+];
+
+fn health_plan(health: HealthSection, checks: &ChecksPlan) -> Result<HealthPlan, ServerError> {
+    let show_details = match health.show_details.as_deref() {
+        None | Some("when_authorized") => ShowDetails::WhenAuthorized,
+        Some("never") => ShowDetails::Never,
+        Some("always") => ShowDetails::Always,
+        Some(other) => {
+            return Err(ServerError::config(
+                "health.show_details",
+                format!("{other:?}: expected \"never\", \"when_authorized\" or \"always\""),
+            ));
+        }
+    };
+    let mut groups = Vec::with_capacity(health.groups.len());
+    for (name, section) in health.groups {
+        let key = format!("health.groups.{name}");
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        {
+            return Err(ServerError::config(
+                key,
+                "a group name is letters, digits, '-' and '_'",
+            ));
+        }
+        if RESERVED_GROUPS.contains(&name.as_str()) {
+            return Err(ServerError::config(
+                key,
+                "is served by its own route; name the group otherwise",
+            ));
+        }
+        if section.include.is_empty() {
+            return Err(ServerError::config(
+                format!("{key}.include"),
+                "must name at least one check or tag:<tag>",
+            ));
+        }
+        groups.push(group(
+            &key,
+            &name,
+            &section.include,
+            &section.exclude,
+            checks,
+        )?);
+    }
+    Ok(HealthPlan {
+        show_details,
+        groups,
+    })
+}
+
+/// A group of `include` minus `exclude`, each selector matching some check of `checks`.
+fn group(
+    key: &str,
+    name: &str,
+    include: &[String],
+    exclude: &[String],
+    checks: &ChecksPlan,
+) -> Result<HealthGroup, ServerError> {
+    let mut group = HealthGroup::new(name);
+    for (list, selectors) in [("include", include), ("exclude", exclude)] {
+        for (index, selector) in selectors.iter().enumerate() {
+            // `Member` parses every text.
+            let Ok(member) = selector.parse::<Member>();
+            let matches = checks.tagged().any(|(check, options)| match &member {
+                Member::Tag(tag) => options.has_tag(tag),
+                Member::Check(name) => name == check,
+            });
+            if !matches {
+                return Err(ServerError::config(
+                    format!("{key}.{list}[{index}]"),
+                    format!("{selector:?} matches no configured check"),
+                ));
+            }
+            group = if list == "include" {
+                group.include(member)
+            } else {
+                group.exclude(member)
+            };
+        }
+    }
+    Ok(group)
+}
+
+fn alerts_plan(alerts: &AlertsSection) -> Result<AlertLimits, ServerError> {
+    let mut limits = AlertLimits::default();
+    if let Some(quiet) = alerts.quiet_time {
+        positive("alerts.quiet_time", quiet)?;
+        limits.quiet_time = quiet;
+    }
+    if let Some(max) = alerts.max_components {
+        at_least_one("alerts.max_components", max)?;
+        limits.max_components = max;
+    }
+    Ok(limits)
+}
+
+fn breaker_plan(breaker: BreakerSection, checks: &ChecksPlan) -> Result<BreakerPlan, ServerError> {
+    let mut config = CircuitBreakerConfig::default();
+    for (name, value, target) in [
+        (
+            "breaker.failure_threshold",
+            breaker.failure_threshold,
+            &mut config.failure_threshold,
+        ),
+        (
+            "breaker.success_threshold",
+            breaker.success_threshold,
+            &mut config.success_threshold,
+        ),
+    ] {
+        if let Some(value) = value {
+            if value == 0 {
+                return Err(ServerError::config(name, "must be at least 1"));
+            }
+            *target = value;
+        }
+    }
+    if let Some(timeout) = breaker.recovery_timeout {
+        positive("breaker.recovery_timeout", timeout)?;
+        config.recovery_timeout = timeout;
+    }
+    let feed = match breaker.feed {
+        // The default may select nothing (no HTTP check): the breaker then stays closed.
+        None => HealthGroup::new("breaker").include(Member::Tag(DOWNSTREAM_TAG.to_owned())),
+        Some(selectors) => group("breaker.feed", "breaker", &selectors, &[], checks).map_err(
+            |error| match error {
+                ServerError::Config { key, message } => ServerError::Config {
+                    key: key.replace("breaker.feed.include", "breaker.feed"),
+                    message,
+                },
+                other => other,
+            },
+        )?,
+    };
+    Ok(BreakerPlan { config, feed })
 }
 
 fn cascade_plan(cascade: &CascadeSection) -> Result<CascadePlan, ServerError> {
@@ -498,7 +840,7 @@ fn sinks_plan(sinks: SinksSection) -> Result<SinksPlan, ServerError> {
 fn dogstatsd_sink(section: DogStatsdSection) -> Result<DogStatsdMetricsSink, ServerError> {
     let address = section
         .address
-        .unwrap_or_else(|| health_sinks::DEFAULT_DOGSTATSD_ADDRESS.to_owned());
+        .unwrap_or_else(|| health_sinks::dogstatsd::DEFAULT_DOGSTATSD_ADDRESS.to_owned());
     if address.trim().is_empty() {
         return Err(ServerError::config(
             "sinks.dogstatsd.address",

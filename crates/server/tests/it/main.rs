@@ -13,4 +13,5 @@ mod redis;
 mod routes;
 mod shutdown;
 mod support;
+mod tls;
 mod webhooks;

@@ -11,7 +11,7 @@ use crate::support::{JSON, TestServer, downstream_service, eventually};
 fn is_timestamp(value: &Value) -> bool {
     value
         .as_str()
-        .is_some_and(|text| text.parse::<health::Timestamp>().is_ok())
+        .is_some_and(|text| text.parse::<health::model::Timestamp>().is_ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,21 +24,25 @@ async fn live_answers_alive_with_a_timestamp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ready_is_ready_in_primary_and_names_the_mode_or_failed_components_otherwise() {
+async fn ready_answers_200_in_every_mode_and_with_failed_components() {
     let server = TestServer::memory("").await;
     let ready = server.get("/health/ready").await.expect(200);
     assert_eq!(ready.header("content-type"), Some("application/json"));
     assert_eq!(ready.json(), json!({"status": "ready"}));
+    server.get("/readyz").await.expect(200);
+    server.get("/health/startup").await.expect(200);
+    server.get("/startupz").await.expect(200);
+    server.get("/livez").await.expect(200);
 
-    server.set_mode("heuristic").await.expect(200);
-    let body = server.get("/health/ready").await.expect(503).json();
-    assert_eq!(body["status"], "not_ready");
-    assert_eq!(body["mode"], "heuristic");
-    assert_eq!(body["failed_components"], json!([]));
-    assert_eq!(body["detail"], "Service not ready: heuristic mode");
-
+    // A degraded mode still serves: readiness says so, with 200.
+    for mode in ["heuristic", "safe"] {
+        server.set_mode(mode).await.expect(200);
+        let body = server.get("/health/ready").await.expect(200).json();
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["mode"], mode);
+    }
     server.set_mode("primary").await.expect(200);
-    // One failed component: the cascade keeps PRIMARY (SAFE needs two), readiness fails.
+    // A failed component drives the mode, not readiness.
     server
         .webhook(
             "datadog",
@@ -46,22 +50,117 @@ async fn ready_is_ready_in_primary_and_names_the_mode_or_failed_components_other
         )
         .await
         .expect(200);
-    let body = server.get("/health/ready").await.expect(503).json();
-    assert_eq!(body["mode"], "primary");
-    assert_eq!(body["failed_components"], json!(["payments"]));
-    assert_eq!(
-        body["detail"],
-        "Service not ready: failed components: payments"
-    );
+    server.get("/health/ready").await.expect(200);
+    server.stop().await.unwrap();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_non_critical_check_degrades_and_a_critical_one_fails_readiness() {
+    let (up, _probes) = downstream_service(usize::MAX, Duration::ZERO).await;
+    // Nothing listens there.
+    let down = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = TestServer::start(crate::support::config_every(
+        "100ms",
+        "100ms",
+        &format!(
+            "[[checks.http]]\nname = \"recommendations\"\nurl = \"http://{down}/health\"\ncritical = false\n\
+             [[checks.http]]\nname = \"billing\"\nurl = \"http://{up}/health\"\n"
+        ),
+    ))
+    .await;
+    eventually(
+        "the optional check to fail",
+        Duration::from_secs(10),
+        || async { server.get("/health/state").await.json()["system"]["status"] == "degraded" },
+    )
+    .await;
+    let body = server.get("/health/ready").await.expect(200).json();
+    assert_eq!(body["health"], "degraded");
+    assert_eq!(body["degraded_checks"], json!(["recommendations"]));
+    let state = server.get("/health/state").await.json();
+    assert_eq!(state["system"]["failed_components"], 0);
+    assert_eq!(state["fallback"]["mode"], "primary");
+    server.stop().await.unwrap();
+
+    let server = TestServer::start(crate::support::config_every(
+        "100ms",
+        "100ms",
+        &format!("[[checks.http]]\nname = \"billing\"\nurl = \"http://{down}/health\"\n"),
+    ))
+    .await;
+    eventually(
+        "the critical check to fail readiness",
+        Duration::from_secs(10),
+        || async { server.get("/health/ready").await.status == 503 },
+    )
+    .await;
+    let body = server.get("/health/ready").await.expect(503).json();
+    assert_eq!(body["failed_checks"], json!(["billing"]));
+    assert_eq!(body["failed_count"], 1);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_are_hidden_without_the_token() {
+    let server = TestServer::memory(
+        "[health.groups.core]\ninclude = [\"tag:ready\"]\nexclude = [\"disk\"]\n",
+    )
+    .await;
     server
         .webhook(
             "datadog",
-            r#"{"alert_type": "success", "check": "payments", "text": "back"}"#,
+            r#"{"alert_type": "error", "check": "payments", "text": "secret.internal:5432 refused"}"#,
         )
         .await
         .expect(200);
-    server.get("/health/ready").await.expect(200);
+    for path in ["/health/state", "/health/checks"] {
+        let text = server.get(path).await.expect(200).text();
+        assert!(!text.contains("secret.internal"), "{path}: {text}");
+        assert!(!text.contains("\"path\""), "{path}: {text}");
+        assert!(text.contains("\"details\":\"hidden\""), "{path}: {text}");
+        let shown = server.admin_get(path).await.expect(200).text();
+        assert!(shown.contains("\"details\":\"shown\""), "{path}: {shown}");
+    }
+    let state = server.admin_get("/health/state").await.json();
+    assert_eq!(
+        state["components"]["payments"]["last_error"],
+        "secret.internal:5432 refused"
+    );
+    assert!(state["health_checks"]["disk"]["metadata"]["path"].is_string());
+
+    let group = server.get("/health/group/core").await.expect(200).json();
+    assert_eq!(group["name"], "core");
+    assert!(group["checks"]["storage"].is_object());
+    assert!(group["checks"].get("disk").is_none());
+    assert!(group.get("results").is_none());
+    let group = server
+        .admin_get("/health/group/core")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(group["results"]["storage"]["status"], "healthy");
+    server.get("/health/group/nope").await.expect(404);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_whose_alert_fields_are_all_null_is_refused_with_422() {
+    let server = TestServer::memory("").await;
+    for (provider, body) in [
+        ("datadog", r#"{"title": null}"#),
+        ("newrelic", r#"{"condition_name": null, "severity": null}"#),
+    ] {
+        let reply = server.webhook(provider, body).await.expect(422).json();
+        assert!(
+            reply["detail"].as_str().unwrap().contains("null"),
+            "{reply}"
+        );
+    }
+    let state = server.get("/health/state").await.json();
+    assert_eq!(state["components"], json!({}));
     server.stop().await.unwrap();
 }
 
@@ -110,7 +209,7 @@ async fn state_is_the_monitors_state_with_the_fallback_mode_and_the_last_ten_tra
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checks_lists_the_latest_results_of_every_configured_check() {
     let server = TestServer::memory("").await;
-    let body = server.get("/health/checks").await.expect(200).json();
+    let body = server.admin_get("/health/checks").await.expect(200).json();
     let names: BTreeSet<&str> = body["checks"]
         .as_object()
         .unwrap()
@@ -177,11 +276,10 @@ async fn every_route_reads_the_same_mode() {
             server.get("/health/cascade").await.json()["fallback_mode"],
             mode
         );
-        let ready = server.get("/health/ready").await;
-        if mode == "primary" {
-            ready.expect(200);
-        } else {
-            assert_eq!(ready.expect(503).json()["mode"], mode);
+        // Readiness serves in every mode.
+        let ready = server.get("/health/ready").await.expect(200);
+        if mode != "primary" {
+            assert_eq!(ready.json()["mode"], mode);
         }
         let metrics = server.get("/metrics").await.text();
         assert!(
@@ -578,5 +676,89 @@ async fn registering_an_integration_validates_provider_and_name() {
         )
         .await
         .expect(422);
+    server.stop().await.unwrap();
+}
+
+/// A downstream on 127.0.0.1 that answers 200 to every third probe and hangs up on the
+/// others without answering.
+async fn flapping_downstream() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let probes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = probes.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let probe = counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 1024];
+                let _ = stream.read(&mut buffer).await;
+                if probe.is_multiple_of(3) {
+                    let _ = stream
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                }
+            });
+        }
+    });
+    (addr, probes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_hold_a_flapping_critical_check_steady() {
+    async fn sample(failures: u32, successes: u32) -> (usize, usize) {
+        let (addr, probes) = flapping_downstream().await;
+        let server = TestServer::start(crate::support::config_every(
+            "50ms",
+            "50ms",
+            &format!(
+                "[[checks.http]]\nname = \"billing\"\nurl = \"http://{addr}/health\"\nprobe = {{ failure_threshold = {failures}, success_threshold = {successes} }}\n"
+            ),
+        ))
+        .await;
+        let (mut ready, mut not_ready) = (0, 0);
+        while probes.load(Ordering::SeqCst) < 40 {
+            match server.get("/health/ready").await.status {
+                200 => ready += 1,
+                _ => not_ready += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.stop().await.unwrap();
+        (ready, not_ready)
+    }
+    // Two failures in every three probes, never three in a row: the default thresholds
+    // (3 failures, 2 successes) hold readiness at 200 throughout.
+    let (ready, not_ready) = sample(3, 2).await;
+    assert_eq!(not_ready, 0, "{ready} ready, {not_ready} not ready");
+    assert!(ready > 10, "{ready}");
+    // With thresholds of 1 (the original's), the same dependency flaps readiness.
+    let (ready, not_ready) = sample(1, 1).await;
+    assert!(
+        ready > 0 && not_ready > 0,
+        "{ready} ready, {not_ready} not ready"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_start_up_to_complete() {
+    let (addr, _probes) = downstream_service(usize::MAX, Duration::ZERO).await;
+    let server = TestServer::memory(&format!(
+        "[[checks.http]]\nname = \"warmup\"\nurl = \"http://{addr}/health\"\ntags = [\"startup\"]\nprobe = {{ initial_delay = \"1h\" }}\n"
+    ))
+    .await;
+    let body = server.get("/health/ready").await.expect(503).json();
+    assert_eq!(body["status"], "starting");
+    assert_eq!(body["waiting_for"], json!(["warmup"]));
+    let body = server.get("/startupz").await.expect(503).json();
+    assert_eq!(body["pending"], json!(["warmup"]));
+    // Liveness does not wait for start-up.
+    server.get("/livez").await.expect(200);
     server.stop().await.unwrap();
 }

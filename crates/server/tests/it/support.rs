@@ -121,6 +121,12 @@ impl TestServer {
         self.request("GET", path, &[], None).await
     }
 
+    /// `GET` with the admin token (details shown).
+    pub(crate) async fn admin_get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[("authorization", &admin_bearer())], None)
+            .await
+    }
+
     /// `POST` with a JSON body and the admin token.
     pub(crate) async fn admin_post(&self, path: &str, body: &str) -> Reply {
         self.request(

@@ -2,7 +2,7 @@ use serde_json::{Map, Value};
 
 use super::{
     AdapterParseError, Alert, MonitoringAdapter, copy_fields, expect_object, first_nonblank,
-    first_text, list_of_objects, text_of,
+    first_text, has_key, has_value, list_of_objects, text_of,
 };
 
 pub(super) const PROVIDER: &str = "newrelic";
@@ -13,6 +13,39 @@ const CHANNEL_KEYS: [&str; 4] = [
     "policy_name",
     "current_state",
     "incident_id",
+];
+
+/// The fields a channel alert is made of, one of which must have a value.
+const CHANNEL_FIELDS: [&str; 9] = [
+    "condition_name",
+    "policy_name",
+    "current_state",
+    "incident_id",
+    "severity",
+    "level",
+    "details",
+    "description",
+    "targets",
+];
+
+/// The fields a workflow alert is made of, one of which must have a value.
+const WORKFLOW_FIELDS: [&str; 7] = [
+    "id",
+    "issueUrl",
+    "impactedEntities",
+    "state",
+    "priority",
+    "title",
+    "alertConditionNames",
+];
+
+/// The fields a violation is made of, one of which must have a value.
+const VIOLATION_FIELDS: [&str; 5] = [
+    "condition_name",
+    "severity",
+    "description",
+    "id",
+    "policy_name",
 ];
 
 const CHANNEL_METADATA: [(&str, &str); 14] = [
@@ -66,7 +99,7 @@ const WORKFLOW_METADATA: [(&str, &str); 9] = [
 ///   `dedup_key` (id and state).
 ///
 /// ```
-/// use health::{AlertImpact, MonitoringAdapter, NewRelicAdapter};
+/// use health::alerts::{AlertImpact, MonitoringAdapter, NewRelicAdapter};
 /// use serde_json::json;
 ///
 /// let alerts = NewRelicAdapter.parse_payload(&json!({
@@ -78,7 +111,7 @@ const WORKFLOW_METADATA: [(&str, &str); 9] = [
 /// }))?;
 /// assert_eq!(alerts[0].component, "api-gateway");
 /// assert_eq!(alerts[0].impact(), AlertImpact::Healthy);
-/// # Ok::<(), health::AdapterParseError>(())
+/// # Ok::<(), health::alerts::AdapterParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NewRelicAdapter;
@@ -90,17 +123,41 @@ impl MonitoringAdapter for NewRelicAdapter {
 
     fn parse_payload(&self, payload: &Value) -> Result<Vec<Alert>, AdapterParseError> {
         let object = expect_object(PROVIDER, payload)?;
-        if CHANNEL_KEYS.iter().any(|key| object.contains_key(*key)) {
+        if has_key(object, &CHANNEL_KEYS) {
+            if !has_value(object, &CHANNEL_FIELDS) {
+                return Err(AdapterParseError::no_alert_fields(
+                    PROVIDER,
+                    &CHANNEL_FIELDS,
+                ));
+            }
             return Ok(vec![channel_alert(object)]);
         }
         if object.contains_key("issueUrl")
             || object.contains_key("impactedEntities")
             || (object.contains_key("state") && object.contains_key("priority"))
         {
+            if !has_value(object, &WORKFLOW_FIELDS) {
+                return Err(AdapterParseError::no_alert_fields(
+                    PROVIDER,
+                    &WORKFLOW_FIELDS,
+                ));
+            }
             return Ok(vec![workflow_alert(object)]);
         }
         match list_of_objects(PROVIDER, object, "violations")? {
-            Some(violations) => Ok(violations.into_iter().map(violation_alert).collect()),
+            Some(violations) => violations
+                .into_iter()
+                .map(|violation| {
+                    if has_value(violation, &VIOLATION_FIELDS) {
+                        Ok(violation_alert(violation))
+                    } else {
+                        Err(AdapterParseError::no_alert_fields(
+                            PROVIDER,
+                            &VIOLATION_FIELDS,
+                        ))
+                    }
+                })
+                .collect(),
             None => Err(AdapterParseError::new(
                 PROVIDER,
                 "unrecognized New Relic payload: expected an incident (condition_name, \

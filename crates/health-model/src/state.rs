@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{ComponentStatus, HealthCheckResult, Timestamp};
+use crate::{ComponentStatus, HealthCheckResult, HealthCheckStatus, Timestamp};
 
 /// Everything known about the service's health at one moment, in the original's JSON
 /// shape (`timestamp`, `system`, `circuit_breaker`, `retry`, `resources`, `components`,
@@ -69,9 +69,9 @@ pub struct SystemHealth {
     pub total_components: u64,
 }
 
-/// What a readiness probe reads: the `system` section of the cached state and the names
-/// of what failed, from [`HealthMonitor::cached_summary`](crate::HealthMonitor::cached_summary),
-/// which copies no component and no check result.
+/// What a readiness probe reads: the `system` section of the cached state, the names of
+/// what failed and each check's status, without any component or check result (the
+/// health monitor's `cached_summary` builds it without copying them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthSummary {
     /// The `system` section, counted as [`HealthState::system`] is.
@@ -80,6 +80,9 @@ pub struct HealthSummary {
     pub failed_components: Vec<String>,
     /// Checks whose current result is `unhealthy`, sorted.
     pub unhealthy_checks: Vec<String>,
+    /// The status each check's current result shows, by check name (`unknown` for a
+    /// check that never ran or whose result is stale).
+    pub checks: BTreeMap<String, HealthCheckStatus>,
 }
 
 impl HealthSummary {
@@ -231,6 +234,27 @@ pub enum RetryState {
     Critical,
 }
 
+/// Failures fewer than this are [`RetryState::Stable`].
+pub const RETRY_ELEVATED_AT: u64 = 5;
+/// Failures fewer than this (and at least [`RETRY_ELEVATED_AT`]) are
+/// [`RetryState::Elevated`]; this many or more are [`RetryState::Critical`].
+pub const RETRY_CRITICAL_AT: u64 = 20;
+
+impl RetryState {
+    /// The state for `failures` in the window: stable below 5, elevated below 20,
+    /// critical from 20.
+    #[must_use]
+    pub const fn for_failures(failures: u64) -> Self {
+        if failures < RETRY_ELEVATED_AT {
+            Self::Stable
+        } else if failures < RETRY_CRITICAL_AT {
+            Self::Elevated
+        } else {
+            Self::Critical
+        }
+    }
+}
+
 /// Retry failures recorded in the sliding failure window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -272,8 +296,34 @@ pub struct ResourceLevels {
     pub memory: ResourceLevel,
     /// Disk use.
     pub disk: ResourceLevel,
-    /// The worst of the three; `critical` sends the cascade to SAFE.
+    /// The worst of the three, a resource that may not force SAFE counting at most as a
+    /// warning (the `health` crate's `ResourceConfig::force_safe`: memory and disk by
+    /// default, not CPU); `critical` sends the cascade to SAFE.
     pub overall: ResourceLevel,
+}
+
+impl ResourceLevels {
+    /// The levels with `overall` set to the worst known one: critical if any is critical,
+    /// else warning if any is, else healthy if any is healthy, else unknown. An
+    /// unmeasured resource never hides a critical one.
+    #[must_use]
+    pub fn from_levels(cpu: ResourceLevel, memory: ResourceLevel, disk: ResourceLevel) -> Self {
+        let all = [cpu, memory, disk];
+        let overall = [
+            ResourceLevel::Critical,
+            ResourceLevel::Warning,
+            ResourceLevel::Healthy,
+        ]
+        .into_iter()
+        .find(|level| all.contains(level))
+        .unwrap_or(ResourceLevel::Unknown);
+        Self {
+            cpu,
+            memory,
+            disk,
+            overall,
+        }
+    }
 }
 
 /// The latest resource measurements.
@@ -360,5 +410,37 @@ mod tests {
         );
         assert!("CircuitState.OPEN".parse::<CircuitState>().is_err());
         assert!(serde_json::from_value::<BreakerSnapshot>(json!({"state": "AJAR"})).is_err());
+    }
+
+    #[test]
+    fn retry_states_follow_the_originals_thresholds() {
+        fn check(failures: u64, expected: RetryState) {
+            assert_eq!(RetryState::for_failures(failures), expected, "{failures}");
+        }
+        check(0, RetryState::Stable);
+        check(4, RetryState::Stable);
+        check(5, RetryState::Elevated);
+        check(19, RetryState::Elevated);
+        check(20, RetryState::Critical);
+        check(10_000, RetryState::Critical);
+    }
+
+    #[test]
+    fn overall_is_the_worst_known_level() {
+        use ResourceLevel::{Critical, Healthy, Unknown, Warning};
+        fn check(levels: [ResourceLevel; 3], expected: ResourceLevel) {
+            let [cpu, memory, disk] = levels;
+            assert_eq!(
+                ResourceLevels::from_levels(cpu, memory, disk).overall,
+                expected,
+                "{levels:?}"
+            );
+        }
+        check([Healthy, Healthy, Healthy], Healthy);
+        check([Healthy, Warning, Healthy], Warning);
+        check([Warning, Healthy, Critical], Critical);
+        check([Critical, Unknown, Unknown], Critical);
+        check([Unknown, Healthy, Unknown], Healthy);
+        check([Unknown, Unknown, Unknown], Unknown);
     }
 }

@@ -2,16 +2,14 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::FutureExt as _;
+use health_model::{HealthCheckResult, HealthCheckStatus, Timestamp};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
-
-use crate::{HealthCheckResult, HealthCheckStatus, Timestamp};
 
 /// How long a check may run unless it says otherwise ([`HealthCheck::timeout`]).
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -84,7 +82,7 @@ impl CheckOutcome {
 /// and turning an `Err` or a panic into an `unhealthy` result.
 ///
 /// A check must not block its thread: wrap blocking calls in
-/// [`tokio::task::spawn_blocking`], as [`DiskSpaceCheck`](crate::DiskSpaceCheck) does,
+/// [`tokio::task::spawn_blocking`], as the disk check does,
 /// or the timeout cannot fire until the call returns.
 ///
 /// ```
@@ -135,31 +133,36 @@ pub trait HealthCheck: Send + Sync {
 ///
 /// Needs a Tokio runtime with the time driver enabled.
 pub async fn run_check(check: &dyn HealthCheck) -> HealthCheckResult {
-    run_check_timed(check).await.0
+    run_check_timed(check, None).await.0
 }
 
-/// [`run_check`], also returning the latency as a `Duration`.
-pub(crate) async fn run_check_timed(check: &dyn HealthCheck) -> (HealthCheckResult, Duration) {
+/// [`run_check`] under `timeout` (the check's own when `None`), also returning the
+/// latency as a `Duration`.
+pub(crate) async fn run_check_timed(
+    check: &dyn HealthCheck,
+    timeout: Option<Duration>,
+) -> (HealthCheckResult, Duration) {
     let started = Instant::now();
     // `timeout()` and creating the future are user code too (a timeout computed from a bad
-    // setting panics in `Duration::from_secs_f64`), so they are isolated like the body.
-    let prepared = panic::catch_unwind(AssertUnwindSafe(|| (check.timeout(), check.check())));
-    let run = match prepared {
-        Ok((timeout, future)) => tokio::time::timeout(timeout, CatchUnwind(future))
+    // setting panics in `Duration::from_secs_f64`), so they run inside the isolated future.
+    let run = AssertUnwindSafe(async {
+        let timeout = timeout.unwrap_or_else(|| check.timeout());
+        tokio::time::timeout(timeout, check.check())
             .await
-            .map_err(|_elapsed| timeout),
-        Err(panic) => Ok(Err(panic)),
-    };
+            .map_err(|_elapsed| timeout)
+    })
+    .catch_unwind()
+    .await;
     let latency = started.elapsed();
     let outcome = match run {
         Ok(Ok(Ok(outcome))) => outcome,
         Ok(Ok(Err(error))) => CheckOutcome::unhealthy(error_chain(error.as_ref())),
-        Ok(Err(panic)) => {
+        Err(panic) => {
             let message = panic_message(panic.as_ref());
             tracing::error!(check = check.name(), %message, "health check panicked");
             CheckOutcome::unhealthy(format!("health check panicked: {message}"))
         }
-        Err(timeout) => CheckOutcome::unhealthy(format!(
+        Ok(Err(timeout)) => CheckOutcome::unhealthy(format!(
             "health check timed out after {}",
             humantime::format_duration(timeout)
         )),
@@ -203,7 +206,8 @@ impl<F> FnHealthCheck<F> {
 /// A check named `name` whose body is the async closure `body`.
 ///
 /// ```
-/// use health::{CheckOutcome, check_fn};
+/// use health::CheckOutcome;
+/// use health::checks::check_fn;
 ///
 /// let check = check_fn("always-fine", || async { Ok(CheckOutcome::healthy("fine")) });
 /// # let _ = check;
@@ -239,22 +243,9 @@ where
     }
 }
 
-/// Polls a future, turning a panic inside `poll` into an `Err` with the panic payload.
-/// The future is never polled again after it panicked.
-pub(crate) struct CatchUnwind<F>(pub(crate) F);
-
-impl<F: Future + Unpin> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = &mut self.0;
-        match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
-            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
-    }
-}
+/// What [`panic_message`] says of a panic that carries no text (`std::panic::panic_any`
+/// with another type): the crate's one wording for it.
+pub(crate) const NON_STRING_PANIC: &str = "a panic without a message";
 
 /// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Cow<'_, str> {
@@ -263,7 +254,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Cow<'_, str> {
     } else if let Some(text) = payload.downcast_ref::<String>() {
         Cow::Borrowed(text)
     } else {
-        Cow::Borrowed("non-string panic payload")
+        Cow::Borrowed(NON_STRING_PANIC)
     }
 }
 
@@ -306,7 +297,7 @@ mod tests {
         let other: Box<dyn Any + Send> = Box::new(7_u8);
         assert_eq!(panic_message(owned.as_ref()), "owned");
         assert_eq!(panic_message(borrowed.as_ref()), "borrowed");
-        assert_eq!(panic_message(other.as_ref()), "non-string panic payload");
+        assert_eq!(panic_message(other.as_ref()), "a panic without a message");
     }
 
     #[tokio::test(start_paused = true)]

@@ -84,16 +84,9 @@ impl fmt::Debug for Timestamp {
 }
 
 /// Why a string is not an RFC 3339 timestamp.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an RFC 3339 UTC timestamp: {0}")]
 pub struct TimestampParseError(String);
-
-impl fmt::Display for TimestampParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "not an RFC 3339 UTC timestamp: {}", self.0)
-    }
-}
-
-impl std::error::Error for TimestampParseError {}
 
 impl FromStr for Timestamp {
     type Err = TimestampParseError;

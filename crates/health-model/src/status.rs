@@ -108,20 +108,9 @@ impl From<ComponentStatus> for HealthCheckStatus {
 }
 
 /// A string that names no health status.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a health status (healthy, degraded, unhealthy, unknown)")]
 pub struct UnknownStatus(pub String);
-
-impl fmt::Display for UnknownStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not a health status (healthy, degraded, unhealthy, unknown)",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for UnknownStatus {}
 
 #[cfg(test)]
 mod tests {

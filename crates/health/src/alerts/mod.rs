@@ -1,17 +1,31 @@
-//! Alert webhooks: turning Datadog and New Relic notifications into component health.
+//! Alert webhooks: Datadog and New Relic notifications turned into [`Alert`]s
+//! ([`MonitoringAdapter::parse_payload`]) and applied to a [`ComponentRegistry`]
+//! ([`MonitoringAdapter::ingest`]), marking components failed, degraded or healthy.
+//! [`adapter_for`] finds the adapter of a webhook route's `{provider}`. An [`AlertBook`]
+//! is the bounded way to ingest what arrives from the outside: repeated alerts are
+//! deduplicated, components alerts created expire after a quiet time, and their number
+//! is capped (every drop counted and logged).
+//!
+//! Needs the `alerts` feature (on by default).
 
 use std::fmt;
 
+use health_model::{ComponentStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{ComponentRegistry, ComponentStatus, Timestamp};
+use crate::ComponentRegistry;
 
 mod datadog;
 pub use datadog::DatadogAdapter;
 
 mod newrelic;
 pub use newrelic::NewRelicAdapter;
+
+mod book;
+pub use book::{
+    AlertBook, AlertLimits, DEFAULT_ALERT_QUIET_TIME, DEFAULT_MAX_ALERT_COMPONENTS, IngestReport,
+};
 
 /// The component an alert names when it names none.
 pub const DEFAULT_ALERT_COMPONENT: &str = "external_monitor";
@@ -90,23 +104,62 @@ impl AlertImpact {
 }
 
 /// A webhook payload an adapter did not understand (not the shape of any notification the
-/// provider sends). Its message names the provider.
+/// provider sends, or one whose alert fields are all `null`). Its message names the
+/// provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{provider} parse error: {reason}")]
 pub struct AdapterParseError {
     /// The adapter's provider (`"datadog"`, `"newrelic"`).
     pub provider: &'static str,
+    /// What kind of refusal this is.
+    pub kind: ParseErrorKind,
     /// What was wrong.
     pub reason: String,
+}
+
+/// Why a payload was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// Not the shape of any notification the provider sends.
+    Unrecognized,
+    /// The shape of one, but every field an alert is made of is `null` (or the payload
+    /// is no JSON object): ingesting it would invent a component (the original made a
+    /// `datadog_event` of `{"title": null}`).
+    NoAlertFields,
 }
 
 impl AdapterParseError {
     pub(crate) fn new(provider: &'static str, reason: impl Into<String>) -> Self {
         Self {
             provider,
+            kind: ParseErrorKind::Unrecognized,
             reason: reason.into(),
         }
     }
+
+    /// A payload whose alert fields (`fields`) are all `null`.
+    pub(crate) fn no_alert_fields(provider: &'static str, fields: &[&str]) -> Self {
+        Self {
+            provider,
+            kind: ParseErrorKind::NoAlertFields,
+            reason: format!(
+                "every alert field is null or missing ({}): nothing to ingest",
+                fields.join(", ")
+            ),
+        }
+    }
+}
+
+/// Whether `object` has one of `keys` with a value other than `null`.
+pub(crate) fn has_value(object: &Map<String, Value>, keys: &[&str]) -> bool {
+    keys.iter()
+        .any(|key| object.get(*key).is_some_and(|value| !value.is_null()))
+}
+
+/// Whether `object` has one of `keys` at all (even as `null`).
+pub(crate) fn has_key(object: &Map<String, Value>, keys: &[&str]) -> bool {
+    keys.iter().any(|key| object.contains_key(*key))
 }
 
 /// Turns one monitoring service's webhook payloads into [`Alert`]s and applies them to a
@@ -154,10 +207,23 @@ pub fn adapter_for(provider: &str) -> Option<&'static dyn MonitoringAdapter> {
 /// [`MonitoringAdapter::ingest`], for any alerts.
 pub fn ingest_alerts(alerts: &[Alert], registry: &ComponentRegistry) -> usize {
     for alert in alerts {
-        let component = match truncate(alert.component.trim(), MAX_ALERT_COMPONENT_CHARS) {
-            name if name.is_empty() => DEFAULT_ALERT_COMPONENT.to_owned(),
-            name => name,
-        };
+        apply_alert(alert, &component_name(alert), registry);
+    }
+    alerts.len()
+}
+
+/// The component `alert` marks: its own, trimmed and cut, or [`DEFAULT_ALERT_COMPONENT`].
+pub(crate) fn component_name(alert: &Alert) -> String {
+    match truncate(alert.component.trim(), MAX_ALERT_COMPONENT_CHARS) {
+        name if name.is_empty() => DEFAULT_ALERT_COMPONENT.to_owned(),
+        name => name,
+    }
+}
+
+/// Marks `component` as `alert` says, keeping the alert's details, bounded, under
+/// `last_alert`.
+pub(crate) fn apply_alert(alert: &Alert, component: &str, registry: &ComponentRegistry) {
+    {
         let message = truncate(&alert.message, MAX_ALERT_TEXT_CHARS);
         let status = alert.impact().status();
         let mut last_alert = Map::new();
@@ -182,9 +248,8 @@ pub fn ingest_alerts(alerts: &[Alert], registry: &ComponentRegistry) -> usize {
         let mut metadata = Map::new();
         metadata.insert("last_alert".into(), Value::Object(last_alert));
         let error = (!message.is_empty()).then_some(message.as_str());
-        registry.apply_alert(&component, status, error, metadata);
+        registry.apply_alert(component, status, error, metadata);
     }
-    alerts.len()
 }
 
 /// `value` with long text cut and nested structures flattened to (cut) JSON text.

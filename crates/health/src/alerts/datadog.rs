@@ -2,7 +2,7 @@ use serde_json::{Map, Value};
 
 use super::{
     AdapterParseError, Alert, AlertImpact, MonitoringAdapter, copy_fields, expect_object,
-    first_nonblank, first_text, list_of_objects, text_of,
+    first_nonblank, first_text, has_key, has_value, list_of_objects, text_of,
 };
 
 pub(super) const PROVIDER: &str = "datadog";
@@ -18,6 +18,9 @@ const ALERT_KEYS: [&str; 7] = [
     "alert_title",
     "check",
 ];
+
+/// Keys of an element of an `events` list, one of which must have a value.
+const EVENT_KEYS: [&str; 5] = ["title", "alert_type", "event_type", "text", "body"];
 
 /// Payload fields kept as alert metadata: (payload key, metadata key).
 const METADATA_FIELDS: [(&str, &str); 15] = [
@@ -64,7 +67,7 @@ const METADATA_FIELDS: [(&str, &str); 15] = [
 ///   as text, never through a float.
 ///
 /// ```
-/// use health::{AlertImpact, DatadogAdapter, MonitoringAdapter};
+/// use health::alerts::{AlertImpact, DatadogAdapter, MonitoringAdapter};
 /// use serde_json::json;
 ///
 /// let alerts = DatadogAdapter.parse_payload(&json!({
@@ -76,7 +79,7 @@ const METADATA_FIELDS: [(&str, &str); 15] = [
 /// assert_eq!(alerts[0].component, "web-03");
 /// assert_eq!(alerts[0].impact(), AlertImpact::Healthy);
 /// assert!(DatadogAdapter.parse_payload(&json!({"unknown": "format"})).is_err());
-/// # Ok::<(), health::AdapterParseError>(())
+/// # Ok::<(), health::alerts::AdapterParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DatadogAdapter;
@@ -88,11 +91,23 @@ impl MonitoringAdapter for DatadogAdapter {
 
     fn parse_payload(&self, payload: &Value) -> Result<Vec<Alert>, AdapterParseError> {
         let object = expect_object(PROVIDER, payload)?;
-        if ALERT_KEYS.iter().any(|key| object.contains_key(*key)) {
+        if has_key(object, &ALERT_KEYS) {
+            if !has_value(object, &ALERT_KEYS) {
+                return Err(AdapterParseError::no_alert_fields(PROVIDER, &ALERT_KEYS));
+            }
             return Ok(vec![alert(object)]);
         }
         match list_of_objects(PROVIDER, object, "events")? {
-            Some(events) => Ok(events.into_iter().map(alert).collect()),
+            Some(events) => events
+                .into_iter()
+                .map(|event| {
+                    if has_value(event, &EVENT_KEYS) {
+                        Ok(alert(event))
+                    } else {
+                        Err(AdapterParseError::no_alert_fields(PROVIDER, &EVENT_KEYS))
+                    }
+                })
+                .collect(),
             None => Err(AdapterParseError::new(
                 PROVIDER,
                 "unrecognized Datadog payload: expected alert fields (alert_type, event_type, \
