@@ -54,6 +54,8 @@ const CASES: &[(&str, Case)] = &[
     ("web/layer/essential", layer_essential),
     ("web/layer/off", layer_off),
     ("web/ready/primary", ready_primary),
+    ("storage-redis/adapter/set-get", redis_adapter_pair),
+    ("storage-redis/multiplexed/set-get", redis_multiplexed_pair),
 ];
 
 /// The conditions of the `condition` crate's criterion bench.
@@ -193,6 +195,82 @@ fn memory_set(iterations: u64) {
                 .set(key, black_box(value.clone()), None)
                 .await
                 .unwrap();
+        }
+    });
+}
+
+/// Keys the Redis cases rotate through.
+const REDIS_KEYS: u64 = 64;
+
+/// A current-thread runtime with I/O and timers, for the Redis cases.
+fn io_runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The Redis cases' server: `REDIS_URL`, or a private `redis-server` (its start-up, a
+/// separate process, is not counted; the client's connect cancels out between runs).
+fn redis_server() -> (String, Option<storage_redis::testing::RedisServer>) {
+    storage_redis::testing::url_or_private_server().unwrap()
+}
+
+/// The Redis adapter's client-side work for one SET (with expiry) + GET pair of a small
+/// JSON document: command building, the timeout and retry policy, (de)serialization.
+/// The server's work is another process and is not counted.
+fn redis_adapter_pair(iterations: u64) {
+    let (url, _server) = redis_server();
+    let runtime = io_runtime();
+    let value = document();
+    runtime.block_on(async {
+        let mut config = storage_redis::RedisConfig::new(url);
+        config.key_prefix = "instructions:adapter:".into();
+        let adapter = storage_redis::RedisAdapter::from_config(config).unwrap();
+        adapter.connect().await.unwrap();
+        for i in 0..iterations {
+            let key = format!("k{}", i % REDIS_KEYS);
+            adapter
+                .set(
+                    &key,
+                    black_box(value.clone()),
+                    Some(Duration::from_secs(60)),
+                )
+                .await
+                .unwrap();
+            black_box(adapter.get(&key).await.unwrap());
+        }
+    });
+}
+
+/// The peer of [`redis_adapter_pair`]: the same pair and serde work on one redis-rs
+/// `MultiplexedConnection` (default configuration).
+fn redis_multiplexed_pair(iterations: u64) {
+    let (url, _server) = redis_server();
+    let runtime = io_runtime();
+    let value = document();
+    runtime.block_on(async {
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let connection = client.get_multiplexed_async_connection().await.unwrap();
+        for i in 0..iterations {
+            let key = format!("instructions:multiplexed:k{}", i % REDIS_KEYS);
+            let mut connection = connection.clone();
+            let payload = serde_json::to_vec(&black_box(value.clone())).unwrap();
+            let _: () = redis::cmd("SET")
+                .arg(&key)
+                .arg(payload)
+                .arg("PX")
+                .arg(60_000)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            let bytes: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            let read: Value = serde_json::from_slice(&bytes.unwrap()).unwrap();
+            black_box(read);
         }
     });
 }

@@ -1,19 +1,21 @@
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
+use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_redis::{Manager, Pool, PoolError, Runtime};
 use parking_lot::RwLock;
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RetryMethod};
+use redis::FromRedisValue;
 use serde_json::Value;
 use storage::{GlobPattern, Operation, Result, Storage, StorageError, escape_glob};
 
+use crate::policy::{Failure, classify};
+use crate::topology::{Connection, Connector, Single};
 use crate::{ConfigError, RedisConfig};
 
 /// Consecutive attempt timeouts after which the shared connection is replaced: one
@@ -32,14 +34,18 @@ const TIMEOUTS_BEFORE_RECONNECT: u32 = 2;
 ///   [`RedisConfig::timeout`]; a frozen server yields [`StorageError::Timeout`] within
 ///   [`RedisConfig::worst_case_latency`], never a hang.
 /// - **Retries** with exponential backoff and jitter, only for transient failures
-///   (connection refused or broken, timeouts, a server answering `LOADING` or
-///   `MASTERDOWN`) and, for the non-idempotent `increment`, only when the command cannot
-///   have run. `WRONGTYPE`, bad JSON, invalid arguments and a refused password or
-///   database fail at once.
+///   (connection refused or broken, timeouts, a server answering `LOADING`,
+///   `MASTERDOWN` or `READONLY`) and, for the non-idempotent `increment`, only when the
+///   command cannot have run. `WRONGTYPE`, bad JSON, invalid arguments and a refused
+///   password or database fail at once.
 /// - **Values are JSON**; a value another client wrote that is not JSON reads back as a
 ///   string. Expiry has millisecond precision (`SET .. PX`, `PEXPIRE`, `PTTL`). `keys`
 ///   walks `SCAN` with `MATCH` and a `COUNT` hint (never `KEYS`) and then applies the
 ///   shared [`GlobPattern`], so it answers exactly as `MemoryStorage` does.
+/// - **Beyond the trait**, for crates that need more of Redis: raw commands
+///   ([`command`](Self::command)), Lua scripts ([`script`](Self::script)), `PUBLISH`
+///   ([`publish`](Self::publish)) and subscriptions ([`subscribe`](Self::subscribe)),
+///   under the same timeout, retry and redaction rules.
 ///
 /// ```no_run
 /// # #[tokio::main]
@@ -64,39 +70,29 @@ pub struct RedisAdapter {
 
 struct Inner {
     config: RedisConfig,
-    /// `redis_url` without its password, for messages.
+    /// Where the data lives, without passwords, for messages.
     target: String,
     /// `None` until [`Storage::connect`] and after [`Storage::close`].
-    pool: RwLock<Option<Pool>>,
-    /// The connection every command uses, checked out of the pool.
-    shared: RwLock<Option<Arc<SharedConnection>>>,
-    /// Serializes replacing the shared connection, so a burst of failures checks out
-    /// one replacement, not one per task.
+    connector: RwLock<Option<Arc<Connector>>>,
+    /// The connection every command uses.
+    shared: RwLock<Option<Shared>>,
+    /// The generation the next shared connection gets.
+    next_generation: AtomicU64,
+    /// Serializes replacing the shared connection, so a burst of failures makes one
+    /// replacement, not one per task.
     refill: tokio::sync::Mutex<()>,
     consecutive_timeouts: AtomicU32,
     jitter: RandomState,
 }
 
-struct SharedConnection {
-    /// Kept checked out while shared; back to the pool when the last user drops it.
-    _pooled: deadpool_redis::Connection,
-    connection: MultiplexedConnection,
-}
-
-/// Why one attempt failed, before it becomes a [`StorageError`].
-enum Failure {
-    /// The command never left: no connection could be had (refused, or connecting timed
-    /// out). Safe to retry anything.
-    NotSent { timed_out: bool, message: String },
-    /// The server refused to set a connection up (wrong password or database): a
-    /// configuration error that no retry fixes.
-    Refused(RedisError),
-    /// The connection broke while the command was in flight.
-    Broken(RedisError),
-    /// The attempt ran out of time.
-    TimedOut,
-    /// A final answer that a retry would not change.
-    Final(StorageError),
+/// The shared connection.
+struct Shared {
+    connection: Connection,
+    /// Tells this connection from its replacements, so a late failure on an old one does
+    /// not throw a healthy replacement away.
+    generation: u64,
+    /// A pool's checkout, kept while the connection is shared.
+    _guard: Option<deadpool_redis::Connection>,
 }
 
 impl RedisAdapter {
@@ -109,10 +105,11 @@ impl RedisAdapter {
         config.validate()?;
         Ok(Self {
             inner: Arc::new(Inner {
-                target: config.redacted_url(),
+                target: config.target(),
                 config,
-                pool: RwLock::new(None),
+                connector: RwLock::new(None),
                 shared: RwLock::new(None),
+                next_generation: AtomicU64::new(0),
                 refill: tokio::sync::Mutex::new(()),
                 consecutive_timeouts: AtomicU32::new(0),
                 jitter: RandomState::new(),
@@ -138,26 +135,111 @@ impl RedisAdapter {
     /// The pool's status (size, idle connections, waiters), `None` when not connected.
     #[must_use]
     pub fn pool_status(&self) -> Option<deadpool_redis::Status> {
-        self.inner.pool.read().as_ref().map(Pool::status)
+        self.inner
+            .connector
+            .read()
+            .as_ref()
+            .and_then(|connector| connector.pool_status())
     }
 
-    fn build_pool(&self) -> Result<Pool> {
+    /// `key` as stored in Redis: with [`RedisConfig::key_prefix`] in front.
+    ///
+    /// The [`Storage`] operations add the prefix themselves; [`command`](Self::command),
+    /// [`script`](Self::script), [`publish`](Self::publish) and
+    /// [`subscribe`](Self::subscribe) use keys and channels verbatim, so use this to reach
+    /// the keys the trait writes.
+    #[must_use]
+    pub fn full_key<'a>(&self, key: &'a str) -> Cow<'a, str> {
+        let prefix = &self.inner.config.key_prefix;
+        if prefix.is_empty() {
+            Cow::Borrowed(key)
+        } else {
+            let mut full = String::with_capacity(prefix.len() + key.len());
+            full.push_str(prefix);
+            full.push_str(key);
+            Cow::Owned(full)
+        }
+    }
+
+    /// `key` with the prefix, as one command argument, without building the string.
+    fn key_arg<'a>(&'a self, key: &'a str) -> KeyArg<'a> {
+        KeyArg {
+            prefix: &self.inner.config.key_prefix,
+            key,
+        }
+    }
+
+    /// The length of `key` with the prefix.
+    fn key_len(&self, key: &str) -> usize {
+        self.inner.config.key_prefix.len() + key.len()
+    }
+
+    /// Where the data lives, without passwords.
+    pub(crate) fn target(&self) -> &str {
+        &self.inner.target
+    }
+
+    pub(crate) fn connector(&self) -> Option<Arc<Connector>> {
+        self.inner.connector.read().clone()
+    }
+
+    fn build_connector(&self) -> Result<Connector> {
         let config = &self.inner.config;
-        // The per-attempt timeout outside bounds everything; the client's own response
-        // timeout is switched off so it cannot fire first with a vaguer error.
-        let connection_config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(config.timeout))
-            .set_response_timeout(None);
-        let manager = Manager::new_with_config(config.redis_url.as_str(), connection_config)
+        #[cfg(feature = "sentinel")]
+        if let Some(sentinel) = &config.sentinel {
+            return crate::topology::Sentinel::new(config, sentinel)
+                .map(|sentinel| {
+                    // After a failover, leave the old master at once.
+                    let inner = Arc::downgrade(&self.inner);
+                    sentinel.watch(move || {
+                        if let Some(inner) = inner.upgrade() {
+                            inner.shared.write().take();
+                        }
+                    });
+                    Connector::Sentinel(sentinel)
+                })
+                .map_err(|error| match error {
+                    crate::topology::SentinelBuildError::Client(error) => StorageError::Backend {
+                        operation: Operation::Connect,
+                        message: format!("cannot set up a client for {}", self.inner.target),
+                        source: Some(crate::policy::boxed(error)),
+                    },
+                    #[cfg(feature = "tls")]
+                    crate::topology::SentinelBuildError::Tls(error) => self.tls_error(error),
+                });
+        }
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &config.cluster {
+            return crate::topology::Cluster::new(config, cluster)
+                .map(Connector::Cluster)
+                .map_err(|error| match error {
+                    crate::topology::ClusterBuildError::Client(error) => StorageError::Backend {
+                        operation: Operation::Connect,
+                        message: format!("cannot set up a client for {}", self.inner.target),
+                        source: Some(crate::policy::boxed(error)),
+                    },
+                    #[cfg(feature = "tls")]
+                    crate::topology::ClusterBuildError::Tls(error) => self.tls_error(error),
+                });
+        }
+        let info = redis::IntoConnectionInfo::into_connection_info(config.redis_url.as_str())
             .map_err(|error| self.connection_error(Operation::Connect, error.to_string()))?;
-        Pool::builder(manager)
-            .max_size(config.pool_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(config.timeout))
-            .create_timeout(Some(config.timeout))
-            .recycle_timeout(Some(config.timeout))
-            .build()
-            .map_err(|error| self.connection_error(Operation::Connect, error.to_string()))
+        #[cfg(feature = "tls")]
+        let info =
+            crate::tls::apply(info, config.tls.as_ref()).map_err(|error| self.tls_error(error))?;
+        let single = Single::new(config, info)
+            .map_err(|message| self.connection_error(Operation::Connect, message))?;
+        Ok(Connector::Single(single))
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_error(&self, error: crate::tls::SetupError) -> StorageError {
+        StorageError::Tls {
+            operation: Operation::Connect,
+            target: self.inner.target.clone(),
+            message: error.message,
+            source: error.source,
+        }
     }
 
     fn connection_error(&self, operation: Operation, message: String) -> StorageError {
@@ -169,76 +251,58 @@ impl RedisAdapter {
         }
     }
 
-    fn key<'a>(&self, key: &'a str) -> Cow<'a, str> {
-        let prefix = &self.inner.config.key_prefix;
-        if prefix.is_empty() {
-            Cow::Borrowed(key)
-        } else {
-            Cow::Owned(format!("{prefix}{key}"))
-        }
+    /// The shared connection and its generation, if there is one (the hot path).
+    fn lease(&self) -> Option<(Connection, u64)> {
+        self.inner
+            .shared
+            .read()
+            .as_ref()
+            .map(|shared| (shared.connection.clone(), shared.generation))
     }
 
-    /// The shared connection, checking one out of the pool if there is none.
-    async fn connection(&self) -> Result<Arc<SharedConnection>, Failure> {
-        if let Some(shared) = self.inner.shared.read().as_ref() {
-            return Ok(Arc::clone(shared));
-        }
+    /// Makes a new shared connection (the cold path: callers box this future).
+    async fn refill(&self) -> Result<(Connection, u64), Failure> {
         let _refilling = self.inner.refill.lock().await;
-        if let Some(shared) = self.inner.shared.read().as_ref() {
-            return Ok(Arc::clone(shared));
+        if let Some(lease) = self.lease() {
+            return Ok(lease);
         }
-        let pool =
-            self.inner
-                .pool
-                .read()
-                .clone()
-                .ok_or(Failure::Final(StorageError::NotConnected {
-                    backend: "redis",
-                }))?;
-        let pooled = pool.get().await.map_err(|error| match error {
-            PoolError::Closed => Failure::Final(StorageError::NotConnected { backend: "redis" }),
-            PoolError::Timeout(_) => Failure::NotSent {
-                timed_out: true,
-                message: error.to_string(),
-            },
-            PoolError::Backend(backend) if !setup_may_recover(&backend) => {
-                Failure::Refused(backend)
-            }
-            PoolError::Backend(ref backend) => Failure::NotSent {
-                timed_out: backend.is_timeout(),
-                message: error.to_string(),
-            },
-            other => Failure::NotSent {
-                timed_out: false,
-                message: other.to_string(),
-            },
-        })?;
-        let shared = Arc::new(SharedConnection {
-            connection: (*pooled).clone(),
-            _pooled: pooled,
+        let connector = self.connector().ok_or(Failure::Closed)?;
+        let fresh = connector.connect().await?;
+        let generation = self.inner.next_generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let connection = fresh.connection.clone();
+        *self.inner.shared.write() = Some(Shared {
+            connection: fresh.connection,
+            generation,
+            _guard: fresh.guard,
         });
-        *self.inner.shared.write() = Some(Arc::clone(&shared));
-        Ok(shared)
+        Ok((connection, generation))
     }
 
-    /// Drops `failed` if it is still the shared connection, so the next attempt checks out
+    /// Drops the shared connection if it is still `generation`, so the next attempt makes
     /// a healthy one. A task that failed on an older connection must not drop the
-    /// replacement another task has already checked out.
-    fn discard_connection(&self, failed: &Arc<SharedConnection>) {
+    /// replacement another task has already made.
+    fn discard_connection(&self, generation: u64) {
         let mut shared = self.inner.shared.write();
         if shared
             .as_ref()
-            .is_some_and(|current| Arc::ptr_eq(current, failed))
+            .is_some_and(|current| current.generation == generation)
         {
             shared.take();
         }
     }
 
-    /// Replaces the connection `used` after a failure that shows it is broken: an I/O
-    /// error, or several timeouts in a row (a half-open socket answers nothing).
-    fn note_failure(&self, failure: &Failure, used: Option<&Arc<SharedConnection>>) {
+    /// Replaces the connection of `generation` after a failure that shows it is broken:
+    /// an I/O error, a server turned replica, or several timeouts in a row (a half-open
+    /// socket answers nothing). A cluster connection reconnects a failed node and
+    /// refreshes its slot map by itself, so only the timeouts replace it.
+    fn note_failure(&self, failure: &Failure, generation: u64) {
         let broken = match failure {
-            Failure::Broken(_) => true,
+            Failure::Broken(_) | Failure::ReadOnly(_) => !self
+                .inner
+                .connector
+                .read()
+                .as_ref()
+                .is_some_and(|connector| connector.heals_itself()),
             Failure::TimedOut => {
                 let timeouts = self
                     .inner
@@ -247,57 +311,107 @@ impl RedisAdapter {
                     + 1;
                 timeouts >= TIMEOUTS_BEFORE_RECONNECT
             }
-            Failure::NotSent { .. } | Failure::Refused(_) | Failure::Final(_) => false,
+            Failure::NotSent { .. }
+            | Failure::Refused(_)
+            | Failure::Tls { .. }
+            | Failure::Closed
+            | Failure::Final(_) => false,
         };
-        if broken && let Some(used) = used {
-            self.discard_connection(used);
+        if broken {
+            self.discard_connection(generation);
         }
     }
 
-    /// Runs `command` under the timeout and retry policy.
-    async fn run<T, F, Fut>(&self, operation: Operation, idempotent: bool, command: F) -> Result<T>
+    /// Runs `command` on the shared connection under the timeout and retry policy;
+    /// `idempotent` says whether it may be sent again after it may have run.
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        operation: Operation,
+        idempotent: bool,
+        command: F,
+    ) -> Result<T>
     where
-        F: Fn(MultiplexedConnection) -> Fut,
+        F: Fn(Connection) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        match self.attempt(&command).await {
+            Ok(value) => Ok(value),
+            // Retrying is the cold path: boxed, so the future of every operation stays small.
+            Err(failure) => {
+                Box::pin(self.retry(operation, idempotent, failure, || self.attempt(&command)))
+                    .await
+            }
+        }
+    }
+
+    /// Runs `attempt` under the retry policy (each attempt bounds its own time).
+    pub(crate) async fn retrying<T, A, Fut>(
+        &self,
+        operation: Operation,
+        idempotent: bool,
+        mut attempt: A,
+    ) -> Result<T>
+    where
+        A: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        match attempt().await {
+            Ok(value) => Ok(value),
+            Err(failure) => Box::pin(self.retry(operation, idempotent, failure, attempt)).await,
+        }
+    }
+
+    /// Retries after `failure` while the failure allows it and the budget lasts, with
+    /// exponential backoff and jitter between attempts.
+    async fn retry<T, A, Fut>(
+        &self,
+        operation: Operation,
+        idempotent: bool,
+        mut failure: Failure,
+        mut attempt: A,
+    ) -> Result<T>
+    where
+        A: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
         let config = &self.inner.config;
         let mut retry = 0;
         loop {
-            let failure = match self.attempt(&command).await {
-                Ok(value) => return Ok(value),
-                Err(failure) => failure,
-            };
-            let retryable = match &failure {
-                Failure::NotSent { .. } => true,
-                Failure::Broken(_) | Failure::TimedOut => idempotent,
-                Failure::Refused(_) | Failure::Final(_) => false,
-            };
-            if !retryable || retry >= config.max_retries {
-                return Err(self.storage_error(operation, failure));
+            if !failure.retryable(idempotent) || retry >= config.max_retries {
+                return Err(self.error(operation, failure));
             }
             let delay = self.jittered(config.backoff(retry));
             tracing::debug!(%operation, retry, ?delay, "retrying redis operation");
             tokio::time::sleep(delay).await;
             retry += 1;
+            failure = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
+            };
         }
     }
 
     /// One attempt of `command` (checkout, command and decoding) under the per-attempt
     /// timeout. A failure that shows the connection broken replaces it.
-    async fn attempt<T, F, Fut>(&self, command: &F) -> Result<T, Failure>
+    pub(crate) async fn attempt<T, F, Fut>(&self, command: &F) -> Result<T, Failure>
     where
-        F: Fn(MultiplexedConnection) -> Fut,
+        F: Fn(Connection) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        // The connection this attempt used, to replace exactly that one if it broke.
-        let mut used = None;
-        let attempt = async {
-            let shared = self.connection().await?;
-            let connection = shared.connection.clone();
-            used = Some(shared);
-            command(connection).await
+        let deadline = tokio::time::Instant::now() + self.inner.config.timeout;
+        let (connection, generation) = match self.lease() {
+            Some(lease) => lease,
+            None => match tokio::time::timeout_at(deadline, Box::pin(self.refill())).await {
+                Ok(lease) => lease?,
+                Err(_elapsed) => {
+                    return Err(Failure::NotSent {
+                        timed_out: true,
+                        message: "connecting timed out".to_owned(),
+                    });
+                }
+            },
         };
-        let failure = match tokio::time::timeout(self.inner.config.timeout, attempt).await {
+        let failure = match tokio::time::timeout_at(deadline, command(connection)).await {
             Ok(Ok(value)) => {
                 // Only reset when set: an unconditional store makes every success write
                 // one shared cache line from every core.
@@ -309,7 +423,7 @@ impl RedisAdapter {
             Ok(Err(failure)) => failure,
             Err(_elapsed) => Failure::TimedOut,
         };
-        self.note_failure(&failure, used.as_ref());
+        self.note_failure(&failure, generation);
         Err(failure)
     }
 
@@ -325,115 +439,75 @@ impl RedisAdapter {
         delay.mul_f64(0.5 + fraction / 2.0)
     }
 
-    fn storage_error(&self, operation: Operation, failure: Failure) -> StorageError {
-        match failure {
-            Failure::NotSent {
-                timed_out: true, ..
-            } => StorageError::Timeout {
-                operation,
-                after: self.inner.config.timeout,
-            },
-            Failure::NotSent { message, .. } => self.connection_error(operation, message),
-            // With a source, the message summarises and the source tells the details.
-            Failure::Refused(error) => StorageError::Backend {
-                operation,
-                message: format!("{} refused the connection", self.inner.target),
-                source: Some(Box::new(error)),
-            },
-            Failure::Broken(error) => StorageError::Connection {
-                operation,
-                target: self.inner.target.clone(),
-                message: "the connection broke".to_owned(),
-                source: Some(Box::new(error)),
-            },
-            Failure::TimedOut => StorageError::Timeout {
-                operation,
-                after: self.inner.config.timeout,
-            },
-            Failure::Final(error) => error,
-        }
-    }
-
-    /// Sends one command, classifying its failure.
-    async fn query<T: redis::FromRedisValue>(
-        mut connection: MultiplexedConnection,
-        command: &redis::Cmd,
-        operation: Operation,
-        key: &str,
-    ) -> Result<T, Failure> {
-        command
-            .query_async(&mut connection)
-            .await
-            .map_err(|error| classify(error, operation, key))
+    /// The error the caller sees for `failure`.
+    pub(crate) fn error(&self, operation: Operation, failure: Failure) -> StorageError {
+        failure.into_error(operation, &self.inner.target, self.inner.config.timeout)
     }
 }
 
-/// Whether a failure to set a connection up may go away by itself (the server is down,
-/// unreachable or still loading) rather than being a configuration error such as a wrong
-/// password or database, which no retry fixes.
-fn setup_may_recover(error: &RedisError) -> bool {
-    match error.kind() {
-        ErrorKind::AuthenticationFailed
-        | ErrorKind::InvalidClientConfig
-        | ErrorKind::RESP3NotSupported => false,
-        // A reply of the server's (to `SELECT`, say): final unless it says "later".
-        ErrorKind::Server(_) | ErrorKind::Extension => {
-            !matches!(error.retry_method(), RetryMethod::NoRetry)
-        }
-        _ => true,
+/// Sends one command, classifying its failure; `key` names the trait operation's key.
+pub(crate) async fn query<T: FromRedisValue>(
+    mut connection: Connection,
+    command: &redis::Cmd,
+    operation: Operation,
+    key: Option<&str>,
+) -> Result<T, Failure> {
+    command
+        .query_async(&mut connection)
+        .await
+        .map_err(|error| classify(error, operation, key))
+}
+
+/// Room for a small JSON document and `PX` with its milliseconds in a `SET` command's
+/// buffer: larger ones grow it once.
+const SMALL_DOCUMENT: usize = 192;
+
+/// A key with the key prefix, written into a command as one argument.
+struct KeyArg<'a> {
+    prefix: &'a str,
+    key: &'a str,
+}
+
+impl redis::ToRedisArgs for KeyArg<'_> {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + redis::RedisWrite,
+    {
+        let mut argument = out.writer_for_next_arg();
+        // Writing into the command's `Vec` cannot fail.
+        let _ = argument.write_all(self.prefix.as_bytes());
+        let _ = argument.write_all(self.key.as_bytes());
     }
 }
 
-/// Maps a client error to a [`Failure`], recognising Redis' own error replies.
-fn classify(error: RedisError, operation: Operation, key: &str) -> Failure {
-    if error.is_connection_refusal() {
-        return Failure::NotSent {
-            timed_out: false,
-            message: error.to_string(),
-        };
+/// A JSON value, written into a command as one argument.
+struct JsonArg<'a>(&'a Value);
+
+/// The most a thread keeps of the buffer `JsonArg` serializes into.
+const KEPT_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    /// Where `JsonArg` serializes: serde_json writes a document in many small pieces, which
+    /// a `Vec` takes inline, while the command's own writer is a call per piece.
+    static JSON_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl redis::ToRedisArgs for JsonArg<'_> {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + redis::RedisWrite,
+    {
+        JSON_BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            // A `Value` always serializes (its map keys are strings, its numbers finite),
+            // and writing into a `Vec` cannot fail.
+            let _ = serde_json::to_writer(&mut *buffer, self.0);
+            out.write_arg(buffer);
+            if buffer.capacity() > KEPT_BUFFER {
+                *buffer = Vec::new();
+            }
+        });
     }
-    if error.is_io_error() || error.is_connection_dropped() || error.is_unrecoverable_error() {
-        return Failure::Broken(error);
-    }
-    if matches!(error.retry_method(), RetryMethod::WaitAndRetry) {
-        // `LOADING`, `MASTERDOWN`, `TRYAGAIN`: the server refused to run the command for
-        // now, so a retry is safe even for `increment`.
-        return Failure::NotSent {
-            timed_out: false,
-            message: error.to_string(),
-        };
-    }
-    let detail = error.detail().unwrap_or_default();
-    let final_error = match error.code() {
-        Some("WRONGTYPE") => StorageError::WrongType {
-            operation,
-            key: key.to_owned(),
-            expected: "a string value",
-            found: "another Redis type".to_owned(),
-        },
-        _ if detail.contains("not an integer") => StorageError::WrongType {
-            operation,
-            key: key.to_owned(),
-            expected: "an integer",
-            found: "a value that is not a 64-bit integer".to_owned(),
-        },
-        _ if detail.contains("would overflow") => StorageError::Overflow {
-            key: key.to_owned(),
-            amount: 0,
-        },
-        _ if detail.contains("invalid expire time") => {
-            StorageError::invalid_argument(operation, error.to_string())
-        }
-        _ => StorageError::Backend {
-            operation,
-            message: error.code().map_or_else(
-                || "the client could not use the reply".to_owned(),
-                |code| format!("the server replied with a {code} error"),
-            ),
-            source: Some(Box::new(error)),
-        },
-    };
-    Failure::Final(final_error)
 }
 
 /// Milliseconds for `PX` / `PEXPIRE`, rounded up so a short expiry never becomes zero.
@@ -467,13 +541,16 @@ impl Storage for RedisAdapter {
     }
 
     async fn connect(&self) -> Result<()> {
-        if self.inner.pool.read().is_none() {
-            let pool = self.build_pool()?;
-            *self.inner.pool.write() = Some(pool);
+        if self.inner.connector.read().is_none() {
+            let connector = Arc::new(self.build_connector()?);
+            let mut slot = self.inner.connector.write();
+            if slot.is_none() {
+                *slot = Some(connector);
+            }
         }
         let ping = self
             .run(Operation::Connect, true, |connection| async move {
-                Self::query::<String>(connection, &redis::cmd("PING"), Operation::Connect, "").await
+                query::<String>(connection, &redis::cmd("PING"), Operation::Connect, None).await
             })
             .await;
         match ping {
@@ -499,14 +576,14 @@ impl Storage for RedisAdapter {
         // and keep the closed adapter serving.
         let _refilling = self.inner.refill.lock().await;
         self.inner.shared.write().take();
-        if let Some(pool) = self.inner.pool.write().take() {
-            pool.close();
+        if let Some(connector) = self.inner.connector.write().take() {
+            connector.close();
         }
         Ok(())
     }
 
     async fn health_check(&self) -> bool {
-        if self.inner.pool.read().is_none() {
+        if self.inner.connector.read().is_none() {
             return false;
         }
         // One attempt, no retry: the probe reports the server as it is now. A failed
@@ -514,65 +591,73 @@ impl Storage for RedisAdapter {
         // server down for as long as no other operation runs.
         let ping = self
             .attempt(&|connection| async move {
-                Self::query::<String>(connection, &redis::cmd("PING"), Operation::HealthCheck, "")
-                    .await
+                query::<String>(
+                    connection,
+                    &redis::cmd("PING"),
+                    Operation::HealthCheck,
+                    None,
+                )
+                .await
             })
             .await;
         ping.is_ok_and(|reply| reply == "PONG")
     }
 
     async fn get(&self, key: &str) -> Result<Option<Value>> {
-        let full_key = self.key(key);
-        let command = redis::Cmd::get(&*full_key);
+        let mut command = redis::Cmd::with_capacity(2, 3 + self.key_len(key));
+        command.arg("GET").arg(self.key_arg(key));
         let bytes: Option<Vec<u8>> = self
             .run(Operation::Get, true, |connection| {
-                Self::query(connection, &command, Operation::Get, key)
+                query(connection, &command, Operation::Get, Some(key))
             })
             .await?;
         bytes.map(|bytes| decode(key, &bytes)).transpose()
     }
 
     async fn set(&self, key: &str, value: Value, expire: Option<Duration>) -> Result<()> {
-        let payload =
-            serde_json::to_vec(&value).map_err(|error| StorageError::serialization(key, error))?;
-        let full_key = self.key(key);
-        let mut command = redis::cmd("SET");
-        command.arg(&*full_key).arg(payload);
-        match expire {
+        let millis = match expire {
             Some(ttl) if ttl.is_zero() => {
                 return Err(StorageError::invalid_argument(
                     Operation::Set,
                     "expiry must be greater than zero",
                 ));
             }
-            Some(ttl) => {
-                command.arg("PX").arg(expiry_millis(Operation::Set, ttl)?);
-            }
-            None => {}
+            Some(ttl) => Some(expiry_millis(Operation::Set, ttl)?),
+            None => None,
+        };
+        // `SET key value [PX ms]` in one buffer, sized once for a small document, the
+        // value serialized straight into it.
+        let mut command = redis::Cmd::with_capacity(5, self.key_len(key) + SMALL_DOCUMENT);
+        command
+            .arg("SET")
+            .arg(self.key_arg(key))
+            .arg(JsonArg(&value));
+        if let Some(millis) = millis {
+            command.arg("PX").arg(millis);
         }
         self.run(Operation::Set, true, |connection| {
-            Self::query::<()>(connection, &command, Operation::Set, key)
+            query::<()>(connection, &command, Operation::Set, Some(key))
         })
         .await
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let full_key = self.key(key);
-        let command = redis::Cmd::del(&*full_key);
+        let mut command = redis::cmd("DEL");
+        command.arg(self.key_arg(key));
         let removed: u64 = self
             .run(Operation::Delete, true, |connection| {
-                Self::query(connection, &command, Operation::Delete, key)
+                query(connection, &command, Operation::Delete, Some(key))
             })
             .await?;
         Ok(removed > 0)
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
-        let full_key = self.key(key);
-        let command = redis::Cmd::exists(&*full_key);
+        let mut command = redis::cmd("EXISTS");
+        command.arg(self.key_arg(key));
         let found: u64 = self
             .run(Operation::Exists, true, |connection| {
-                Self::query(connection, &command, Operation::Exists, key)
+                query(connection, &command, Operation::Exists, Some(key))
             })
             .await?;
         Ok(found > 0)
@@ -583,8 +668,28 @@ impl Storage for RedisAdapter {
         let prefix = &self.inner.config.key_prefix;
         // The server-side MATCH only narrows the scan; the shared matcher decides.
         let server_pattern = format!("{}{pattern}", escape_glob(prefix));
-        let mut cursor: u64 = 0;
         let mut keys = Vec::new();
+        let mut keep = |raw: Vec<u8>| {
+            let Ok(full_key) = String::from_utf8(raw) else {
+                tracing::warn!("skipping a redis key that is not UTF-8");
+                return;
+            };
+            if let Some(key) = full_key.strip_prefix(prefix.as_str())
+                && glob.matches(key)
+            {
+                keys.push(key.to_owned());
+            }
+        };
+        #[cfg(feature = "cluster")]
+        if self.inner.config.cluster.is_some() {
+            for raw in self.scan_cluster(&server_pattern).await? {
+                keep(raw);
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            return Ok(keys);
+        }
+        let mut cursor: u64 = 0;
         loop {
             let mut command = redis::cmd("SCAN");
             command
@@ -595,19 +700,11 @@ impl Storage for RedisAdapter {
                 .arg(self.inner.config.scan_count);
             let (next, page): (u64, Vec<Vec<u8>>) = self
                 .run(Operation::Keys, true, |connection| {
-                    Self::query(connection, &command, Operation::Keys, pattern)
+                    query(connection, &command, Operation::Keys, Some(pattern))
                 })
                 .await?;
             for raw in page {
-                let Ok(full_key) = String::from_utf8(raw) else {
-                    tracing::warn!("skipping a redis key that is not UTF-8");
-                    continue;
-                };
-                if let Some(key) = full_key.strip_prefix(prefix.as_str())
-                    && glob.matches(key)
-                {
-                    keys.push(key.to_owned());
-                }
+                keep(raw);
             }
             if next == 0 {
                 break;
@@ -622,24 +719,22 @@ impl Storage for RedisAdapter {
 
     async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
         let millis = expiry_millis(Operation::Expire, ttl)?;
-        let full_key = self.key(key);
         let mut command = redis::cmd("PEXPIRE");
-        command.arg(&*full_key).arg(millis);
+        command.arg(self.key_arg(key)).arg(millis);
         let applied: u64 = self
             .run(Operation::Expire, true, |connection| {
-                Self::query(connection, &command, Operation::Expire, key)
+                query(connection, &command, Operation::Expire, Some(key))
             })
             .await?;
         Ok(applied > 0)
     }
 
     async fn ttl(&self, key: &str) -> Result<Option<Duration>> {
-        let full_key = self.key(key);
         let mut command = redis::cmd("PTTL");
-        command.arg(&*full_key);
+        command.arg(self.key_arg(key));
         let millis: i64 = self
             .run(Operation::Ttl, true, |connection| {
-                Self::query(connection, &command, Operation::Ttl, key)
+                query(connection, &command, Operation::Ttl, Some(key))
             })
             .await?;
         // -2: no such key; -1: no expiry.
@@ -650,13 +745,12 @@ impl Storage for RedisAdapter {
     }
 
     async fn increment(&self, key: &str, amount: i64) -> Result<i64> {
-        let full_key = self.key(key);
         let mut command = redis::cmd("INCRBY");
-        command.arg(&*full_key).arg(amount);
+        command.arg(self.key_arg(key)).arg(amount);
         // Not idempotent: retried only when the command cannot have reached the server.
         let result = self
             .run(Operation::Increment, false, |connection| {
-                Self::query(connection, &command, Operation::Increment, key)
+                query(connection, &command, Operation::Increment, Some(key))
             })
             .await;
         result.map_err(|error| match error {
@@ -670,12 +764,11 @@ impl fmt::Debug for RedisAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisAdapter")
             .field("target", &self.inner.target)
-            .field("connected", &self.inner.pool.read().is_some())
+            .field("connected", &self.inner.connector.read().is_some())
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,10 +809,13 @@ mod tests {
         ));
     }
 
-    async fn shared(adapter: &RedisAdapter) -> Arc<SharedConnection> {
-        match adapter.connection().await {
-            Ok(shared) => shared,
-            Err(_) => panic!("no connection"),
+    async fn generation(adapter: &RedisAdapter) -> u64 {
+        match adapter.lease() {
+            Some((_, generation)) => generation,
+            None => match adapter.refill().await {
+                Ok((_, generation)) => generation,
+                Err(_) => panic!("no connection"),
+            },
         }
     }
 
@@ -732,25 +828,25 @@ mod tests {
         };
         let adapter = RedisAdapter::new(server.url()).unwrap();
         adapter.connect().await.unwrap();
-        let broken = Failure::Broken(RedisError::from(std::io::Error::from(
-            std::io::ErrorKind::BrokenPipe,
-        )));
-        let old = shared(&adapter).await;
-        adapter.note_failure(&broken, Some(&old));
-        let replacement = shared(&adapter).await;
-        assert!(
-            !Arc::ptr_eq(&old, &replacement),
-            "the broken one is replaced"
-        );
-        adapter.note_failure(&broken, Some(&old));
-        adapter.note_failure(&Failure::TimedOut, Some(&old));
-        adapter.note_failure(&Failure::TimedOut, Some(&old));
-        assert!(
-            Arc::ptr_eq(&shared(&adapter).await, &replacement),
+        let broken = || {
+            Failure::Broken(redis::RedisError::from(std::io::Error::from(
+                std::io::ErrorKind::BrokenPipe,
+            )))
+        };
+        let old = generation(&adapter).await;
+        adapter.note_failure(&broken(), old);
+        let replacement = generation(&adapter).await;
+        assert_ne!(old, replacement, "the broken one is replaced");
+        adapter.note_failure(&broken(), old);
+        adapter.note_failure(&Failure::TimedOut, old);
+        adapter.note_failure(&Failure::TimedOut, old);
+        assert_eq!(
+            generation(&adapter).await,
+            replacement,
             "late failures on the old connection must keep the replacement"
         );
-        adapter.note_failure(&broken, Some(&replacement));
-        assert!(!Arc::ptr_eq(&shared(&adapter).await, &replacement));
+        adapter.note_failure(&broken(), replacement);
+        assert_ne!(generation(&adapter).await, replacement);
     }
 
     #[test]

@@ -25,11 +25,12 @@ pub enum ConfigError {
         message: String,
     },
 
-    /// `redis_url` is not a URL the Redis client understands.
-    #[error(
-        "invalid redis configuration: `redis_url` {url:?} is not a URL the Redis client accepts"
-    )]
+    /// A URL (`redis_url`, a sentinel's, a cluster node's) is not one the Redis client
+    /// understands.
+    #[error("invalid redis configuration: `{key}` {url:?} is not a URL the Redis client accepts")]
     InvalidUrl {
+        /// The key holding the URL.
+        key: &'static str,
         /// The URL, password redacted.
         url: String,
         /// What the client reported.

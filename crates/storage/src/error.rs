@@ -33,6 +33,14 @@ pub enum Operation {
     Ttl,
     /// [`Storage::increment`](crate::Storage::increment).
     Increment,
+    /// A backend-specific command outside the trait (e.g. a raw Redis command).
+    Command,
+    /// A backend-specific server-side script (e.g. a Redis Lua script).
+    Script,
+    /// Publishing a message to subscribers.
+    Publish,
+    /// Subscribing to published messages, or keeping that subscription alive.
+    Subscribe,
 }
 
 impl Operation {
@@ -51,6 +59,10 @@ impl Operation {
             Self::Expire => "expire",
             Self::Ttl => "ttl",
             Self::Increment => "increment",
+            Self::Command => "command",
+            Self::Script => "script",
+            Self::Publish => "publish",
+            Self::Subscribe => "subscribe",
         }
     }
 }
@@ -100,6 +112,23 @@ pub enum StorageError {
         /// What happened; with a `source`, a summary that does not repeat it.
         message: String,
         /// The client library's error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// A secure connection could not be set up: the server's certificate is not trusted,
+    /// has expired or names another host, the server refused the client's certificate, or
+    /// the configured certificates cannot be used. Not transient: trying again meets the
+    /// same certificates.
+    #[error("TLS with {target} failed during {operation}: {message}")]
+    Tls {
+        /// The operation that was running.
+        operation: Operation,
+        /// Where the backend lives, with any password redacted.
+        target: String,
+        /// What failed, e.g. "the server's certificate has expired".
+        message: String,
+        /// The TLS library's error, if any.
         #[source]
         source: Option<BoxError>,
     },
@@ -161,7 +190,8 @@ pub enum StorageError {
 
 impl StorageError {
     /// Whether trying the same operation again later may succeed: timeouts and broken
-    /// connections are transient; bad values, wrong types and invalid arguments are not.
+    /// connections are transient; certificate problems, bad values, wrong types and
+    /// invalid arguments are not.
     #[must_use]
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Timeout { .. } | Self::Connection { .. })

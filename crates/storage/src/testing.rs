@@ -76,9 +76,36 @@ macro_rules! conformance_tests {
     };
 }
 
+/// Runs every conformance case in turn, in the current test, each on a store built by
+/// `$factory` (an `async fn() -> Option<Arc<dyn Storage>>`, or a closure returning such a
+/// future). For backends whose fixture is too costly to start once per case (a Redis
+/// Cluster takes seconds): start it once in the test, and let the factory hand out a
+/// fresh, empty view of it per case (a key prefix of its own). The first failing case
+/// fails the test, and its message names the case.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use storage::{MemoryStorage, Storage};
+///
+/// // In a `#[test]` function: start the costly fixture here, once, then hand out a
+/// // fresh, connected view of it per case.
+/// storage::conformance_suite!(|| async {
+///     let view = MemoryStorage::new();
+///     view.connect().await.ok()?;
+///     Some(Arc::new(view) as Arc<dyn Storage>)
+/// });
+/// ```
+#[macro_export]
+macro_rules! conformance_suite {
+    ($factory:expr) => {
+        $crate::__conformance_case_list!(__conformance_suite!($factory));
+    };
+}
+
 /// The one list of conformance cases: expands to `$callback!(args; case, case, ...)`.
 ///
-/// [`conformance_tests!`] turns it into tests and [`cases`] into re-exports of the case
+/// [`conformance_tests!`] turns it into tests, [`conformance_suite!`] into one test, and
+/// [`cases`] into re-exports of the case
 /// functions, which live in a private module: a case function missing from this list is
 /// dead code (a warning, an error under `-D warnings`), and a listed name without a
 /// function does not resolve, so the compiler keeps the list and the functions equal.
@@ -125,6 +152,21 @@ macro_rules! __conformance_tests {
             fn $case() {
                 $crate::testing::run_case($factory, stringify!($case), $crate::testing::cases::$case);
             }
+        )+
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_suite {
+    ($factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            // Shown with the failure: which case failed.
+            #[allow(clippy::print_stderr, reason = "names the case a failure comes from")]
+            {
+                eprintln!("conformance case {}", stringify!($case));
+            }
+            $crate::testing::run_case($factory, stringify!($case), $crate::testing::cases::$case);
         )+
     };
 }

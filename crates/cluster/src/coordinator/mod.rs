@@ -258,7 +258,7 @@ pub struct CoordinatorBuilder {
 }
 
 enum StoreChoice {
-    Redis(RedisConfig),
+    Redis(Box<RedisConfig>),
     Store(Arc<dyn ClusterStore>),
 }
 
@@ -278,7 +278,7 @@ impl CoordinatorBuilder {
     /// The store: Redis, reached with `config` (the `storage-redis` settings), under
     /// [`ClusterConfig::prefix`].
     pub fn redis(mut self, config: RedisConfig) -> Self {
-        self.store = Some(StoreChoice::Redis(config));
+        self.store = Some(StoreChoice::Redis(Box::new(config)));
         self
     }
 
@@ -323,7 +323,7 @@ impl CoordinatorBuilder {
         let store: Arc<dyn ClusterStore> = match self.store {
             Some(StoreChoice::Store(store)) => store,
             Some(StoreChoice::Redis(redis)) => {
-                Arc::new(RedisStore::new(redis, KeySpace::new(&config.prefix)?)?)
+                Arc::new(RedisStore::new(*redis, KeySpace::new(&config.prefix)?)?)
             }
             None => {
                 return Err(Error::config(

@@ -608,31 +608,51 @@ mod tests {
     }
 
     /// `[storage]` repeats `storage-redis`'s keys (to read its durations like every
-    /// other): a key added there must be added here, and every key must reach the
-    /// adapter's configuration.
+    /// other) and takes its optional sections as they are: a key added there must be
+    /// added here, and every key and section must reach the adapter's configuration.
     #[test]
     fn storage_takes_every_key_of_storage_redis() {
-        use serde_json::Value;
+        use serde_json::{Value, json};
 
         let defaults = serde_json::to_value(storage_redis::RedisConfig::default()).unwrap();
+        // The sections (unset by default) with a sample each, and what they need beside
+        // them; a new section fails here until it has a sample and `[storage]` offers it.
+        let sections = |key: &str| match key {
+            "tls" => (
+                json!({"ca_file": "/etc/redis/ca.pem", "cert_file": "/c.pem", "key_file": "/c.key"}),
+                "redis_url = \"rediss://cache:6380/0\"\n",
+            ),
+            "sentinel" => (
+                json!({"master_name": "m", "sentinels": ["redis://s1:26379", "redis://s2:26379"],
+                       "sentinel_password": "sp", "sentinel_username": "su",
+                       "master_password": "mp", "master_username": "mu", "db": 3}),
+                "",
+            ),
+            "cluster" => (
+                json!({"nodes": ["redis://:pw@n1:7000", "redis://:pw@n2:7000"]}),
+                "",
+            ),
+            other => panic!("{other}: a new section of storage-redis: offer it in [storage]"),
+        };
         // Every value changed from its default, so a key that is read but not passed on
         // shows.
-        let expected: serde_json::Map<String, Value> = defaults
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(key, value)| {
-                let changed = match value {
-                    Value::String(text) => Value::from(format!("{text}/1")),
-                    Value::Number(number) => match number.as_u64() {
-                        Some(integer) => Value::from(integer * 2 + 1),
-                        None => Value::from(number.as_f64().unwrap() * 2.0 + 1.0),
-                    },
-                    other => panic!("{key} = {other}: a new kind of setting"),
-                };
-                (key.clone(), changed)
-            })
-            .collect();
+        let mut expected = serde_json::Map::new();
+        let mut section_keys = Vec::new();
+        for (key, value) in defaults.as_object().unwrap() {
+            let changed = match value {
+                Value::String(text) => Value::from(format!("{text}/1")),
+                Value::Number(number) => match number.as_u64() {
+                    Some(integer) => Value::from(integer * 2 + 1),
+                    None => Value::from(number.as_f64().unwrap() * 2.0 + 1.0),
+                },
+                Value::Null => {
+                    section_keys.push(key.clone());
+                    continue;
+                }
+                other => panic!("{key} = {other}: a new kind of setting"),
+            };
+            expected.insert(key.clone(), changed);
+        }
         let mut toml = String::from("[storage]\n");
         for (key, value) in &expected {
             let value = match value {
@@ -646,12 +666,39 @@ mod tests {
         set.sort_unstable();
         assert_eq!(set, expected.keys().map(String::as_str).collect::<Vec<_>>());
         let redis = validate::redis_config(&config.storage).unwrap().unwrap();
+        let mut with_sections = expected.clone();
+        for key in &section_keys {
+            with_sections.insert(key.clone(), Value::Null);
+        }
         assert_eq!(
             serde_json::to_value(&redis).unwrap(),
-            Value::Object(expected),
+            Value::Object(with_sections),
             "{toml}"
         );
         config.validate().unwrap();
+
+        // Each section on its own (they exclude each other and `redis_url`).
+        assert_eq!(section_keys, ["cluster", "sentinel", "tls"]);
+        for key in section_keys {
+            let (sample, beside) = sections(&key);
+            // JSON strings, numbers and arrays of them are TOML values too.
+            let mut toml = format!("[storage]\n{beside}\n[storage.{key}]\n");
+            for (name, value) in sample.as_object().unwrap() {
+                toml.push_str(&format!("{name} = {value}\n"));
+            }
+            let config = Config::from_toml_str(&toml).unwrap();
+            assert!(
+                config.storage.redis_keys_set().any(|set| set == key),
+                "{toml}"
+            );
+            let redis = validate::redis_config(&config.storage).unwrap().unwrap();
+            assert_eq!(
+                serde_json::to_value(&redis).unwrap()[&key],
+                sample,
+                "{toml}"
+            );
+            config.validate().unwrap();
+        }
     }
 
     #[test]

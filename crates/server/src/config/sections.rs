@@ -130,9 +130,11 @@ pub(crate) struct WebhookSecrets {
 
 /// `[storage]`: `backend = "memory"` (the default) or the Redis keys of the original
 /// (`redis_url`, `timeout`, `max_retries`, `retry_delay`, plus `max_retry_delay`,
-/// `pool_size`, `key_prefix`, `scan_count`), any of which selects Redis. A key left
+/// `pool_size`, `key_prefix`, `scan_count`) and the optional sections `[storage.tls]`,
+/// `[storage.sentinel]` and `[storage.cluster]`, any of which selects Redis. A key left
 /// unset takes `storage-redis`'s default. The durations take the syntax of every other
-/// duration key: the original's seconds (`2.5`) or text (`"2s"`, `"250ms"`).
+/// duration key: the original's seconds (`2.5`) or text (`"2s"`, `"250ms"`); the
+/// sections are `storage-redis`'s own (`TlsConfig`, `SentinelConfig`, `ClusterConfig`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct StorageSection {
@@ -157,6 +159,12 @@ pub(crate) struct StorageSection {
     pub(crate) key_prefix: Option<String>,
     /// `scan_count`.
     pub(crate) scan_count: Option<usize>,
+    /// `[storage.tls]`: certificates for `rediss://`.
+    pub(crate) tls: Option<storage_redis::TlsConfig>,
+    /// `[storage.sentinel]`: the master found through Redis Sentinel.
+    pub(crate) sentinel: Option<storage_redis::SentinelConfig>,
+    /// `[storage.cluster]`: the seed nodes of a Redis Cluster.
+    pub(crate) cluster: Option<storage_redis::ClusterConfig>,
     /// `RESILIENCE_REDIS_PASSWORD`, put into the URL while validating; never in a file.
     #[serde(skip)]
     pub(crate) password: Option<Secret>,
@@ -174,6 +182,9 @@ impl StorageSection {
             ("pool_size", self.pool_size.is_some()),
             ("key_prefix", self.key_prefix.is_some()),
             ("scan_count", self.scan_count.is_some()),
+            ("tls", self.tls.is_some()),
+            ("sentinel", self.sentinel.is_some()),
+            ("cluster", self.cluster.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))

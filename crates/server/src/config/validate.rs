@@ -413,6 +413,9 @@ pub(super) fn redis_config(section: &StorageSection) -> Result<Option<RedisConfi
     if let Some(count) = section.scan_count {
         config.scan_count = count;
     }
+    config.tls.clone_from(&section.tls);
+    config.sentinel.clone_from(&section.sentinel);
+    config.cluster.clone_from(&section.cluster);
     if let Some(password) = &section.password {
         config.set_password(password.expose());
     }
@@ -424,6 +427,7 @@ pub(super) fn redis_config(section: &StorageSection) -> Result<Option<RedisConfi
 fn redis_error(error: &storage_redis::ConfigError) -> ServerError {
     let (key, message) = match error {
         storage_redis::ConfigError::Invalid { key, message } => (*key, message.clone()),
+        storage_redis::ConfigError::InvalidUrl { key, .. } => (*key, error.to_string()),
         other => ("redis_url", other.to_string()),
     };
     ServerError::config(format!("storage.{key}"), message)

@@ -8,10 +8,18 @@
     reason = "a test fails by panicking"
 )]
 
+mod beyond;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod conformance;
 mod errors;
 mod faults;
 mod glob;
+mod redaction;
+#[cfg(feature = "sentinel")]
+mod sentinel;
+#[cfg(feature = "tls")]
+mod tls;
 
 use storage_redis::testing::RedisServer;
 

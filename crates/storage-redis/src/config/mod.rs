@@ -5,6 +5,19 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ConfigError;
 
+mod cluster;
+pub use cluster::ClusterConfig;
+
+mod sentinel;
+pub use sentinel::SentinelConfig;
+
+mod tls;
+pub use tls::TlsConfig;
+
+mod url;
+pub use url::redact_url;
+use url::with_password;
+
 /// The largest pool accepted: commands share one connection, so more only wastes
 /// sockets, and the pool allocates room for all of them up front.
 const MAX_POOL_SIZE: usize = 1024;
@@ -60,6 +73,14 @@ pub struct RedisConfig {
     pub key_prefix: String,
     /// The `COUNT` hint of each `SCAN` page (default 1000).
     pub scan_count: usize,
+    /// Certificates for TLS (`rediss://`) connections; see [`TlsConfig`] (default none:
+    /// `rediss://` URLs trust the system's CAs and present no client certificate).
+    pub tls: Option<TlsConfig>,
+    /// A master found through Redis Sentinel instead of `redis_url`; see
+    /// [`SentinelConfig`] (default none).
+    pub sentinel: Option<SentinelConfig>,
+    /// A Redis Cluster instead of `redis_url`; see [`ClusterConfig`] (default none).
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for RedisConfig {
@@ -73,6 +94,9 @@ impl Default for RedisConfig {
             pool_size: 4,
             key_prefix: String::new(),
             scan_count: 1000,
+            tls: None,
+            sentinel: None,
+            cluster: None,
         }
     }
 }
@@ -131,12 +155,187 @@ impl RedisConfig {
                 "must not be shorter than retry_delay",
             ));
         }
-        redis::IntoConnectionInfo::into_connection_info(self.redis_url.as_str()).map_err(
-            |source| ConfigError::InvalidUrl {
-                url: redact_url(&self.redis_url),
-                source,
-            },
-        )?;
+        self.validate_tls()?;
+        match (&self.sentinel, &self.cluster) {
+            (Some(_), Some(_)) => Err(ConfigError::invalid(
+                "cluster",
+                "cannot be combined with `sentinel`: a cluster fails over by itself",
+            )),
+            (Some(sentinel), None) => self.validate_sentinel(sentinel),
+            (None, Some(cluster)) => self.validate_cluster(cluster),
+            (None, None) => parse_url("redis_url", &self.redis_url).map(drop),
+        }
+    }
+
+    /// The cluster rules: seed URLs of one scheme and one set of credentials, database 0,
+    /// no `redis_url`, and a build with the `cluster` feature.
+    fn validate_cluster(&self, cluster: &ClusterConfig) -> Result<(), ConfigError> {
+        if !cfg!(feature = "cluster") {
+            return Err(ConfigError::invalid(
+                "cluster",
+                "is set, but this build of storage-redis has no Redis Cluster support (feature `cluster`)",
+            ));
+        }
+        self.no_redis_url("cluster")?;
+        let Some(first) = cluster.nodes.first() else {
+            return Err(ConfigError::invalid(
+                "cluster.nodes",
+                "must list at least one seed node",
+            ));
+        };
+        let first = parse_url("cluster.nodes", first)?;
+        for url in &cluster.nodes {
+            let info = parse_url("cluster.nodes", url)?;
+            if matches!(info.addr(), redis::ConnectionAddr::Unix(_)) {
+                return Err(ConfigError::invalid(
+                    "cluster.nodes",
+                    "must be TCP URLs: a cluster announces its nodes by address",
+                ));
+            }
+            let (settings, first) = (info.redis_settings(), first.redis_settings());
+            if settings.db() != 0 {
+                return Err(ConfigError::invalid(
+                    "cluster.nodes",
+                    "must not name a database: a cluster has only database 0",
+                ));
+            }
+            if settings.password() != first.password() || settings.username() != first.username() {
+                return Err(ConfigError::invalid(
+                    "cluster.nodes",
+                    "must all carry the same credentials",
+                ));
+            }
+            if is_tls_url(url) != self.uses_tls() {
+                return Err(ConfigError::invalid(
+                    "cluster.nodes",
+                    "mixes `rediss://` and plain URLs: all use TLS or none does",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The Sentinel rules: a master name, sentinel URLs without credentials and of one
+    /// scheme, no `redis_url`, and a build with the `sentinel` feature.
+    fn validate_sentinel(&self, sentinel: &SentinelConfig) -> Result<(), ConfigError> {
+        if !cfg!(feature = "sentinel") {
+            return Err(ConfigError::invalid(
+                "sentinel",
+                "is set, but this build of storage-redis has no Sentinel support (feature `sentinel`)",
+            ));
+        }
+        self.no_redis_url("sentinel")?;
+        if sentinel.master_name.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "sentinel.master_name",
+                "must name the master the sentinels monitor",
+            ));
+        }
+        if sentinel.sentinels.is_empty() {
+            return Err(ConfigError::invalid(
+                "sentinel.sentinels",
+                "must list at least one sentinel",
+            ));
+        }
+        for url in &sentinel.sentinels {
+            let info = parse_url("sentinel.sentinels", url)?;
+            let settings = info.redis_settings();
+            if settings.password().is_some() || settings.username().is_some() {
+                return Err(ConfigError::invalid(
+                    "sentinel.sentinels",
+                    "must not carry credentials: set `sentinel.sentinel_password` (and `sentinel.sentinel_username`)",
+                ));
+            }
+        }
+        if sentinel
+            .sentinels
+            .iter()
+            .any(|url| is_tls_url(url) != self.uses_tls())
+        {
+            return Err(ConfigError::invalid(
+                "sentinel.sentinels",
+                "mixes `rediss://` and plain URLs: all use TLS or none does",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses an explicit `redis_url` next to `section`, which names the servers instead.
+    fn no_redis_url(&self, section: &'static str) -> Result<(), ConfigError> {
+        if self.redis_url == Self::default().redis_url {
+            Ok(())
+        } else {
+            Err(ConfigError::invalid(
+                "redis_url",
+                &format!("names one server: leave it unset with `{section}`"),
+            ))
+        }
+    }
+
+    /// Whether connections use TLS: `redis_url`, or the sentinels' URLs, are `rediss://`.
+    pub(crate) fn uses_tls(&self) -> bool {
+        match &self.sentinel {
+            Some(sentinel) => sentinel
+                .sentinels
+                .first()
+                .is_some_and(|url| is_tls_url(url)),
+            None => is_tls_url(&self.redis_url),
+        }
+    }
+
+    /// Where the data lives, without passwords, for messages: `redis_url`, or the
+    /// sentinels and master name.
+    pub(crate) fn target(&self) -> String {
+        match (&self.sentinel, &self.cluster) {
+            (Some(sentinel), _) => sentinel.target(),
+            (None, Some(cluster)) => cluster.target(),
+            (None, None) => self.redacted_url(),
+        }
+    }
+
+    /// The TLS rules: a `tls` section only with `rediss://`, a client certificate with its
+    /// key, and either only in a build with the `tls` feature.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let secure = self.uses_tls();
+        if let Some(tls) = &self.tls {
+            if !secure {
+                return Err(ConfigError::invalid(
+                    "tls",
+                    match (&self.sentinel, &self.cluster) {
+                        (Some(_), _) => "is set, but the sentinels' URLs are not `rediss://` URLs",
+                        (None, Some(_)) => {
+                            "is set, but the cluster's URLs are not `rediss://` URLs"
+                        }
+                        (None, None) => "is set, but `redis_url` is not a `rediss://` URL",
+                    },
+                ));
+            }
+            match (&tls.cert_file, &tls.key_file) {
+                (Some(_), None) => {
+                    return Err(ConfigError::invalid(
+                        "tls.cert_file",
+                        "needs `tls.key_file`",
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError::invalid(
+                        "tls.key_file",
+                        "needs `tls.cert_file`",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if secure && !cfg!(feature = "tls") {
+            return Err(ConfigError::invalid(
+                match (&self.sentinel, &self.cluster) {
+                    (Some(_), _) => "sentinel.sentinels",
+                    (None, Some(_)) => "cluster.nodes",
+                    (None, None) => "redis_url",
+                },
+                "asks for TLS (`rediss://`), but this build of storage-redis has no TLS (feature `tls`)",
+            ));
+        }
         Ok(())
     }
 
@@ -165,8 +364,19 @@ impl RedisConfig {
     /// ```
     ///
     /// A URL without a scheme is left as it is, for [`validate`](Self::validate) to refuse.
+    /// With a [`sentinel`](Self::sentinel) section, the password is the master's
+    /// (`sentinel.master_password`); with a [`cluster`](Self::cluster) section, every seed
+    /// node's.
     pub fn set_password(&mut self, password: &str) {
-        self.redis_url = with_password(&self.redis_url, password);
+        match (&mut self.sentinel, &mut self.cluster) {
+            (Some(sentinel), _) => sentinel.master_password = Some(password.to_owned()),
+            (None, Some(cluster)) => {
+                for url in &mut cluster.nodes {
+                    *url = with_password(url, password);
+                }
+            }
+            (None, None) => self.redis_url = with_password(&self.redis_url, password),
+        }
     }
 
     /// The backoff before retry number `retry` (0-based), before jitter.
@@ -202,145 +412,27 @@ impl fmt::Debug for RedisConfig {
             .field("pool_size", &self.pool_size)
             .field("key_prefix", &self.key_prefix)
             .field("scan_count", &self.scan_count)
+            .field("tls", &self.tls)
+            .field("sentinel", &self.sentinel)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
 
-/// Replaces the password of a `redis://user:password@host` URL, and a `pass=` query
-/// parameter (how `redis+unix://` URLs carry it), with `***`.
-///
-/// ```
-/// use storage_redis::redact_url;
-///
-/// assert_eq!(redact_url("redis://:hunter2@db:6379/0"), "redis://:***@db:6379/0");
-/// assert_eq!(redact_url("rediss://app:s3cret@db"), "rediss://app:***@db");
-/// assert_eq!(redact_url("redis://db:6379"), "redis://db:6379");
-/// assert_eq!(redact_url("redis+unix:///run/redis.sock?pass=s3cret"), "redis+unix:///run/redis.sock?pass=***");
-/// ```
-#[must_use]
-pub fn redact_url(url: &str) -> String {
-    // Without `//` there is no user-info, but a query may still carry a password
-    // (`unix:/run/redis.sock?pass=...` is a valid socket URL).
-    let (scheme, rest) = url
-        .find("://")
-        .map_or(("", url), |index| url.split_at(index + 3));
-    let mut redacted = String::with_capacity(url.len());
-    redacted.push_str(scheme);
-    // The credentials end at the last `@`: a password may hold `@`, or an unencoded `/`,
-    // `?` or `#` (the URL then fails to parse, and its error shows it). Erring this way
-    // hides more than needed only if a path or query holds `@`. A URL that starts with a
-    // path (a Unix socket) has no credentials there.
-    let location = match rest.rfind('@') {
-        Some(at) if !scheme.is_empty() && !rest.starts_with('/') => {
-            let credentials = &rest[..at];
-            match credentials.find(':') {
-                Some(colon) => {
-                    redacted.push_str(&credentials[..colon]);
-                    redacted.push_str(":***");
-                }
-                // `redis://secret@host`: a lone user-info part is a password to Redis.
-                None => redacted.push_str("***"),
-            }
-            &rest[at..]
-        }
-        _ => rest,
-    };
-    let Some((before_query, query)) = location.split_once('?') else {
-        redacted.push_str(location);
-        return redacted;
-    };
-    redacted.push_str(before_query);
-    redacted.push('?');
-    for (index, pair) in query.split('&').enumerate() {
-        if index > 0 {
-            redacted.push('&');
-        }
-        match pair.split_once('=') {
-            Some((name, _))
-                if name.eq_ignore_ascii_case("pass") || name.eq_ignore_ascii_case("password") =>
-            {
-                redacted.push_str(name);
-                redacted.push_str("=***");
-            }
-            _ => redacted.push_str(pair),
-        }
-    }
-    redacted
+/// `url` parsed by the client, or the error naming it without its password.
+fn parse_url(key: &'static str, url: &str) -> Result<redis::ConnectionInfo, ConfigError> {
+    redis::IntoConnectionInfo::into_connection_info(url).map_err(|source| ConfigError::InvalidUrl {
+        key,
+        url: redact_url(url),
+        source,
+    })
 }
 
-/// The URL schemes whose password is the `pass` query parameter (redis-rs reads Unix
-/// socket URLs' credentials from the query, TCP URLs' from the user-info).
-const UNIX_SCHEMES: [&str; 3] = ["unix", "redis+unix", "valkey+unix"];
-
-/// `url` with its password set to `password`; see [`RedisConfig::set_password`].
-fn with_password(url: &str, password: &str) -> String {
-    let encoded = percent_encode(password);
-    let Some((scheme, _)) = url.split_once(':') else {
-        return url.to_owned();
-    };
-    if UNIX_SCHEMES
-        .iter()
-        .any(|unix| unix.eq_ignore_ascii_case(scheme))
-    {
-        return with_pass_parameter(url, &encoded);
-    }
-    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
-        return url.to_owned();
-    };
-    let (scheme, rest) = url.split_at(scheme_end);
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    // As in `redact_url`, the credentials end at the last `@` of the authority.
-    let (user, host) = match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let credentials = &rest[..at];
-            let user = credentials
-                .split_once(':')
-                .map_or(credentials, |(user, _)| user);
-            (user, &rest[at + 1..])
-        }
-        None => ("", rest),
-    };
-    format!("{scheme}{user}:{encoded}@{host}")
-}
-
-/// `url` with every `pass` query parameter removed and `pass=<encoded>` appended: the
-/// client keeps the last of several, so one left behind could win.
-fn with_pass_parameter(url: &str, encoded: &str) -> String {
-    let (before_fragment, fragment) = url.split_at(url.find('#').unwrap_or(url.len()));
-    let (path, query) = before_fragment
-        .split_once('?')
-        .unwrap_or((before_fragment, ""));
-    let mut result = String::with_capacity(url.len() + encoded.len() + 6);
-    result.push_str(path);
-    result.push('?');
-    for pair in query.split('&') {
-        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-        if !pair.is_empty() && name != "pass" {
-            result.push_str(pair);
-            result.push('&');
-        }
-    }
-    result.push_str("pass=");
-    result.push_str(encoded);
-    result.push_str(fragment);
-    result
-}
-
-/// `text` with every byte but the unreserved ones (RFC 3986) as `%XX`: safe in a
-/// user-info and in a query, where the client decodes it.
-fn percent_encode(text: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push('%');
-            encoded.push(char::from(HEX[usize::from(byte >> 4)]));
-            encoded.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
-    encoded
+/// Whether `url` asks for TLS (`rediss://`, `valkeys://`).
+pub(crate) fn is_tls_url(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("rediss") || scheme.eq_ignore_ascii_case("valkeys")
+    })
 }
 
 /// `Duration` as a number of seconds (integer or decimal), the original's format.
@@ -473,109 +565,6 @@ mod tests {
         assert!(
             !debug.contains("hunter2") && debug.contains("admin:***@db"),
             "{debug}"
-        );
-    }
-
-    #[test]
-    fn redaction_table() {
-        for (url, expected) in [
-            ("redis://:p@h:1/0", "redis://:***@h:1/0"),
-            ("redis://u:p@ss@h", "redis://u:***@h"),
-            ("redis://p@h", "redis://***@h"),
-            (
-                "redis://h:1/0?protocol=resp3",
-                "redis://h:1/0?protocol=resp3",
-            ),
-            (
-                "redis+unix:///tmp/redis.sock",
-                "redis+unix:///tmp/redis.sock",
-            ),
-            ("not a url", "not a url"),
-            // Unencoded `/`, `?` or `#` in a password: the URL is invalid, and its
-            // error message must still not show the password.
-            ("redis://u:pa/ss@h:1/0", "redis://u:***@h:1/0"),
-            ("redis://:p?w@h/0", "redis://:***@h/0"),
-            ("redis://:p#w@h", "redis://:***@h"),
-            // Unix sockets carry the password in the query.
-            (
-                "redis+unix:///tmp/redis.sock?db=1&pass=hunter2",
-                "redis+unix:///tmp/redis.sock?db=1&pass=***",
-            ),
-            (
-                "unix:///run/r.sock?pass=p&user=app",
-                "unix:///run/r.sock?pass=***&user=app",
-            ),
-            ("redis+unix:///tmp/a@b.sock", "redis+unix:///tmp/a@b.sock"),
-            // A socket URL without `//` still carries its password in the query.
-            ("unix:/run/r.sock?pass=p", "unix:/run/r.sock?pass=***"),
-        ] {
-            assert_eq!(redact_url(url), expected, "{url}");
-        }
-    }
-
-    #[test]
-    fn passwords_replace_or_join_the_url_credentials() {
-        fn check(url: &str, password: &str, expected: &str) {
-            let mut config = RedisConfig::new(url);
-            config.set_password(password);
-            assert_eq!(config.redis_url, expected, "{url}");
-            // The client reads back exactly the password given, and logs never show it.
-            // (It refuses `rediss://` without a TLS feature; the user-info reads the same.)
-            let parseable = expected.replacen("rediss://", "redis://", 1);
-            let info = redis::IntoConnectionInfo::into_connection_info(parseable.as_str())
-                .unwrap_or_else(|error| panic!("{expected}: {error}"));
-            assert_eq!(info.redis_settings().password(), Some(password), "{url}");
-            let redacted = config.redacted_url();
-            assert!(
-                !redacted.contains(&percent_encode(password)),
-                "{url}: {redacted}"
-            );
-        }
-        // TCP: the user-info, the user kept.
-        check("redis://host:6379/0", "pw", "redis://:pw@host:6379/0");
-        check("redis://user@host", "pw", "redis://user:pw@host");
-        check(
-            "redis://user:old@host/1",
-            "new pw",
-            "redis://user:new%20pw@host/1",
-        );
-        check("rediss://:old@host", "a/b", "rediss://:a%2Fb@host");
-        check(
-            "redis://u:p@ss@h:1",
-            "p@ss:word",
-            "redis://u:p%40ss%3Aword@h:1",
-        );
-        check(
-            "valkey://h/2?protocol=resp3",
-            "pw",
-            "valkey://:pw@h/2?protocol=resp3",
-        );
-        // Unix sockets: the `pass` query parameter, never a user-info the client refuses.
-        check(
-            "redis+unix:///run/redis.sock",
-            "pw",
-            "redis+unix:///run/redis.sock?pass=pw",
-        );
-        check(
-            "redis+unix:///run/redis.sock?db=2&user=app",
-            "p&w+ #=",
-            "redis+unix:///run/redis.sock?db=2&user=app&pass=p%26w%2B%20%23%3D",
-        );
-        check(
-            "unix:///run/r.sock?pass=old&db=1",
-            "new",
-            "unix:///run/r.sock?db=1&pass=new",
-        );
-        check(
-            "valkey+unix:///s.sock?pass=a&pass=b&pass",
-            "new",
-            "valkey+unix:///s.sock?pass=new",
-        );
-        check("unix:/run/r.sock", "pw", "unix:/run/r.sock?pass=pw");
-        check(
-            "REDIS+UNIX:///r.sock?",
-            "pw",
-            "REDIS+UNIX:///r.sock?pass=pw",
         );
     }
 
